@@ -1,0 +1,1 @@
+"""The turn loop, its limits and the prompts."""

@@ -1,0 +1,4 @@
+"""The `lever` command.
+
+Only argparse is imported at start; each subcommand imports what it needs.
+"""

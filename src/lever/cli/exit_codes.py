@@ -1,0 +1,24 @@
+"""Exit codes of `lever exec` (and the other commands): each says what happened."""
+
+OK = 0
+ERROR = 1
+USAGE = 2
+LIMIT = 3
+CONTEXT = 4
+MODEL_AUTH = 5
+SANDBOX = 6
+INTERRUPTED = 130
+
+HELP = """\
+exit codes:
+  0    the run finished (the model gave its final answer)
+  1    error (model error after retries, bad reply, internal error)
+  2    usage error (bad flags, no model configured)
+  3    a limit was reached (--max-turns, --max-tokens, --timeout)
+  4    the context window is exhausted
+  5    the model refused the credentials (authentication or quota)
+  6    the sandbox is unavailable
+  130  interrupted (Ctrl-C)"""
+
+BY_REASON = {"done": OK, "limit": LIMIT, "interrupted": INTERRUPTED}
+BY_ERROR_KIND = {"auth": MODEL_AUTH, "context": CONTEXT}

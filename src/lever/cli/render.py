@@ -1,0 +1,102 @@
+"""Human-readable progress on stderr for `lever exec` and `lever demo`.
+
+One consumer of the event stream among others; it holds no state of its own beyond layout.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import TextIO
+
+from pydantic import BaseModel
+
+from lever.protocol import (
+    AssistantMessage,
+    ErrorEvent,
+    ItemAdded,
+    PatchApplied,
+    PlanUpdated,
+    SessionStarted,
+    TextDelta,
+    ToolFinished,
+    ToolStarted,
+    TurnFinished,
+)
+
+_PLAN_MARKS = {"completed": "[x]", "in_progress": "[>]", "pending": "[ ]"}
+#: Lines of a command's output shown on stderr; the model and the rollout get more.
+_TAIL_LINES = 6
+#: Lines of a patch's diff shown on stderr.
+_DIFF_LINES = 40
+#: Tools whose own event (the plan) says it all: no started/finished lines for them.
+_QUIET_TOOLS = {"update_plan"}
+
+
+def describe_call(name: str, arguments: str) -> str:
+    """A one-line human form of a tool call: `$ pytest -q` for shell, the name otherwise."""
+    try:
+        args = json.loads(arguments)
+    except json.JSONDecodeError:
+        return f"{name} (unreadable arguments)"
+    if name == "shell" and isinstance(args, dict):
+        if "process_id" in args:
+            return f"$ [poll {args['process_id']}]"
+        command = args.get("command")
+        if isinstance(command, list):
+            command = " ".join(map(str, command))
+        return f"$ {command}"
+    return name
+
+
+class HumanRenderer:
+    def __init__(self, out: TextIO | None = None) -> None:
+        self.out = out or sys.stderr
+        self._in_text = False
+
+    def _line(self, text: str) -> None:
+        if self._in_text:
+            self.out.write("\n\n")
+            self._in_text = False
+        self.out.write(text + "\n")
+        self.out.flush()
+
+    def __call__(self, event: BaseModel) -> None:
+        if isinstance(event, SessionStarted):
+            self._line(f"lever · {event.model} via {event.provider} · {event.cwd}")
+            self._line(f"session {event.session_id} · sandbox {event.sandbox}")
+        elif isinstance(event, TextDelta) and event.channel == "text":
+            self.out.write(event.delta)
+            self.out.flush()
+            self._in_text = True
+        elif isinstance(event, ItemAdded) and isinstance(event.item, AssistantMessage):
+            if self._in_text:
+                self.out.write("\n")
+                self._in_text = False
+        elif isinstance(event, ToolStarted) and event.name not in _QUIET_TOOLS:
+            self._line(describe_call(event.name, event.arguments))
+        elif isinstance(event, ToolFinished) and (event.name not in _QUIET_TOOLS or event.is_error):
+            self._tool_finished(event)
+        elif isinstance(event, PatchApplied):
+            self._line("  patched " + ", ".join(event.files))
+            for line in event.diff.splitlines()[:_DIFF_LINES]:
+                self._line("  │ " + line)
+        elif isinstance(event, PlanUpdated):
+            for step in event.plan:
+                self._line(f"  {_PLAN_MARKS[step.status]} {step.step}")
+        elif isinstance(event, ErrorEvent):
+            self._line(("  retry: " if event.retrying else "error: ") + event.message)
+        elif isinstance(event, TurnFinished) and event.reason != "done":
+            self._line(f"stopped ({event.reason}): {event.detail}")
+
+    def _tool_finished(self, event: ToolFinished) -> None:
+        lines = event.full_output.rstrip("\n").splitlines()
+        for line in lines[-_TAIL_LINES:] if event.name == "shell" or event.is_error else []:
+            self._line("  │ " + line[:200])
+        if event.process_id:
+            status = f"still running as {event.process_id}"
+        elif event.exit_code is not None:
+            status = f"exit {event.exit_code}"
+        else:
+            status = "error" if event.is_error else "ok"
+        self._line(f"  └ {status} · {event.duration_ms / 1000:.1f} s")

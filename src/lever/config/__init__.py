@@ -1,0 +1,1 @@
+"""Configuration: `$LEVER_HOME/config.toml`, per-project `.lever/config.toml`, `-c` overrides."""

@@ -1,0 +1,1 @@
+"""Model clients over httpx: OpenAI Responses, Chat Completions, Anthropic Messages."""

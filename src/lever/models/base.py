@@ -1,0 +1,83 @@
+"""The `ModelClient` interface every wire protocol implements, and the errors they raise.
+
+A client takes (instructions, tools, items) and streams lever events: `TextDelta` while the answer
+arrives, one `ItemAdded` per completed output item (assistant message, reasoning, tool call), and
+one `TokenUsage` at the end. It does not retry on its own: `lever.models.retry` wraps every client.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from lever.protocol import ItemAdded, TextDelta, TokenUsage
+from lever.protocol.items import Item
+
+ModelEvent = TextDelta | ItemAdded | TokenUsage
+
+
+@dataclass(frozen=True)
+class ToolSchema:
+    """A function tool as the model sees it: name, description, JSON-schema parameters."""
+
+    name: str
+    description: str
+    parameters: dict[str, Any]
+
+
+@dataclass
+class ModelRequest:
+    instructions: str
+    tools: list[ToolSchema]
+    items: list[Item]
+    model: str
+    max_output_tokens: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class ModelClient(Protocol):
+    #: Wire protocol name: "openai-responses", "openai-chat" or "anthropic".
+    wire: str
+
+    def stream(self, request: ModelRequest) -> AsyncIterator[ModelEvent]: ...
+
+    async def aclose(self) -> None: ...
+
+
+class ModelError(Exception):
+    """Base of every model-side failure. `status` is the HTTP status when there was one."""
+
+    retryable: bool = False
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class RetryableError(ModelError):
+    """429, 5xx, timeouts, connection errors and streams cut in the middle."""
+
+    retryable = True
+
+    def __init__(
+        self, message: str, status: int | None = None, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message, status)
+        self.retry_after = retry_after
+
+
+class AuthError(ModelError):
+    """401/403: the key is missing, wrong, or lacks access (or the quota is gone)."""
+
+
+class BadRequestError(ModelError):
+    """400 and other 4xx that retrying cannot fix."""
+
+
+class ContextLengthError(BadRequestError):
+    """The request did not fit in the model's context window."""
+
+
+class MalformedResponseError(ModelError):
+    """The reply could not be parsed at all; the turn loop retries it without keeping it."""

@@ -1,0 +1,200 @@
+"""Chat Completions client: lever items ↔ `POST /chat/completions` with `stream: true`.
+
+Works against any compatible server (OpenAI, vLLM, llama.cpp, Ollama, LM Studio, OpenRouter…).
+Assistant text and the tool calls that follow it become one assistant message with
+`tool_calls`; reasoning is not sent back (the wire has no place for it).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
+from dataclasses import dataclass, field
+from typing import Any
+
+from lever.models.base import ModelEvent, ModelRequest, ToolSchema
+from lever.models.http import HttpTransport, error_details, stream_cut
+from lever.models.sse import DONE
+from lever.protocol import ItemAdded, TextDelta, TokenUsage
+from lever.protocol.items import (
+    AssistantMessage,
+    Item,
+    Reasoning,
+    ToolCall,
+    ToolOutput,
+    UserMessage,
+)
+
+
+def _assistant(message: dict[str, Any] | None) -> dict[str, Any]:
+    return message if message is not None else {"role": "assistant", "content": None}
+
+
+def _add_text(message: dict[str, Any], text: str) -> None:
+    message["content"] = f"{message['content']}\n{text}" if message["content"] else text
+
+
+def _wire_call(call: ToolCall) -> dict[str, Any]:
+    return {
+        "id": call.call_id,
+        "type": "function",
+        "function": {"name": call.name, "arguments": call.arguments or "{}"},
+    }
+
+
+def items_to_messages(instructions: str, items: list[Item]) -> list[dict[str, Any]]:
+    """The history as chat messages; consecutive assistant text + tool calls merged into one."""
+    messages: list[dict[str, Any]] = []
+    if instructions:
+        messages.append({"role": "system", "content": instructions})
+    pending: dict[str, Any] | None = None  # the assistant message being assembled
+    for item in items:
+        if isinstance(item, Reasoning):
+            continue
+        if isinstance(item, AssistantMessage | ToolCall):
+            pending = _assistant(pending)
+            if isinstance(item, AssistantMessage):
+                _add_text(pending, item.text)
+            else:
+                pending.setdefault("tool_calls", []).append(_wire_call(item))
+            continue
+        if pending is not None:
+            messages.append(pending)
+            pending = None
+        if isinstance(item, UserMessage):
+            messages.append({"role": "user", "content": item.text})
+        elif isinstance(item, ToolOutput):
+            messages.append({"role": "tool", "tool_call_id": item.call_id, "content": item.output})
+    if pending is not None:
+        messages.append(pending)
+    return messages
+
+
+def tool_to_wire(tool: ToolSchema) -> dict[str, Any]:
+    return {
+        "type": "function",
+        "function": {
+            "name": tool.name,
+            "description": tool.description,
+            "parameters": tool.parameters,
+        },
+    }
+
+
+def build_body(request: ModelRequest) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "model": request.model,
+        "messages": items_to_messages(request.instructions, request.items),
+    }
+    if request.tools:
+        body["tools"] = [tool_to_wire(t) for t in request.tools]
+    if request.max_output_tokens is not None:
+        body["max_tokens"] = request.max_output_tokens
+    body.update(stream=True, stream_options={"include_usage": True})
+    body.update(request.extra)
+    return body
+
+
+def usage_event(usage: dict[str, Any]) -> TokenUsage:
+    prompt_details = usage.get("prompt_tokens_details") or {}
+    completion_details = usage.get("completion_tokens_details") or {}
+    return TokenUsage(
+        input_tokens=usage.get("prompt_tokens") or 0,
+        output_tokens=usage.get("completion_tokens") or 0,
+        cached_input_tokens=prompt_details.get("cached_tokens") or 0,
+        reasoning_tokens=completion_details.get("reasoning_tokens") or 0,
+    )
+
+
+@dataclass
+class _PartialCall:
+    call_id: str = ""
+    name: str = ""
+    arguments: str = ""
+
+
+@dataclass
+class ChatTurn:
+    """Accumulates one streamed chat completion into lever events."""
+
+    text: str = ""
+    reasoning: str = ""
+    calls: dict[int, _PartialCall] = field(default_factory=dict)
+    usage: dict[str, Any] | None = None
+    finished: bool = False
+
+    def feed(self, chunk: dict[str, Any]) -> list[TextDelta]:
+        """Take one chunk; return the deltas to show live."""
+        if chunk.get("usage"):
+            self.usage = chunk["usage"]
+        deltas: list[TextDelta] = []
+        for choice in chunk.get("choices") or []:
+            if choice.get("finish_reason"):
+                self.finished = True
+            deltas.extend(self._feed_delta(choice.get("delta") or {}))
+        return deltas
+
+    def _feed_delta(self, delta: dict[str, Any]) -> list[TextDelta]:
+        out: list[TextDelta] = []
+        thought = delta.get("reasoning_content") or delta.get("reasoning")
+        if isinstance(thought, str) and thought:
+            self.reasoning += thought
+            out.append(TextDelta(delta=thought, channel="reasoning"))
+        if content := delta.get("content"):
+            self.text += content
+            out.append(TextDelta(delta=content))
+        for position, piece in enumerate(delta.get("tool_calls") or []):
+            index = piece.get("index", len(self.calls) + position)
+            call = self.calls.setdefault(index, _PartialCall())
+            call.call_id = call.call_id or piece.get("id") or ""
+            function = piece.get("function") or {}
+            call.name = call.name or function.get("name") or ""
+            arguments = function.get("arguments") or ""
+            call.arguments += arguments if isinstance(arguments, str) else json.dumps(arguments)
+        return out
+
+    def events(self) -> list[ModelEvent]:
+        """The completed items (reasoning, text, tool calls) and the usage, if sent."""
+        events: list[ModelEvent] = []
+        if self.reasoning:
+            events.append(ItemAdded(item=Reasoning(summary=self.reasoning)))
+        if self.text:
+            events.append(ItemAdded(item=AssistantMessage(text=self.text)))
+        for index in sorted(self.calls):
+            call = self.calls[index]
+            call_id = call.call_id or f"call_{uuid.uuid4().hex[:24]}"
+            item = ToolCall(call_id=call_id, name=call.name, arguments=call.arguments or "{}")
+            events.append(ItemAdded(item=item))
+        if self.usage is not None:
+            events.append(usage_event(self.usage))
+        return events
+
+
+class ChatClient:
+    wire = "openai-chat"
+
+    def __init__(self, http: HttpTransport) -> None:
+        self.http = http
+
+    async def stream(self, request: ModelRequest) -> AsyncGenerator[ModelEvent, None]:
+        turn = ChatTurn()
+        done = False
+        async with aclosing(self.http.stream_sse("chat/completions", build_body(request))) as sse:
+            async for _, data in sse:
+                if data is DONE:
+                    done = True
+                    break
+                assert isinstance(data, dict)
+                if data.get("error"):
+                    raise self.http.error(*error_details(data))
+                for delta in turn.feed(data):
+                    yield delta
+        if not (done or turn.finished):
+            raise stream_cut("a finish_reason or [DONE]")
+        for event in turn.events():
+            yield event
+
+    async def aclose(self) -> None:
+        await self.http.aclose()

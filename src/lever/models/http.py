@@ -1,0 +1,225 @@
+"""The one place that talks HTTP to a model provider and maps every failure to a `ModelError`.
+
+`HttpTransport.stream_sse` sends a streaming POST and yields the reply's SSE events;
+`HttpTransport.get_json` does a plain GET (model lists). HTTP statuses, transport failures
+(timeouts, refused connections, cut streams) and error payloads sent inside a stream all become
+the errors of `lever.models.base`, with the server's own message in the text.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import re
+import time
+from collections.abc import AsyncGenerator
+from typing import Any
+
+import httpx
+
+from lever.models.base import (
+    AuthError,
+    BadRequestError,
+    ContextLengthError,
+    ModelError,
+    RetryableError,
+)
+from lever.models.sse import SSEData, iter_sse
+
+_CONTEXT_RE = re.compile(
+    r"context[_ ]length[_ ]exceeded|maximum context length|prompt is too long|"
+    r"context window|input is too long|too many (input )?tokens|exceeds? the (model'?s? )?"
+    r"(context|maximum)|reduce the length|request_too_large",
+    re.IGNORECASE,
+)
+_BAD_REQUEST_CODES = {
+    "invalid_request_error",
+    "invalid_prompt",
+    "not_found_error",
+    "invalid_request",
+}
+_TRY_AGAIN_RE = re.compile(r"try again in (\d+(?:\.\d+)?)\s*(ms|s)\b", re.IGNORECASE)
+_AUTH_CODES = {
+    "insufficient_quota",
+    "invalid_api_key",
+    "authentication_error",
+    "permission_error",
+    "billing_error",
+}
+
+
+def parse_retry_after(headers: httpx.Headers) -> float | None:
+    """Seconds to wait from `retry-after-ms` or `retry-after` (seconds or an HTTP date)."""
+    if ms := headers.get("retry-after-ms"):
+        try:
+            return max(0.0, float(ms) / 1000)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def error_details(payload: Any) -> tuple[str, str | None]:
+    """(message, code) from any provider's error payload (OpenAI, Anthropic, vLLM, Ollama…)."""
+    if isinstance(payload, dict):
+        inner = payload.get("error", payload)
+        if isinstance(inner, str):
+            return inner, None
+        if isinstance(inner, dict):
+            message = inner.get("message") or payload.get("message") or payload.get("detail")
+            code = inner.get("code") or inner.get("type")
+            text = message if isinstance(message, str) else json.dumps(inner)
+            return text, str(code) if code is not None else None
+    if isinstance(payload, str):
+        return payload, None
+    return json.dumps(payload), None
+
+
+def _body_details(body: str) -> tuple[str, str | None]:
+    try:
+        return error_details(json.loads(body))
+    except json.JSONDecodeError:
+        text = body.strip()
+        return (text[:500] or "(empty body)"), None
+
+
+def _retry_hint(message: str) -> float | None:
+    """OpenAI puts the wait in the message: "Please try again in 1.5s" / "in 300ms"."""
+    match = _TRY_AGAIN_RE.search(message)
+    if not match:
+        return None
+    value = float(match.group(1))
+    return value / 1000 if match.group(2) == "ms" else value
+
+
+def is_context_error(message: str, code: str | None) -> bool:
+    return bool(_CONTEXT_RE.search(f"{code or ''} {message}"))
+
+
+def _auth_message(status: int | None, message: str, key_env: str | None, has_key: bool) -> str:
+    where = f"${key_env}" if key_env else "the configured API key"
+    prefix = f"authentication failed ({status})" if status else "authentication failed"
+    hint = f"check {where}" if has_key else f"no API key was sent: set {where}"
+    return f"{prefix}: {message} — {hint}"
+
+
+def classify_error(
+    message: str,
+    code: str | None = None,
+    status: int | None = None,
+    *,
+    retry_after: float | None = None,
+    key_env: str | None = None,
+    has_key: bool = True,
+) -> ModelError:
+    """Map an HTTP status and/or a provider error code to the right `ModelError`."""
+    if status is None and code is not None and code.isdigit() and 400 <= int(code) < 600:
+        status = int(code)
+    shown = f"{message} [{code}]" if code and code not in message else message
+    if retry_after is None:
+        retry_after = _retry_hint(message)
+    if (code in _AUTH_CODES) or status in (401, 402, 403):
+        return AuthError(_auth_message(status, shown, key_env, has_key), status)
+    if is_context_error(message, code) and status in (None, 400, 404, 413, 422):
+        return ContextLengthError(f"context length exceeded: {shown}", status)
+    if status in (408, 409, 429) or (status is not None and status >= 500):
+        return RetryableError(f"model API error {status}: {shown}", status, retry_after)
+    if status is None and code in _BAD_REQUEST_CODES:
+        return BadRequestError(f"model API rejected the request: {shown}")
+    if status is None:
+        # An error event inside a stream that had started fine: overloads, rate limits and
+        # server-side failures; retrying (bounded) is the right default.
+        return RetryableError(f"model API error: {shown}", None, retry_after)
+    return BadRequestError(f"model API rejected the request ({status}): {shown}", status)
+
+
+def stream_cut(what: str) -> RetryableError:
+    """The stream ended before its completion event (`what` names the missing event)."""
+    return RetryableError(f"model stream ended before {what}")
+
+
+class HttpTransport:
+    """A base URL, default headers and an httpx AsyncClient; owns error mapping for all wires."""
+
+    def __init__(
+        self,
+        base_url: str,
+        headers: dict[str, str] | None = None,
+        *,
+        timeout: float = 600.0,
+        key_env: str | None = None,
+        has_key: bool = True,
+        client: httpx.AsyncClient | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.headers = dict(headers or {})
+        self.key_env = key_env
+        self.has_key = has_key
+        self._client = client or httpx.AsyncClient(
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 30.0)), trust_env=True
+        )
+
+    def url(self, path: str) -> str:
+        return f"{self.base_url}/{path.lstrip('/')}"
+
+    def error(self, message: str, code: str | None = None, **kw: Any) -> ModelError:
+        return classify_error(message, code, key_env=self.key_env, has_key=self.has_key, **kw)
+
+    async def _raise_for_status(self, response: httpx.Response) -> None:
+        if response.status_code < 400:
+            return
+        body = (await response.aread()).decode("utf-8", "replace")
+        message, code = _body_details(body)
+        raise self.error(
+            message,
+            code,
+            status=response.status_code,
+            retry_after=parse_retry_after(response.headers),
+        )
+
+    async def stream_sse(
+        self, path: str, body: dict[str, Any]
+    ) -> AsyncGenerator[tuple[str, SSEData], None]:
+        """POST `body` as JSON and yield the reply's SSE events as `(event, data)`."""
+        headers = {**self.headers, "accept": "text/event-stream"}
+        try:
+            async with self._client.stream(
+                "POST", self.url(path), json=body, headers=headers
+            ) as response:
+                await self._raise_for_status(response)
+                async for event in iter_sse(response):
+                    yield event
+        except httpx.HTTPError as exc:
+            raise transport_error(exc) from exc
+
+    async def get_json(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        try:
+            response = await self._client.get(self.url(path), headers=self.headers, params=params)
+            await self._raise_for_status(response)
+        except httpx.HTTPError as exc:
+            raise transport_error(exc) from exc
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise self.error(f"invalid JSON from {path}: {response.text[:200]!r}") from exc
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+
+def transport_error(exc: httpx.HTTPError) -> ModelError:
+    """Timeouts, refused connections and broken streams are retryable; the rest are not."""
+    detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    if isinstance(exc, httpx.TimeoutException | httpx.NetworkError | httpx.RemoteProtocolError):
+        return RetryableError(f"connection to the model API failed ({detail})")
+    return ModelError(f"HTTP request to the model API failed ({detail})")

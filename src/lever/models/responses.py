@@ -1,0 +1,167 @@
+"""OpenAI Responses API client: lever items ↔ `POST /responses` with `stream: true`.
+
+Requests are stateless (`store: false`); reasoning goes back as `encrypted_content`. Item ids are
+kept in lever's items but not sent back: with `store: false` the API refuses ids it did not
+persist ("Item with id … not found"), so inputs carry content only, as the Codex CLI does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
+from typing import Any
+
+from lever.models.base import ModelEvent, ModelRequest, ToolSchema
+from lever.models.http import HttpTransport, stream_cut
+from lever.models.sse import DONE
+from lever.protocol import ItemAdded, TextDelta, TokenUsage
+from lever.protocol.items import (
+    AssistantMessage,
+    Item,
+    Reasoning,
+    ToolCall,
+    ToolOutput,
+    UserMessage,
+)
+
+_REASONING_DELTAS = {"response.reasoning_summary_text.delta", "response.reasoning_text.delta"}
+
+
+def item_to_input(item: Item) -> dict[str, Any]:
+    """One lever item as a Responses API input item."""
+    match item:
+        case UserMessage(text=text):
+            return {
+                "type": "message",
+                "role": "user",
+                "content": [{"type": "input_text", "text": text}],
+            }
+        case AssistantMessage(text=text):
+            return {
+                "type": "message",
+                "role": "assistant",
+                "content": [{"type": "output_text", "text": text}],
+            }
+        case Reasoning():
+            summary = [{"type": "summary_text", "text": item.summary}] if item.summary else []
+            return {
+                "type": "reasoning",
+                "summary": summary,
+                "encrypted_content": item.encrypted_content,
+            }
+        case ToolCall():
+            return {
+                "type": "function_call",
+                "call_id": item.call_id,
+                "name": item.name,
+                "arguments": item.arguments,
+            }
+        case ToolOutput():
+            return {"type": "function_call_output", "call_id": item.call_id, "output": item.output}
+    raise TypeError(f"unknown item {item!r}")
+
+
+def tool_to_wire(tool: ToolSchema) -> dict[str, Any]:
+    return {
+        "type": "function",
+        "name": tool.name,
+        "description": tool.description,
+        "parameters": tool.parameters,
+        "strict": False,
+    }
+
+
+def _sendable(item: Item) -> bool:
+    """Reasoning without encrypted content cannot be replayed statelessly: leave it out."""
+    return not (isinstance(item, Reasoning) and not item.encrypted_content)
+
+
+def build_body(request: ModelRequest) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "model": request.model,
+        "instructions": request.instructions,
+        "input": [item_to_input(i) for i in request.items if _sendable(i)],
+    }
+    if request.tools:
+        body["tools"] = [tool_to_wire(t) for t in request.tools]
+    if request.max_output_tokens is not None:
+        body["max_output_tokens"] = request.max_output_tokens
+    body.update(stream=True, store=False, include=["reasoning.encrypted_content"])
+    body.update(request.extra)
+    return body
+
+
+def output_item(data: dict[str, Any]) -> Item | None:
+    """A `response.output_item.done` item as a lever item (None for kinds lever ignores)."""
+    kind = data.get("type")
+    if kind == "message":
+        parts = data.get("content") or []
+        text = "".join(p.get("text") or p.get("refusal") or "" for p in parts)
+        return AssistantMessage(text=text, id=data.get("id"))
+    if kind == "reasoning":
+        summary = "\n\n".join(s.get("text", "") for s in data.get("summary") or [])
+        return Reasoning(
+            summary=summary, id=data.get("id"), encrypted_content=data.get("encrypted_content")
+        )
+    if kind == "function_call":
+        return ToolCall(
+            call_id=data.get("call_id") or data.get("id") or "",
+            name=data.get("name", ""),
+            arguments=data.get("arguments") or "{}",
+            id=data.get("id"),
+        )
+    return None
+
+
+def usage_event(usage: dict[str, Any] | None) -> TokenUsage:
+    usage = usage or {}
+    return TokenUsage(
+        input_tokens=usage.get("input_tokens") or 0,
+        output_tokens=usage.get("output_tokens") or 0,
+        cached_input_tokens=(usage.get("input_tokens_details") or {}).get("cached_tokens") or 0,
+        reasoning_tokens=(usage.get("output_tokens_details") or {}).get("reasoning_tokens") or 0,
+    )
+
+
+class ResponsesClient:
+    wire = "openai-responses"
+
+    def __init__(self, http: HttpTransport) -> None:
+        self.http = http
+
+    async def stream(self, request: ModelRequest) -> AsyncGenerator[ModelEvent, None]:
+        async with aclosing(self.http.stream_sse("responses", build_body(request))) as events:
+            async for _, data in events:
+                if data is DONE or not isinstance(data, dict):
+                    continue
+                event = self._event(data)
+                if event is not None:
+                    yield event
+                if data.get("type") in ("response.completed", "response.incomplete"):
+                    return
+        raise stream_cut("response.completed")
+
+    def _event(self, data: dict[str, Any]) -> ModelEvent | None:
+        kind = data.get("type", "")
+        if kind == "response.output_text.delta":
+            return TextDelta(delta=data.get("delta", ""))
+        if kind in _REASONING_DELTAS:
+            return TextDelta(delta=data.get("delta", ""), channel="reasoning")
+        if kind == "response.reasoning_summary_part.added" and data.get("summary_index", 0) > 0:
+            return TextDelta(delta="\n\n", channel="reasoning")
+        if kind == "response.output_item.done":
+            item = output_item(data.get("item") or {})
+            return ItemAdded(item=item) if item is not None else None
+        if kind in ("response.completed", "response.incomplete"):
+            return usage_event((data.get("response") or {}).get("usage"))
+        if kind == "response.failed":
+            error = (data.get("response") or {}).get("error") or {}
+            raise self.http.error(error.get("message") or "response failed", error.get("code"))
+        if kind == "error":
+            inner = data.get("error")
+            error = inner if isinstance(inner, dict) else data
+            raise self.http.error(error.get("message") or "error event", error.get("code"))
+        return None
+
+    async def aclose(self) -> None:
+        await self.http.aclose()

@@ -1,0 +1,1 @@
+"""Sandboxing of commands and confinement of paths."""

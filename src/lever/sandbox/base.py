@@ -1,0 +1,40 @@
+"""The `Sandbox` interface commands run through.
+
+The foundation runs commands unsandboxed (`NoSandbox`); the sandbox issue adds bubblewrap,
+Landlock and Seatbelt implementations behind this same interface.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class SandboxPolicy:
+    mode: str = "danger-full-access"  # read-only | workspace-write | danger-full-access
+    writable_roots: tuple[Path, ...] = ()
+    network: bool = False
+
+
+class Sandbox(Protocol):
+    name: str
+    policy: SandboxPolicy
+
+    def wrap(self, argv: Sequence[str], cwd: Path, env: Mapping[str, str]) -> list[str]:
+        """Return the argv that runs `argv` confined by the policy."""
+        ...
+
+
+class NoSandbox:
+    """Runs commands as they are. Used for `danger-full-access` and until a mechanism exists."""
+
+    name = "none"
+
+    def __init__(self, policy: SandboxPolicy | None = None) -> None:
+        self.policy = policy or SandboxPolicy()
+
+    def wrap(self, argv: Sequence[str], cwd: Path, env: Mapping[str, str]) -> list[str]:
+        return list(argv)

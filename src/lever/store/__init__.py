@@ -1,0 +1,1 @@
+"""Session rollouts (JSONL, the source of truth) and, later, the SQLite index derived from them."""

@@ -1,0 +1,73 @@
+"""One JSONL rollout per session, appended and flushed per event.
+
+Layout: `$LEVER_HOME/sessions/YYYY/MM/DD/rollout-<session id>.jsonl`, with a sibling folder
+`<session id>/` for artifacts (full outputs of truncated commands).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+from pydantic import BaseModel
+
+from lever.protocol import Event, event_from_json, event_to_json
+
+
+def new_session_id() -> str:
+    """Sortable by time, unique enough across a fleet: 20261127T215301-3fa9c2."""
+    return time.strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
+
+
+def session_dir(home: Path, when: float | None = None) -> Path:
+    day = time.localtime(when)
+    return home / "sessions" / f"{day.tm_year:04d}" / f"{day.tm_mon:02d}" / f"{day.tm_mday:02d}"
+
+
+class RolloutWriter:
+    """Appends events to the rollout file; each line is flushed so a crash loses nothing."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._file: IO[str] | None = path.open("a", encoding="utf-8")
+
+    @classmethod
+    def create(cls, home: Path, session_id: str) -> RolloutWriter:
+        return cls(session_dir(home) / f"rollout-{session_id}.jsonl")
+
+    @property
+    def artifacts_dir(self) -> Path:
+        return self.path.with_name(self.path.stem.removeprefix("rollout-"))
+
+    def append(self, event: BaseModel) -> None:
+        if self._file is None:
+            raise ValueError(f"rollout {self.path} is closed")
+        self._file.write(event_to_json(event) + "\n")
+        self._file.flush()
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._file.close()
+            self._file = None
+
+
+def read_rollout(path: Path) -> Iterator[Event]:
+    """Events of a rollout in order. A torn last line (the process died mid-write) is skipped."""
+    with path.open(encoding="utf-8") as f:
+        lines = f.read().splitlines()
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            yield event_from_json(line)
+        except ValueError:
+            if number == len(lines):
+                return
+            raise

@@ -1,0 +1,1 @@
+"""The agent's tools: shell, apply_patch, update_plan."""

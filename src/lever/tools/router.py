@@ -1,0 +1,56 @@
+"""Route a model's tool call to its tool; every failure becomes an error the model can read."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from lever.models.base import ToolSchema
+from lever.protocol import ToolCall
+from lever.tools.base import Tool, ToolContext, ToolResult
+
+
+class ToolRouter:
+    def __init__(self, tools: Iterable[Tool]) -> None:
+        self.tools: dict[str, Tool] = {tool.schema.name: tool for tool in tools}
+
+    def schemas(self) -> list[ToolSchema]:
+        return [tool.schema for tool in self.tools.values()]
+
+    def parse_arguments(self, call: ToolCall) -> dict[str, Any] | str:
+        """The arguments as a dict, or an error message for the model."""
+        text = call.arguments.strip() or "{}"
+        try:
+            args = json.loads(text)
+        except json.JSONDecodeError as e:
+            return (
+                f"error: the arguments of {call.name} are not valid JSON ({e.msg} at line "
+                f"{e.lineno} column {e.colno}). Send one JSON object matching the tool's schema."
+            )
+        if not isinstance(args, dict):
+            kind = type(args).__name__
+            return f"error: the arguments of {call.name} must be a JSON object, got {kind}"
+        return args
+
+    async def run(self, call: ToolCall, ctx: ToolContext) -> ToolResult:
+        tool = self.tools.get(call.name)
+        if tool is None:
+            names = ", ".join(self.tools) or "none"
+            return ToolResult(
+                f"error: unknown tool {call.name!r}. Available tools: {names}.", is_error=True
+            )
+        args = self.parse_arguments(call)
+        if isinstance(args, str):
+            return ToolResult(args, is_error=True)
+        started = time.monotonic()
+        try:
+            result = await tool.run(args, ctx)
+        except Exception as e:  # a tool bug must not end the session; the model hears of it
+            result = ToolResult(
+                f"error: {call.name} failed: {type(e).__name__}: {e}", is_error=True
+            )
+        if not result.duration_ms:
+            result.duration_ms = int((time.monotonic() - started) * 1000)
+        return result

@@ -1,0 +1,350 @@
+"""The `shell` tool: run a command through the sandbox, or poll / feed / kill a running one.
+
+The model sees a header line (exit code and duration, or how to poll a still-running process)
+and the output truncated head + tail; the whole output goes to `ToolResult.full_output` (the
+rollout keeps it) and, when truncated, to a file under the session's artifacts folder that the
+marker names, so the model can read it back.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import uuid
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from lever.models.base import ToolSchema
+from lever.protocol.events import ToolOutputChunk
+from lever.sandbox.paths import PathOutsideRoots, confine
+from lever.tools.base import ToolContext, ToolResult
+from lever.tools.processes import ChunkCallback, ProcessError, ProcessManager, ProcessResult
+from lever.tools.truncate import (
+    DEFAULT_MAX_BYTES,
+    DEFAULT_MAX_LINES,
+    decode_output,
+    truncate_output,
+)
+
+DEFAULT_TIMEOUT_MS = 120_000
+DEFAULT_YIELD_MS = 10_000
+#: Exit code reported for a command killed by its timeout (as GNU `timeout` does).
+TIMEOUT_EXIT_CODE = 124
+
+_DESCRIPTION = """\
+Run a command in the workspace. Returns a header line (exit code and duration) followed by the \
+output, stdout and stderr merged as a terminal would show them.
+
+- `command`: a string is run with `bash -lc` (pipes, &&, redirects, globs, env vars work); an \
+array of strings is run directly as argv, with no shell (no quoting worries).
+- `workdir`: directory to run in, relative to the workspace root (default: the root).
+- stdin is closed (/dev/null): programs that wait for input get end-of-file at once. Prefer \
+non-interactive flags (`git --no-pager`, `-y`, `--yes`, `CI=1`).
+- Long output is shown as its head and tail with a marker saying how much was cut and naming a \
+file with the full output; read that file with `sed -n 'A,Bp'`, `grep` or `tail` when you need \
+the middle.
+- A command still running after `yield_ms` (default 10000) keeps running in the background and \
+you get a `process_id` such as "p1". Use it for servers, watchers, long builds and programs you \
+talk to. Then call shell with `{"process_id": "p1"}` to get the output produced since your last \
+look (waits up to `yield_ms` or until it exits), with `"stdin": "text\\n"` to type into it (only \
+if it was started with `keep_stdin_open: true`), or with `"kill": true` to stop it.
+- `timeout_ms` (default 120000) is the command's whole lifetime, background time included; \
+after it the command and everything it started are killed. Raise it for long builds or servers.
+- A non-zero exit code is a normal result, not an error: read the output.
+- `escalate` with a `justification`: ask to run this command outside the sandbox, when it \
+failed because of the sandbox (e.g. it needs the network or to write outside the workspace)."""
+
+_PARAMETERS: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "command": {
+            "anyOf": [
+                {"type": "string"},
+                {"type": "array", "items": {"type": "string"}, "minItems": 1},
+            ],
+            "description": "String: run with `bash -lc`. Array: run as argv without a shell. "
+            "Required unless `process_id` is given.",
+        },
+        "workdir": {
+            "type": "string",
+            "description": "Directory to run in, relative to the workspace root; must exist.",
+        },
+        "timeout_ms": {
+            "type": "integer",
+            "minimum": 1,
+            "description": "Total lifetime of the command in milliseconds (default 120000).",
+        },
+        "yield_ms": {
+            "type": "integer",
+            "minimum": 0,
+            "description": "Wait at most this long (default 10000) before returning; a command "
+            "still running then continues in the background under a process_id.",
+        },
+        "keep_stdin_open": {
+            "type": "boolean",
+            "description": "Give the command a stdin pipe so you can later send it text with "
+            "`process_id` + `stdin`. Default false (stdin is /dev/null).",
+        },
+        "process_id": {
+            "type": "string",
+            "description": 'Id of a running process (e.g. "p1") to poll, write to or kill, '
+            "instead of starting a new command.",
+        },
+        "stdin": {
+            "type": "string",
+            "description": 'Text to write to the process\'s stdin (include "\\n" to end a '
+            "line). Needs `process_id`.",
+        },
+        "kill": {
+            "type": "boolean",
+            "description": "Stop the process given by `process_id` and everything it started.",
+        },
+        "escalate": {
+            "type": "boolean",
+            "description": "Ask to run this command outside the sandbox (needs approval).",
+        },
+        "justification": {
+            "type": "string",
+            "description": "Why the command must run outside the sandbox (with `escalate`).",
+        },
+    },
+    "additionalProperties": False,
+}
+
+
+class ShellArgs(BaseModel):
+    """The shell tool's arguments. Nulls mean "not given": some providers send every field."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    command: str | list[str] | None = None
+    workdir: str | None = None
+    timeout_ms: int | None = Field(default=None, ge=1)
+    yield_ms: int | None = Field(default=None, ge=0)
+    keep_stdin_open: bool | None = None
+    process_id: str | None = None
+    stdin: str | None = None
+    kill: bool | None = None
+    escalate: bool | None = None
+    justification: str | None = None
+
+    @field_validator("command", mode="before")
+    @classmethod
+    def _command_shape(cls, value: Any) -> Any:
+        # One clear message instead of pydantic's one-error-per-union-member.
+        if value is None or isinstance(value, str):
+            return value
+        if isinstance(value, list) and all(isinstance(part, str) for part in value):
+            return value
+        raise ValueError("must be a string (run with bash -lc) or an array of strings (argv)")
+
+
+class ShellTool:
+    """Runs commands through `ctx.sandbox` using the session's `ProcessManager`."""
+
+    def __init__(
+        self,
+        processes: ProcessManager,
+        *,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        max_lines: int = DEFAULT_MAX_LINES,
+    ) -> None:
+        self.processes = processes
+        self.max_bytes = max_bytes
+        self.max_lines = max_lines
+        self.schema = ToolSchema(name="shell", description=_DESCRIPTION, parameters=_PARAMETERS)
+
+    async def aclose(self) -> None:
+        """Kill every process still running: they die with the session."""
+        await self.processes.close()
+
+    async def run(self, args: dict[str, Any], ctx: ToolContext) -> ToolResult:
+        try:
+            parsed = ShellArgs.model_validate(args)
+        except ValidationError as exc:
+            return _error(_validation_message(exc))
+        problem = _check_combination(parsed)
+        if problem:
+            return _error(problem)
+        on_chunk = _chunk_emitter(ctx)
+        try:
+            if parsed.process_id is not None:
+                return await self._existing(parsed, parsed.process_id, ctx, on_chunk)
+            return await self._start(parsed, ctx, on_chunk)
+        except ProcessError as exc:
+            return _error(str(exc))
+
+    async def _start(
+        self, args: ShellArgs, ctx: ToolContext, on_chunk: ChunkCallback
+    ) -> ToolResult:
+        assert args.command is not None  # checked by _check_combination
+        workdir = _resolve_workdir(args.workdir, ctx)
+        if isinstance(workdir, str):
+            return _error(workdir)
+        if isinstance(args.command, str):
+            argv = ["bash", "-lc", args.command]
+        else:
+            argv = list(args.command)
+        wrapped = ctx.sandbox.wrap(argv, workdir, ctx.env)
+        result = await self.processes.run(
+            wrapped,
+            cwd=workdir,
+            env=ctx.env,
+            timeout_ms=args.timeout_ms or DEFAULT_TIMEOUT_MS,
+            yield_ms=_yield(args),
+            keep_stdin_open=bool(args.keep_stdin_open),
+            on_chunk=on_chunk,
+        )
+        return self._result(result, ctx, polled=False)
+
+    async def _existing(
+        self, args: ShellArgs, process_id: str, ctx: ToolContext, on_chunk: ChunkCallback
+    ) -> ToolResult:
+        if args.kill:
+            result = await self.processes.kill(process_id)
+        else:
+            result = await self.processes.poll(
+                process_id, yield_ms=_yield(args), stdin=args.stdin, on_chunk=on_chunk
+            )
+        return self._result(result, ctx, polled=True)
+
+    def _result(self, result: ProcessResult, ctx: ToolContext, *, polled: bool) -> ToolResult:
+        header = _header(result, polled=polled)
+        body = decode_output(result.output)
+        path = _artifact_path(ctx)
+        shown, truncated = truncate_output(
+            body, self.max_bytes, self.max_lines, full_output_path=str(path) if path else None
+        )
+        if truncated and path is not None and not _write_artifact(path, result.output):
+            shown, truncated = truncate_output(body, self.max_bytes, self.max_lines)
+        if not body:
+            shown = "(no new output)" if polled else "(no output)"
+        exit_code = TIMEOUT_EXIT_CODE if result.timed_out else result.exit_code
+        return ToolResult(
+            output=f"{header}\n{shown}",
+            exit_code=exit_code,
+            full_output=f"{header}\n{body}",
+            truncated=truncated,
+            duration_ms=result.duration_ms,
+            process_id=result.process_id if result.running else None,
+        )
+
+
+def _error(message: str) -> ToolResult:
+    return ToolResult(output=message, is_error=True)
+
+
+def _yield(args: ShellArgs) -> int:
+    return DEFAULT_YIELD_MS if args.yield_ms is None else args.yield_ms
+
+
+def _validation_message(exc: ValidationError) -> str:
+    allowed = ", ".join(_PARAMETERS["properties"])
+    problems: list[str] = []
+    seen: set[str] = set()
+    for err in exc.errors():
+        name = str(err["loc"][0]) if err["loc"] else "arguments"
+        if name in seen:
+            continue
+        seen.add(name)
+        if err["type"] == "extra_forbidden":
+            problems.append(f"`{name}`: unknown argument (allowed: {allowed})")
+            continue
+        message = str(err["msg"]).removeprefix("Value error, ")
+        problems.append(f"`{name}`: {message} (got {json.dumps(err.get('input'), default=str)})")
+    return "invalid shell arguments: " + "; ".join(problems)
+
+
+def _check_combination(args: ShellArgs) -> str | None:
+    if args.process_id is not None:
+        if args.command is not None:
+            return "give either `command` (start a new command) or `process_id`, not both"
+        if args.kill and args.stdin is not None:
+            return "give either `stdin` or `kill` for a process, not both"
+        if args.keep_stdin_open:
+            return "`keep_stdin_open` applies when starting a command, not with `process_id`"
+        return None
+    if args.command is None:
+        return "`command` is required (a string or an array of strings), or give `process_id`"
+    if args.stdin is not None or args.kill:
+        return "`stdin` and `kill` need the `process_id` of a running process"
+    if isinstance(args.command, str) and not args.command.strip():
+        return "`command` is empty"
+    if isinstance(args.command, list) and not args.command:
+        return "`command` is an empty array"
+    return None
+
+
+def _resolve_workdir(workdir: str | None, ctx: ToolContext) -> Path | str:
+    """The directory to run in, or an error message."""
+    roots = (ctx.cwd, *ctx.writable_roots)
+    try:
+        path = confine(workdir or ".", ctx.cwd, roots)
+    except PathOutsideRoots:
+        listed = ", ".join(str(root) for root in roots)
+        return f"`workdir` {workdir} is outside the workspace ({listed})"
+    if not path.exists():
+        return f"`workdir` {workdir or path} does not exist"
+    if not path.is_dir():
+        return f"`workdir` {workdir or path} is not a directory"
+    return path
+
+
+def _chunk_emitter(ctx: ToolContext) -> ChunkCallback:
+    def emit(text: str) -> None:
+        ctx.emit(ToolOutputChunk(call_id=ctx.call_id, chunk=text))
+
+    return emit
+
+
+def _header(result: ProcessResult, *, polled: bool) -> str:
+    took = _seconds(result.duration_ms)
+    prefix = f"process {result.process_id} · " if polled and result.process_id else ""
+    if result.running:
+        pid = result.process_id
+        how = f'poll with {{"process_id": "{pid}"}}'
+        if result.stdin_open:
+            how += ', write to it with "stdin"'
+        return f'still running as process {pid} · {took} so far · {how}, stop it with "kill": true'
+    if result.timed_out:
+        return (
+            f"{prefix}timed out after {result.timeout_ms:,} ms · process group killed · "
+            f"exit code: {TIMEOUT_EXIT_CODE} · {took}"
+        )
+    code = result.exit_code
+    text = f"exit code: {code}"
+    if code is not None and code < 0:
+        try:
+            text += f" (killed by {signal.Signals(-code).name})"
+        except ValueError:
+            text += f" (killed by signal {-code})"
+    if result.killed:
+        prefix += "killed · "
+    return f"{prefix}{text} · {took}"
+
+
+def _seconds(ms: int) -> str:
+    return f"{ms / 1000:.1f} s"
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
+
+
+def _artifact_path(ctx: ToolContext) -> Path | None:
+    if ctx.artifacts_dir is None:
+        return None
+    name = _UNSAFE.sub("_", ctx.call_id).lstrip(".") or f"shell-{uuid.uuid4().hex[:12]}"
+    return ctx.artifacts_dir / f"{name[:120]}.txt"
+
+
+def _write_artifact(path: Path, data: bytes) -> bool:
+    """Write the full raw output; False (and no marker path) when it cannot be written."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    except OSError:
+        return False
+    return True

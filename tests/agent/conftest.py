@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lever.agent.limits import Limits
+from lever.agent.session import Session
+from lever.models.factory import make_client
+from lever.protocol import ToolCall, ToolOutput
+from lever.store.rollout import RolloutWriter
+from lever.testing.fake_model import FakeModelServer
+from lever.tools.registry import default_tools
+
+WIRES = ["openai-responses", "openai-chat", "anthropic"]
+
+SessionFactory = Callable[..., Session]
+
+
+@pytest.fixture(params=WIRES)
+def wire(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+async def make_session(tmp_path: Path) -> AsyncIterator[Callable[..., Session]]:
+    """Build a started session talking `wire` to a fake server; closed after the test."""
+    sessions: list[Session] = []
+
+    def factory(server: FakeModelServer, wire: str, **kwargs: Any) -> Session:
+        session = Session(
+            make_client(wire, server.base_url, None),
+            model="fake-model",
+            provider=wire,
+            cwd=tmp_path,
+            tools=default_tools(),
+            rollout=RolloutWriter(tmp_path / "rollout.jsonl"),
+            retry_base_delay=0.01,
+            limits=kwargs.pop("limits", Limits(max_turns=20)),
+            **kwargs,
+        )
+        events: list[Any] = []
+        session.subscribe(events.append)
+        session.events = events  # type: ignore[attr-defined]
+        session.start()
+        sessions.append(session)
+        return session
+
+    yield factory
+    for session in sessions:
+        await session.close()
+
+
+def assert_one_output_per_call(session: Session) -> None:
+    """The invariant of DESIGN.md §11: every tool call has exactly one output, after it."""
+    calls = [item.call_id for item in session.history if isinstance(item, ToolCall)]
+    outputs = [item.call_id for item in session.history if isinstance(item, ToolOutput)]
+    assert sorted(calls) == sorted(outputs)
+    assert len(set(outputs)) == len(outputs)

@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from pathlib import Path
+from typing import Any
 
 from lever.cli import exit_codes
-from lever.config.providers import ConfigError
+from lever.cli.flags import add_model_flags
 
 
-def run_models(args: argparse.Namespace) -> int:
+def register(sub: Any) -> argparse.ArgumentParser:
+    p: argparse.ArgumentParser = sub.add_parser("models", help="list the models a provider serves")
+    add_model_flags(p)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    import asyncio
+
     from lever.cli.common import load_for, resolve_from_args
+    from lever.config.providers import ConfigError
     from lever.models.base import ModelError
     from lever.models.factory import list_models
 

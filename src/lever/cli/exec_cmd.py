@@ -1,0 +1,37 @@
+"""`lever exec` flags (argparse only); the run lives in `lever.cli.exec`."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from lever.cli.exit_codes import HELP as EXIT_CODES_HELP
+from lever.cli.flags import add_model_flags
+
+
+def register(sub: Any) -> argparse.ArgumentParser:
+    p: argparse.ArgumentParser = sub.add_parser(
+        "exec",
+        help="run a task non-interactively (scripts, CI)",
+        description="Run one task to its end without a person: progress on stderr, the final "
+        "message on stdout.",
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("task", help="the task; '-' reads it from stdin")
+    p.add_argument("--json", action="store_true", help="print the event stream as JSONL on stdout")
+    p.add_argument(
+        "-o", "--output-last-message", metavar="FILE", help="also write the final message to FILE"
+    )
+    p.add_argument("-C", "--cd", metavar="DIR", help="work in DIR (default: the current folder)")
+    p.add_argument("--max-turns", type=int, help="stop after this many model requests")
+    p.add_argument("--max-tokens", type=int, help="stop after this many tokens in total")
+    p.add_argument("--timeout", type=float, metavar="SECONDS", help="stop after this wall time")
+    add_model_flags(p)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    from lever.cli.exec import run_exec
+
+    return run_exec(args)

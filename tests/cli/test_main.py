@@ -1,0 +1,22 @@
+import subprocess
+import sys
+
+from lever.cli.main import COMMANDS, build_parser
+
+
+def test_building_the_parser_imports_nothing_heavy() -> None:
+    """`lever --help` stays fast because no command imports pydantic, httpx or asyncio to register."""
+    code = (
+        "import sys; from lever.cli.main import build_parser; build_parser(); "
+        "print(sorted(m for m in ('pydantic', 'httpx', 'asyncio', 'textual', 'mcp') "
+        "if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_every_command_is_registered_under_its_name() -> None:
+    parser = build_parser()
+    for name in COMMANDS:
+        args = parser.parse_args([name, "x"] if name == "exec" else [name])
+        assert args.command == name

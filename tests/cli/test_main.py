@@ -5,7 +5,7 @@ from lever.cli.main import COMMANDS, build_parser
 
 
 def test_building_the_parser_imports_nothing_heavy() -> None:
-    """`lever --help` stays fast because no command imports pydantic, httpx or asyncio to register."""
+    """`lever --help` stays fast: registering a command imports no pydantic, httpx or asyncio."""
     code = (
         "import sys; from lever.cli.main import build_parser; build_parser(); "
         "print(sorted(m for m in ('pydantic', 'httpx', 'asyncio', 'textual', 'mcp') "

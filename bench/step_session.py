@@ -13,10 +13,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from fake_server import start_fake_model
+
 from lever.agent.limits import Limits
 from lever.agent.session import Session
 from lever.models.factory import make_client
-from lever.testing.fake_model import FakeModelServer
 from lever.tools.registry import default_tools
 
 
@@ -25,12 +26,14 @@ async def run(steps: int) -> float:
         "tool_calls": [{"name": "shell", "arguments": {"command": ["true"]}}],
         "usage": {"input_tokens": 1, "output_tokens": 1},
     }
-    with FakeModelServer([call] * steps + [{"text": "done"}]) as server:
+    folder = Path(tempfile.mkdtemp())
+    server, base_url = start_fake_model([call] * steps + [{"text": "done"}], folder)
+    try:
         session = Session(
-            make_client("openai-chat", server.base_url, None),
+            make_client("openai-chat", base_url, None),
             model="m",
             provider="bench",
-            cwd=Path(tempfile.mkdtemp()),
+            cwd=folder,
             tools=default_tools(),
             limits=Limits(max_turns=steps + 5),
         )
@@ -39,6 +42,8 @@ async def run(steps: int) -> float:
         finished = await session.run_turn("go")
         elapsed = time.perf_counter() - started
         await session.close()
+    finally:
+        server.kill()
     if finished.reason != "done":
         raise SystemExit(f"bench session ended with {finished.reason}: {finished.detail}")
     return elapsed

@@ -222,3 +222,30 @@ def test_exec_turn_limit_exits_3(clean_env, math_repo) -> None:
         assert len(server.requests) == 2
     assert result.returncode == 3
     assert "turn limit reached" in result.stderr
+
+
+def test_agents_md_and_skills_reach_the_model_after_the_environment(
+    clean_env, math_repo, lever_home
+) -> None:
+    (math_repo / "AGENTS.md").write_text("Run tests with `pytest -q`.\n")
+    skill = lever_home / "skills" / "bisect"
+    skill.mkdir(parents=True)
+    (skill / "SKILL.md").write_text("---\nname: bisect\ndescription: find a bad commit\n---\n")
+    with FakeModelServer([{"text": "ok"}]) as server:
+        result = run_lever(
+            "exec",
+            "--base-url",
+            server.base_url,
+            "--model",
+            "m",
+            "task",
+            env=clean_env,
+            cwd=math_repo,
+        )
+        messages = server.requests[0].body["messages"]
+    assert result.returncode == 0, result.stderr
+    texts = [m["content"] for m in messages]
+    assert texts[1].startswith("<environment_context>")
+    assert texts[2].startswith("<project_docs>") and "Run tests with `pytest -q`." in texts[2]
+    assert texts[3].startswith("<skills>") and "- bisect: find a bad commit" in texts[3]
+    assert texts[4] == "task"

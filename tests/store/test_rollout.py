@@ -31,3 +31,36 @@ def test_artifacts_dir_sits_beside_the_rollout(tmp_path) -> None:
     writer = RolloutWriter.create(tmp_path, "abc")
     assert writer.artifacts_dir == writer.path.parent / "abc"
     writer.close()
+
+
+def test_a_torn_tail_is_cut_before_appending(tmp_path) -> None:
+    path = tmp_path / "r.jsonl"
+    writer = RolloutWriter(path)
+    writer.append(TextDelta(seq=1, delta="a"))
+    writer.close()
+    with path.open("a") as f:
+        f.write('{"seq": 2, "ty')
+    again = RolloutWriter(path)
+    again.append(TextDelta(seq=2, delta="b"))
+    again.close()
+    assert [e.seq for e in read_rollout(path)] == [1, 2]
+
+
+def test_find_and_latest_rollout(tmp_path) -> None:
+    import os
+
+    import pytest
+
+    from lever.store.rollout import find_rollout, latest_rollout
+
+    a = RolloutWriter.create(tmp_path, "20260101T000000-aaaaaa")
+    b = RolloutWriter.create(tmp_path, "20260101T000000-abbbbb")
+    a.close()
+    b.close()
+    os.utime(a.path, ns=(1, 1))
+    assert find_rollout(tmp_path, "20260101T000000-aa") == a.path
+    assert latest_rollout(tmp_path) == b.path
+    with pytest.raises(FileNotFoundError, match="several"):
+        find_rollout(tmp_path, "20260101T000000-a")
+    with pytest.raises(FileNotFoundError, match="no session"):
+        find_rollout(tmp_path, "zzz")

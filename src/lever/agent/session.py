@@ -17,8 +17,15 @@ from typing import Any
 from pydantic import BaseModel
 
 import lever
+from lever.agent import compaction
+from lever.agent.budget import TokenBudget, context_window_for
+from lever.agent.harness_messages import harness_message
 from lever.agent.limits import Limits, Usage
 from lever.agent.prompts import load_prompt
+from lever.agent.resume import Replayed
+from lever.agent.state import WorkState
+from lever.context.agents_md import load_project_docs
+from lever.context.skills import discover_skills, render_skills_list
 from lever.models.base import (
     AuthError,
     ContextLengthError,
@@ -30,6 +37,7 @@ from lever.models.base import (
 from lever.models.retry import RetryingClient
 from lever.protocol import (
     AssistantMessage,
+    Compaction,
     ErrorEvent,
     ItemAdded,
     SessionEnded,
@@ -44,6 +52,7 @@ from lever.protocol import (
     UserMessage,
 )
 from lever.protocol.items import Item
+from lever.sandbox.approval import Approvals
 from lever.sandbox.base import NoSandbox, Sandbox
 from lever.sandbox.env import command_env
 from lever.store.rollout import RolloutWriter, new_session_id
@@ -74,6 +83,9 @@ class Session:
         max_retries: int = 4,
         retry_base_delay: float = 0.5,
         config: dict[str, Any] | None = None,
+        budget: TokenBudget | None = None,
+        home: Path | None = None,
+        approvals: Approvals | None = None,
     ) -> None:
         self.id = session_id or new_session_id()
         self.model = model
@@ -84,6 +96,8 @@ class Session:
         self.limits = limits or Limits()
         self.rollout = rollout
         self.sandbox: Sandbox = sandbox or NoSandbox()
+        #: Approval policy, cache and the front end's answer; None: no gate (tests, embedding).
+        self.approvals = approvals
         self.env = env if env is not None else command_env(os.environ)
         self.config = config or {}
         self.client = RetryingClient(
@@ -91,6 +105,16 @@ class Session:
         )
         self.history: list[Item] = []
         self.usage = Usage()
+        self.budget = budget or TokenBudget(context_window_for(model))
+        #: Where the personal AGENTS.md and skills live; None reads no project context (tests).
+        self.home = home
+        #: Plan, files touched, last test run: derived from the events this session emits.
+        self.state = WorkState()
+        self._history_bytes = 0
+        #: Compacting again before the model has answered once would loop; see `_ensure_room`.
+        self._compacted_since_sample = False
+        #: A turn has begun and not finished (also true after restoring a crashed session).
+        self.open_turn = False
         self._sinks: list[Sink] = []
         self._seq = 0
         self._turn: asyncio.Task[TurnFinished] | None = None
@@ -101,16 +125,21 @@ class Session:
         self._sinks.append(sink)
 
     def emit(self, event: BaseModel) -> None:
-        self._seq += 1
+        # Recorded events are numbered 1, 2, 3… with no gaps, so a rollout shows at a glance
+        # that nothing was lost; a live-only event (a delta) shares the number of the last one.
+        if not getattr(event, "ephemeral", False):
+            self._seq += 1
         event.seq = self._seq  # type: ignore[attr-defined]
         event.ts = time.time()  # type: ignore[attr-defined]
         if self.rollout is not None and not getattr(event, "ephemeral", False):
             self.rollout.append(event)
+        self.state.observe(event)
         for sink in self._sinks:
             sink(event)
 
     def _add(self, item: Item) -> None:
         self.history.append(item)
+        self._history_bytes += _size(item)
         self.emit(ItemAdded(item=item))
 
     def _on_retry(self, error: ModelError, attempt: int, delay: float) -> None:
@@ -134,21 +163,49 @@ class Session:
                 model=self.model,
                 provider=self.provider,
                 sandbox=self.sandbox.policy.mode,
+                approval=self.approvals.policy if self.approvals else "never",
                 instructions=self.instructions,
                 tools=[vars(schema) for schema in self.router.schemas()],
                 config=self.config,
                 lever_version=lever.__version__,
             )
         )
-        self._add(UserMessage(text=self._environment_context()))
+        self._add(self._environment_context())
+        for block in self._project_context():
+            self._add(UserMessage(text=block))
 
-    def _environment_context(self) -> str:
-        return (
-            "<environment_context>\n"
-            f"  <cwd>{self.cwd}</cwd>\n"
-            "  <shell>bash</shell>\n"
-            f"  <sandbox>{self.sandbox.policy.mode} ({self.sandbox.name})</sandbox>\n"
-            "</environment_context>"
+    def restore(self, replayed: Replayed) -> None:
+        """Continue a recorded session instead of `start()`: same id, same history, same state.
+
+        Tool calls the dead process never answered get an "interrupted" output, so the history
+        keeps one output per call; an unfinished turn is then continued by `run_turn(None)`.
+        """
+        self.history = list(replayed.history)
+        self._history_bytes = sum(_size(item) for item in self.history)
+        self.state = replayed.state
+        self._seq = replayed.last_seq
+        self.emit(replayed.started.model_copy(update={"lever_version": lever.__version__}))
+        if replayed.seed is not None:
+            self.emit(replayed.seed)
+        self._answer_dangling_calls("interrupted: lever stopped before the command finished")
+        self.open_turn = replayed.open_turn
+
+    def _project_context(self) -> list[str]:
+        """AGENTS.md files and the skills list: part of the fixed prefix, each its own block."""
+        if self.home is None:
+            return []
+        docs = load_project_docs(self.cwd, self.home).render()
+        skills = render_skills_list(discover_skills(self.cwd, self.home))
+        return [block for block in (docs, skills) if block]
+
+    def _environment_context(self) -> UserMessage:
+        return harness_message(
+            "environment_context",
+            f"<cwd>{self.cwd}</cwd>\n<shell>bash</shell>\n"
+            f"<sandbox>{self.sandbox.policy.mode} ({self.sandbox.name})</sandbox>\n"
+            f"<approval_policy>{self.approvals.policy if self.approvals else 'never'}"
+            "</approval_policy>\n"
+            f"<context_window>{self.budget.context_window} tokens</context_window>",
         )
 
     async def close(self, reason: str = "done") -> None:
@@ -166,8 +223,11 @@ class Session:
 
     # -- turns ------------------------------------------------------------------------------
 
-    async def run_turn(self, text: str) -> TurnFinished:
-        """Run one user turn to its end. `interrupt()` ends it early; the session stays usable."""
+    async def run_turn(self, text: str | None) -> TurnFinished:
+        """Run one user turn to its end; `None` continues the open turn of a restored session.
+
+        `interrupt()` ends it early; the session stays usable.
+        """
         self._turn = asyncio.create_task(self._loop(text))
         try:
             return await self._turn
@@ -193,16 +253,20 @@ class Session:
                 last = item.text
                 break
         event = TurnFinished(reason=reason, last_message=last, detail=detail)
+        self.open_turn = False
         self.emit(event)
         return event
 
-    async def _loop(self, text: str) -> TurnFinished:
-        self._add(UserMessage(text=text))
+    async def _loop(self, text: str | None) -> TurnFinished:
+        if text is not None:
+            self._add(UserMessage(text=text))
+        self.open_turn = True
         while True:
             limit = self.usage.exceeded(self.limits)
             if limit:
                 return self._finish("limit", limit)
             try:
+                await self._ensure_room()
                 items = await self._sample()
             except AuthError as e:
                 return self._error("auth", e)
@@ -217,22 +281,82 @@ class Session:
                 return self._finish("done")
             for call in calls:
                 await self._run_tool(call)
+                if self.approvals is not None and self.approvals.take_stop():
+                    self._answer_dangling_calls("not run: the person stopped the turn")
+                    return self._finish("denied", "the person denied a request and stopped")
 
     def _error(self, kind: str, error: ModelError) -> TurnFinished:
         self.emit(ErrorEvent(message=str(error), kind=kind))
         return self._finish("error", f"{kind}: {error}")
 
-    async def _sample(self) -> list[Item]:
-        request = ModelRequest(
+    def _request(self) -> ModelRequest:
+        extra: dict[str, Any] = {}
+        if getattr(self.client, "wire", "") == "openai-responses":
+            extra["prompt_cache_key"] = self.id  # one cache lineage per session
+        return ModelRequest(
             instructions=self.instructions,
             tools=self.router.schemas(),
             items=list(self.history),
             model=self.model,
+            extra=extra,
         )
+
+    def _request_bytes(self) -> int:
+        fixed = len(self.instructions) + sum(len(str(s)) for s in self.router.schemas())
+        return fixed + self._history_bytes
+
+    def estimated_tokens(self) -> int:
+        return self.budget.estimate(self._request_bytes())
+
+    async def _ensure_room(self) -> None:
+        """Compact before a request that would pass the threshold; never twice in a row."""
+        if not self.budget.should_compact(self.estimated_tokens()):
+            return
+        if self._compacted_since_sample:
+            raise ContextLengthError("the context is still full right after a compaction")
+        await self.compact()
+        if not self.budget.fits_after_compaction(self.estimated_tokens()):
+            raise ContextLengthError(
+                f"after compaction the history still takes {self.estimated_tokens()} of "
+                f"{self.budget.effective_window} tokens; less than 40% would be free"
+            )
+
+    async def compact(self) -> Compaction:
+        """Replace the history with the hand-off (DESIGN.md §6); also `/compact` on demand."""
+        summary = await compaction.summarize(self.client, self._request())
+        snapshot = await compaction.environment_snapshot(self.cwd, self.state)
+        budget_chars = int(
+            self.budget.effective_window
+            * self.budget.bytes_per_token
+            * compaction.USER_MESSAGES_SHARE
+        )
+        self.history = compaction.rebuild_history(
+            self.history, self.state, summary, snapshot, budget_chars
+        )
+        self._history_bytes = sum(_size(item) for item in self.history)
+        self._compacted_since_sample = True
+        event = Compaction(summary=summary, kept=list(self.history))
+        self.emit(event)
+        return event
+
+    async def _sample(self) -> list[Item]:
+        try:
+            return await self._sample_once()
+        except ContextLengthError:
+            if self._compacted_since_sample:
+                raise
+            await self.compact()  # the provider says it does not fit: compact, retry once
+            return await self._sample_once()
+
+    async def _sample_once(self) -> list[Item]:
+        request = self._request()
+        request_bytes = self._request_bytes()
         for attempt in range(1, MALFORMED_ATTEMPTS + 1):
             self.usage.requests += 1
             try:
-                return await self._stream(request)
+                items = await self._stream(request, request_bytes)
+                self._compacted_since_sample = False
+                return items
             except MalformedResponseError as e:
                 if attempt == MALFORMED_ATTEMPTS:
                     raise
@@ -246,7 +370,7 @@ class Session:
                 )
         raise AssertionError("unreachable")
 
-    async def _stream(self, request: ModelRequest) -> list[Item]:
+    async def _stream(self, request: ModelRequest, request_bytes: int) -> list[Item]:
         items: list[Item] = []
         async for event in self.client.stream(request):
             if isinstance(event, TextDelta):
@@ -257,6 +381,7 @@ class Session:
                 self.usage.input_tokens += event.input_tokens
                 self.usage.output_tokens += event.output_tokens
                 self.usage.cached_input_tokens += event.cached_input_tokens
+                self.budget.observe(request_bytes, event.input_tokens)
                 self.emit(event)
         return items
 
@@ -268,6 +393,7 @@ class Session:
             sandbox=self.sandbox,
             env=self.env,
             emit=self.emit,
+            approvals=self.approvals,
             artifacts_dir=self.rollout.artifacts_dir if self.rollout else None,
         )
         try:
@@ -308,3 +434,8 @@ class Session:
         for item in self.history:
             if isinstance(item, ToolCall) and item.call_id not in answered:
                 self._answer_call(item, why, None, 0)
+
+
+def _size(item: Item) -> int:
+    """Bytes an item adds to a request, near enough for budgeting."""
+    return len(item.model_dump_json())

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import importlib
+import os
 from pathlib import Path
 from typing import Any
 
+from lever.agent.budget import TokenBudget, context_window_for
 from lever.agent.limits import Limits
 from lever.agent.session import Session
 from lever.config.loader import lever_home, load_config
-from lever.config.providers import ResolvedModel, resolve_model
+from lever.config.providers import ConfigError, ResolvedModel, resolve_model
 from lever.models.factory import make_client
+from lever.sandbox.approval import POLICIES, Approvals
+from lever.sandbox.base import NoSandbox, Sandbox, SandboxPolicy
+from lever.sandbox.env import command_env
 from lever.store.rollout import RolloutWriter, new_session_id
 from lever.tools.registry import default_tools
 
@@ -34,14 +40,99 @@ def limits_from(config: dict[str, Any], args: argparse.Namespace) -> Limits:
     )
 
 
+def budget_from(config: dict[str, Any], resolved: ResolvedModel) -> TokenBudget:
+    window = context_window_for(resolved.model, resolved.context_window)
+    budget = TokenBudget(window)
+    compact_at = config.get("compact_at")
+    if compact_at:
+        # "60%" of the window, or an absolute token count.
+        text = str(compact_at).strip()
+        fraction = (
+            float(text[:-1]) / 100 if text.endswith("%") else int(text) / budget.effective_window
+        )
+        budget.threshold = min(max(fraction, 0.05), 0.95)
+    return budget
+
+
+SANDBOX_MODES = ("read-only", "workspace-write", "danger-full-access")
+
+
+def sandbox_from(config: dict[str, Any], args: argparse.Namespace | None, cwd: Path) -> Sandbox:
+    """The sandbox for `--sandbox` or config `sandbox.*` (default workspace-write)."""
+    table = config.get("sandbox", {})
+    if not isinstance(table, dict):
+        raise ConfigError("`sandbox` must be a table ([sandbox] mode = ..., network = ...)")
+    mode = getattr(args, "sandbox", None) or table.get("mode") or "workspace-write"
+    if mode not in SANDBOX_MODES:
+        raise ConfigError(f"unknown sandbox mode {mode!r} (one of: {', '.join(SANDBOX_MODES)})")
+    extra = table.get("writable_roots", [])
+    if not isinstance(extra, list) or not all(isinstance(root, str) for root in extra):
+        raise ConfigError("`sandbox.writable_roots` must be a list of paths")
+    roots = (cwd, *((cwd / Path(root).expanduser()).resolve() for root in extra))
+    policy = SandboxPolicy(mode=mode, writable_roots=roots, network=bool(table.get("network")))
+    try:
+        factory = importlib.import_module("lever.sandbox.factory")
+    except ImportError:  # no mechanisms built in: commands cannot be confined
+        return NoSandbox(policy)
+    try:
+        sandbox: Sandbox = factory.make_sandbox(policy, table.get("mechanism"))
+    except ValueError as e:
+        raise ConfigError(str(e)) from e
+    return sandbox
+
+
+def approvals_from(config: dict[str, Any], args: argparse.Namespace | None) -> Approvals:
+    """`-a POLICY`, else config `approval`, else `never` (`on-failure` with `--approve-all`).
+
+    No front end answers here (exec has nobody to ask): requests are denied unless
+    `--approve-all`, which approves every one.
+    """
+    approve_all = bool(getattr(args, "approve_all", False))
+    default = "on-failure" if approve_all else "never"
+    policy = getattr(args, "ask_for_approval", None) or config.get("approval") or default
+    if policy not in POLICIES:
+        raise ConfigError(f"unknown approval policy {policy!r} (one of: {', '.join(POLICIES)})")
+    return Approvals(policy, approve_all=approve_all)
+
+
+def env_from(config: dict[str, Any]) -> dict[str, str]:
+    """The commands' environment: secrets dropped, then `shell_environment.*` applied."""
+    table = config.get("shell_environment", {})
+    if not isinstance(table, dict):
+        raise ConfigError("`shell_environment` must be a table (include, exclude, set)")
+    set_vars = table.get("set", {})
+    if not isinstance(set_vars, dict):
+        raise ConfigError("`shell_environment.set` must be a table of NAME = value")
+    return command_env(
+        os.environ,
+        include=table.get("include", []),
+        exclude=table.get("exclude", []),
+        set_vars={str(name): str(value) for name, value in set_vars.items()},
+    )
+
+
 def build_session(
-    resolved: ResolvedModel, cwd: Path, config: dict[str, Any], limits: Limits
+    resolved: ResolvedModel,
+    cwd: Path,
+    config: dict[str, Any],
+    limits: Limits,
+    *,
+    session_id: str | None = None,
+    rollout_path: Path | None = None,
+    sandbox: Sandbox | None = None,
+    approvals: Approvals | None = None,
 ) -> Session:
+    """A session for this model; a new rollout, or `rollout_path` appended to (resume)."""
     provider = resolved.provider
     client = make_client(
         provider.wire, provider.base_url, resolved.api_key, key_env=provider.key_env
     )
-    session_id = new_session_id()
+    session_id = session_id or new_session_id()
+    rollout = (
+        RolloutWriter(rollout_path)
+        if rollout_path
+        else RolloutWriter.create(lever_home(), session_id)
+    )
     retry = config.get("retry", {})
     return Session(
         client,
@@ -50,11 +141,17 @@ def build_session(
         cwd=cwd,
         tools=default_tools(),
         limits=limits,
-        rollout=RolloutWriter.create(lever_home(), session_id),
+        rollout=rollout,
+        budget=budget_from(config, resolved),
+        home=lever_home(),
         session_id=session_id,
         max_retries=int(retry.get("max_retries", 4)),
         retry_base_delay=float(retry.get("base_delay", 0.5)),
         config={"provider": provider.name, "wire": provider.wire, "base_url": provider.base_url},
+        # Without flags (e.g. a resumed session) the configuration decides.
+        sandbox=sandbox or sandbox_from(config, None, cwd),
+        approvals=approvals or approvals_from(config, None),
+        env=env_from(config),
     )
 
 

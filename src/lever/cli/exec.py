@@ -10,11 +10,18 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from lever.agent.resume import Replayed
 from lever.agent.session import Session
 from lever.cli import exit_codes
 from lever.cli.render import HumanRenderer
 from lever.config.providers import ConfigError
 from lever.protocol import TurnFinished, event_to_json
+
+_UNCONFINED = (
+    "lever exec: no sandbox mechanism is available to enforce --sandbox {mode}, and with "
+    "approval policy `never` every command would be refused. Install bubblewrap, or run with "
+    "--sandbox danger-full-access, or --approve-all."
+)
 
 
 def _read_task(task: str) -> str:
@@ -37,7 +44,15 @@ def json_printer(event: BaseModel) -> None:
 
 
 def run_exec(args: argparse.Namespace) -> int:
-    from lever.cli.common import build_session, limits_from, load_for, resolve_from_args
+    from lever.cli.common import (
+        approvals_from,
+        build_session,
+        limits_from,
+        load_for,
+        resolve_from_args,
+        sandbox_from,
+    )
+    from lever.sandbox.approval import is_unconfined
 
     cwd = Path(args.cd or ".").resolve()
     if not cwd.is_dir():
@@ -50,14 +65,34 @@ def run_exec(args: argparse.Namespace) -> int:
     try:
         config = load_for(args, cwd)
         resolved = resolve_from_args(args, config)
+        sandbox = sandbox_from(config, args, cwd)
+        approvals = approvals_from(config, args)
     except ConfigError as e:
         print(f"lever exec: {e}", file=sys.stderr)
         return exit_codes.USAGE
-    session = build_session(resolved, cwd, config, limits_from(config, args))
+    if is_unconfined(sandbox) and approvals.policy == "never" and not approvals.approve_all:
+        # Every command would be refused: say so once, up front, with the exit code for it.
+        print(_UNCONFINED.format(mode=sandbox.policy.mode), file=sys.stderr)
+        return exit_codes.SANDBOX
+    if args.compact_at:
+        config["compact_at"] = args.compact_at
+    session = build_session(
+        resolved, cwd, config, limits_from(config, args), sandbox=sandbox, approvals=approvals
+    )
+    return run_to_end(session, args, [task])
+
+
+def run_to_end(
+    session: Session,
+    args: argparse.Namespace,
+    turns: list[str | None],
+    restore: Replayed | None = None,
+) -> int:
+    """Drive `turns` (None continues an open turn) and report like `lever exec` does."""
     session.subscribe(HumanRenderer())
     if args.json:
         session.subscribe(json_printer)
-    finished = asyncio.run(_run(session, task))
+    finished = asyncio.run(_run(session, turns, restore))
     if args.output_last_message:
         Path(args.output_last_message).write_text(finished.last_message, encoding="utf-8")
     if not args.json and finished.last_message:
@@ -65,13 +100,21 @@ def run_exec(args: argparse.Namespace) -> int:
     return exit_code_for(finished)
 
 
-async def _run(session: Session, task: str) -> TurnFinished:
+async def _run(session: Session, turns: list[str | None], restore: Replayed | None) -> TurnFinished:
     loop = asyncio.get_running_loop()
     # First Ctrl-C interrupts the turn (the session is still written out); a second one kills.
     loop.add_signal_handler(signal.SIGINT, _interrupt_once, loop, session)
     loop.add_signal_handler(signal.SIGTERM, session.interrupt)
-    session.start()
-    finished = await session.run_turn(task)
+    if restore is None:
+        session.start()
+    else:
+        session.restore(restore)
+    finished: TurnFinished | None = None
+    for text in turns:
+        finished = await session.run_turn(text)
+        if finished.reason != "done":
+            break
+    assert finished is not None, "run_to_end needs at least one turn"
     await session.close(finished.reason)
     return finished
 

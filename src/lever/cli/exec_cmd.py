@@ -27,8 +27,40 @@ def register(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--max-turns", type=int, help="stop after this many model requests")
     p.add_argument("--max-tokens", type=int, help="stop after this many tokens in total")
     p.add_argument("--timeout", type=float, metavar="SECONDS", help="stop after this wall time")
+    p.add_argument(
+        "--compact-at",
+        metavar="N|P%",
+        help="compact the context at N tokens or P%% of the window (default 85%%)",
+    )
+    _add_sandbox_flags(p)
     add_model_flags(p)
     return p
+
+
+def _add_sandbox_flags(parser: argparse.ArgumentParser) -> None:
+    # Choices are spelled out here: this module is imported at start-up and must stay light.
+    group = parser.add_argument_group("sandbox and approvals")
+    group.add_argument(
+        "--sandbox",
+        metavar="MODE",
+        choices=("read-only", "workspace-write", "danger-full-access"),
+        help="read-only | workspace-write | danger-full-access (default: config sandbox.mode, "
+        "else workspace-write)",
+    )
+    group.add_argument(
+        "-a",
+        "--ask-for-approval",
+        metavar="POLICY",
+        choices=("untrusted", "on-failure", "on-request", "never"),
+        help="untrusted | on-failure | on-request | never (default: config `approval`, else "
+        "never: exec has no one to ask, so requests are denied unless --approve-all)",
+    )
+    group.add_argument(
+        "--approve-all",
+        action="store_true",
+        help="approve every request (escalations, reruns outside the sandbox); the policy "
+        "defaults to on-failure. For trusted automation only",
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -22,7 +22,12 @@ COMMANDS = {
     "exec": "exec_cmd",
     "demo": "demo_cmd",
     "models": "models",
+    "resume": "resume_cmd",
+    "fork": "fork_cmd",
     "prompt": "prompt_cmd",
+    "sandbox": "sandbox_cmd",
+    "sessions": "sessions_cmd",
+    "skills": "skills_cmd",
 }
 
 
@@ -43,7 +48,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extras = parser.parse_known_args(argv)
+    # argparse cannot take positionals after options (`lever fork ID --at 5 "prompt"`); the
+    # commands that want that get the leftover words, every other command refuses them.
+    if extras:
+        if not getattr(args, "_takes_extra_words", False) or extras[0].startswith("-"):
+            parser.error(f"unrecognized arguments: {' '.join(extras)}")
+        args.words = [*args.words, *extras]
     if args.command is None:
         parser.print_help()
         return 0

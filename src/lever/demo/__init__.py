@@ -66,6 +66,7 @@ async def _run(folder: Path, json_events: bool) -> TurnFinished:
             tools=default_tools(),
             rollout=RolloutWriter.create(lever_home(), session_id),
             session_id=session_id,
+            home=lever_home(),
         )
         session.subscribe(HumanRenderer())
         if json_events:

@@ -115,13 +115,14 @@ def build_body(request: ModelRequest, *, prompt_cache: bool = True) -> dict[str,
         if prompt_cache:
             system["cache_control"] = _EPHEMERAL
         body["system"] = [system]
-    if prompt_cache:
-        _mark_cache(messages)
-    body["messages"] = messages
     if request.tools:
         body["tools"] = [tool_to_wire(t) for t in request.tools]
     body["stream"] = True
     body.update(request.extra)
+    # The history goes last so each request's bytes extend the previous one's (prompt caches).
+    if prompt_cache:
+        _mark_cache(messages)
+    body["messages"] = messages
     return body
 
 

@@ -84,16 +84,15 @@ def tool_to_wire(tool: ToolSchema) -> dict[str, Any]:
 
 
 def build_body(request: ModelRequest) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "model": request.model,
-        "messages": items_to_messages(request.instructions, request.items),
-    }
+    # The history goes last so each request's bytes extend the previous one's (prompt caches).
+    body: dict[str, Any] = {"model": request.model}
     if request.tools:
         body["tools"] = [tool_to_wire(t) for t in request.tools]
     if request.max_output_tokens is not None:
         body["max_tokens"] = request.max_output_tokens
     body.update(stream=True, stream_options={"include_usage": True})
     body.update(request.extra)
+    body["messages"] = items_to_messages(request.instructions, request.items)
     return body
 
 

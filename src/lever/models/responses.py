@@ -77,17 +77,16 @@ def _sendable(item: Item) -> bool:
 
 
 def build_body(request: ModelRequest) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "model": request.model,
-        "instructions": request.instructions,
-        "input": [item_to_input(i) for i in request.items if _sendable(i)],
-    }
+    # The history goes last so that a request's bytes extend the previous request's bytes: the
+    # fixed part (instructions, tools, options) never moves, which is what prompt caches reuse.
+    body: dict[str, Any] = {"model": request.model, "instructions": request.instructions}
     if request.tools:
         body["tools"] = [tool_to_wire(t) for t in request.tools]
     if request.max_output_tokens is not None:
         body["max_output_tokens"] = request.max_output_tokens
     body.update(stream=True, store=False, include=["reasoning.encrypted_content"])
     body.update(request.extra)
+    body["input"] = [item_to_input(i) for i in request.items if _sendable(i)]
     return body
 
 

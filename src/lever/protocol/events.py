@@ -83,17 +83,30 @@ class ToolFinished(_Event):
 
 
 class ApprovalRequested(_Event):
+    """A person is asked before a command or patch goes on; `ApprovalDecided` follows."""
+
     type: Literal["approval_requested"] = "approval_requested"
     call_id: str
+    #: "shell": run a command the policy does not let through; "escalation": the model asks to
+    #: run it outside the sandbox; "rerun_outside": it failed in the sandbox, run it outside?;
+    #: "patch": apply a patch.
+    kind: Literal["shell", "patch", "escalation", "rerun_outside"] = "shell"
+    #: The argv that would run (a string command shows as ["bash", "-lc", COMMAND]).
     command: list[str] | None = None
     paths: list[str] | None = None
+    cwd: str = ""
+    #: Why lever asks (the policy, the sandbox's refusal...).
     reason: str = ""
+    #: The model's own reason, for escalations.
+    justification: str = ""
 
 
 class ApprovalDecided(_Event):
     type: Literal["approval_decided"] = "approval_decided"
     call_id: str
     decision: Literal["approve_once", "approve_session", "deny", "deny_and_stop"]
+    #: Who answered: the person, `--approve-all`, or nobody (a front end that cannot ask).
+    by: Literal["person", "approve_all", "nobody"] = "person"
 
 
 class PlanUpdated(_Event):

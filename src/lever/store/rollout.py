@@ -34,6 +34,7 @@ class RolloutWriter:
     def __init__(self, path: Path) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
+        _drop_torn_tail(path)
         self._file: IO[str] | None = path.open("a", encoding="utf-8")
 
     @classmethod
@@ -58,6 +59,17 @@ class RolloutWriter:
             self._file = None
 
 
+def _drop_torn_tail(path: Path) -> None:
+    """A process killed mid-write leaves half a line; cut it so appending starts clean."""
+    try:
+        with path.open("rb+") as f:
+            data = f.read()
+            if data and not data.endswith(b"\n"):
+                f.truncate(data.rfind(b"\n") + 1)
+    except FileNotFoundError:
+        pass
+
+
 def read_rollout(path: Path) -> Iterator[Event]:
     """Events of a rollout in order. A torn last line (the process died mid-write) is skipped."""
     with path.open(encoding="utf-8") as f:
@@ -71,3 +83,22 @@ def read_rollout(path: Path) -> Iterator[Event]:
             if number == len(lines):
                 return
             raise
+
+
+def find_rollout(home: Path, id_prefix: str) -> Path:
+    """The rollout of the session whose id starts with `id_prefix` (unique), or an error."""
+    matches = sorted((home / "sessions").glob(f"*/*/*/rollout-{id_prefix}*.jsonl"))
+    if not matches:
+        raise FileNotFoundError(f"no session with id {id_prefix!r} under {home / 'sessions'}")
+    if len(matches) > 1:
+        names = ", ".join(m.stem.removeprefix("rollout-") for m in matches[:5])
+        raise FileNotFoundError(f"{id_prefix!r} matches several sessions: {names}")
+    return matches[0]
+
+
+def latest_rollout(home: Path) -> Path:
+    """The most recently written rollout."""
+    rollouts = list((home / "sessions").glob("*/*/*/rollout-*.jsonl"))
+    if not rollouts:
+        raise FileNotFoundError(f"no sessions under {home / 'sessions'}")
+    return max(rollouts, key=lambda path: path.stat().st_mtime_ns)

@@ -115,7 +115,7 @@ class Handler(BaseHTTPRequestHandler):
             parsed = None
         body: JSON = parsed if isinstance(parsed, dict) else {}
         protocol = PROTOCOLS.get(url.path)
-        record = RecordedRequest("POST", url.path, headers, body, url.query, protocol)
+        record = RecordedRequest("POST", url.path, headers, body, url.query, protocol, raw=raw)
         self.fake._record(record)
         self._responded = False
         self._record = record
@@ -147,7 +147,7 @@ class Handler(BaseHTTPRequestHandler):
             self._send_error(400, message, protocol)
             return
 
-        index, turn = self.fake._take_turn()
+        index, turn = self.fake._take_turn(parsed)
         if turn is None:
             message = f"fake model: script exhausted ({index} requests)"
             self._send_error(400, message, protocol)

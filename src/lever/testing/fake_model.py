@@ -46,7 +46,7 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import FrameType, TracebackType
 from typing import Any
@@ -84,8 +84,13 @@ class FakeModelServer:
         api_key: str | None = None,
         models: Sequence[str] | None = None,
         port: int = 0,
+        responder: Callable[[dict[str, Any]], Mapping[str, Any] | None] | None = None,
     ) -> None:
         turns, script_models = load_script(script)
+        #: Sees each request body first; a turn it returns is played instead of the script's next
+        #: one (which stays next). For requests whose position is not known in advance, such as
+        #: the summary request of a compaction.
+        self.responder = responder
         self.api_key = api_key
         self.models = list(models or script_models or DEFAULT_MODELS)
         self._turns = turns
@@ -208,14 +213,17 @@ class FakeModelServer:
         with self._lock:
             self._requests.append(request)
 
-    def _take_turn(self) -> tuple[int, dict[str, Any] | None]:
+    def _take_turn(self, body: dict[str, Any]) -> tuple[int, dict[str, Any] | None]:
         """(index, turn) for the next request; turn is None once the script is exhausted.
 
         Once exhausted, the index is the number of model requests so far (this one included),
         and the position stays put, so turns added later are still played in order.
         """
+        answer = self.responder(body) if self.responder is not None else None
         with self._lock:
             self._taken += 1
+            if answer is not None:
+                return -1, validate_turn(answer, -1)
             if self._next_turn >= len(self._turns):
                 return self._taken, None
             self._next_turn += 1

@@ -9,7 +9,7 @@ import copy
 import json
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -44,9 +44,13 @@ class RecordedRequest:
     turn: int | None = None
     #: The HTTP status it was answered with (None while it is being answered).
     status: int | None = None
+    #: The body exactly as received, for byte-level checks (prompt-cache stability).
+    raw: bytes = field(default=b"", repr=False)
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        data.pop("raw")  # `body` carries it, parsed
+        return data
 
 
 class ScriptError(ValueError):

@@ -89,6 +89,9 @@ class ApplyPatchTool:
                 'Call it as {"input": "*** Begin Patch\\n...\\n*** End Patch"}.',
                 is_error=True,
             )
+        refused = await _check_approval(text, ctx)
+        if refused is not None:
+            return refused
         try:
             # File reads and writes are blocking; keep the event loop (and the TUI) responsive.
             plan = await asyncio.to_thread(apply_patch_text, text, ctx.cwd, ctx.roots)
@@ -103,6 +106,29 @@ class ApplyPatchTool:
             return ToolResult(output=f"Patch not applied: {exc}\n{_UNCHANGED}", is_error=True)
         ctx.emit(PatchApplied(call_id=ctx.call_id, files=plan.files, diff=plan.diff()))
         return ToolResult(output=plan.summary())
+
+
+async def _check_approval(text: str, ctx: ToolContext) -> ToolResult | None:
+    """Ask the approval policy (keyed on the patch's paths); a refusal writes nothing."""
+    if ctx.approvals is None:
+        return None
+    try:
+        patch = parse_patch(text)
+    except PatchParseError:
+        return None  # the tool reports the parse error; nothing can be written
+    paths: list[str] = []
+    for hunk in patch.hunks:
+        paths.append(hunk.path)
+        if isinstance(hunk, UpdateFile) and hunk.move_to:
+            paths.append(hunk.move_to)
+    verdict = await ctx.approvals.check_patch(
+        call_id=ctx.call_id,
+        paths=list(dict.fromkeys(paths)),
+        cwd=ctx.cwd,
+        sandbox=ctx.sandbox,
+        emit=ctx.emit,
+    )
+    return None if verdict.allowed else ToolResult(output=verdict.message, is_error=True)
 
 
 # -- writing patches ---------------------------------------------------------------------

@@ -9,12 +9,15 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import BaseModel
 
 from lever.models.base import ToolSchema
 from lever.sandbox.base import NoSandbox, Sandbox
+
+if TYPE_CHECKING:
+    from lever.sandbox.approval import Approvals
 
 
 @dataclass
@@ -42,6 +45,8 @@ class ToolContext:
     emit: Callable[[BaseModel], None] = lambda event: None
     #: Folder where full outputs of truncated commands are written for the model to read back.
     artifacts_dir: Path | None = None
+    #: The session's approval policy and cache; None runs everything as the sandbox allows.
+    approvals: Approvals | None = None
 
     @property
     def roots(self) -> tuple[Path, ...]:

@@ -19,6 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from lever.models.base import ToolSchema
 from lever.protocol.events import ToolOutputChunk
+from lever.sandbox.approval import is_confining
+from lever.sandbox.base import NoSandbox
+from lever.sandbox.denial import sandbox_denial
 from lever.sandbox.paths import PathOutsideRoots, confine
 from lever.tools.base import ToolContext, ToolResult
 from lever.tools.processes import ChunkCallback, ProcessError, ProcessManager, ProcessResult
@@ -188,9 +191,39 @@ class ShellTool:
             argv = ["bash", "-lc", args.command]
         else:
             argv = list(args.command)
-        wrapped = ctx.sandbox.wrap(argv, workdir, ctx.env)
-        result = await self.processes.run(
-            wrapped,
+        outside = False
+        if ctx.approvals is not None:
+            verdict = await ctx.approvals.check_command(
+                call_id=ctx.call_id,
+                command=args.command,
+                argv=argv,
+                cwd=workdir,
+                sandbox=ctx.sandbox,
+                emit=ctx.emit,
+                escalate=bool(args.escalate),
+                justification=args.justification or "",
+            )
+            if not verdict.allowed:
+                return _error(verdict.message)  # a denied command never runs
+            outside = verdict.outside
+        result = await self._spawn(argv, workdir, args, ctx, on_chunk, outside=outside)
+        if outside or ctx.approvals is None or not is_confining(ctx.sandbox):
+            return self._result(result, ctx, polled=False)
+        return await self._after_sandbox(args, argv, workdir, ctx, on_chunk, result)
+
+    async def _spawn(
+        self,
+        argv: list[str],
+        workdir: Path,
+        args: ShellArgs,
+        ctx: ToolContext,
+        on_chunk: ChunkCallback,
+        *,
+        outside: bool,
+    ) -> ProcessResult:
+        sandbox = NoSandbox(ctx.sandbox.policy) if outside else ctx.sandbox
+        return await self.processes.run(
+            sandbox.wrap(argv, workdir, ctx.env),
             cwd=workdir,
             env=ctx.env,
             timeout_ms=args.timeout_ms or DEFAULT_TIMEOUT_MS,
@@ -198,7 +231,41 @@ class ShellTool:
             keep_stdin_open=bool(args.keep_stdin_open),
             on_chunk=on_chunk,
         )
-        return self._result(result, ctx, polled=False)
+
+    async def _after_sandbox(
+        self,
+        args: ShellArgs,
+        argv: list[str],
+        workdir: Path,
+        ctx: ToolContext,
+        on_chunk: ChunkCallback,
+        first: ProcessResult,
+    ) -> ToolResult:
+        """A command that ran in the sandbox: if the sandbox refused it, `on-failure` asks to
+        rerun it outside; other policies tell the model what it may do."""
+        assert ctx.approvals is not None and args.command is not None
+        finished = not (first.running or first.timed_out or first.killed)
+        failure = sandbox_denial(first.exit_code, decode_output(first.output)) if finished else None
+        if failure is None:
+            return self._result(first, ctx, polled=False)
+        if not ctx.approvals.wants_rerun_prompt(ctx.sandbox):
+            return self._result(first, ctx, polled=False, note=ctx.approvals.denial_hint(failure))
+        verdict = await ctx.approvals.check_rerun(
+            call_id=ctx.call_id,
+            command=args.command,
+            argv=argv,
+            cwd=workdir,
+            failure=failure,
+            emit=ctx.emit,
+        )
+        if not verdict.allowed:
+            return self._result(first, ctx, polled=False, note=f"[lever: {verdict.message}]")
+        second = await self._spawn(argv, workdir, args, ctx, on_chunk, outside=True)
+        note = (
+            f"[lever: it failed in the sandbox ({failure}); the person approved running it "
+            "again outside the sandbox, and this is that run]"
+        )
+        return self._result(second, ctx, polled=False, note=note)
 
     async def _existing(
         self, args: ShellArgs, process_id: str, ctx: ToolContext, on_chunk: ChunkCallback
@@ -211,8 +278,12 @@ class ShellTool:
             )
         return self._result(result, ctx, polled=True)
 
-    def _result(self, result: ProcessResult, ctx: ToolContext, *, polled: bool) -> ToolResult:
+    def _result(
+        self, result: ProcessResult, ctx: ToolContext, *, polled: bool, note: str = ""
+    ) -> ToolResult:
         header = _header(result, polled=polled)
+        if note:
+            header += f"\n{note}"
         body = decode_output(result.output)
         path = _artifact_path(ctx)
         shown, truncated = truncate_output(

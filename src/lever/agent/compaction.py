@@ -1,0 +1,106 @@
+"""Compaction (DESIGN.md §6): replace the history with a hand-off that fits the window.
+
+The rebuilt history is: the fixed prefix (environment, AGENTS.md, skills), the person's own
+messages (the first task always, then newest first within a budget, in their original order),
+the current plan verbatim, the model's hand-off summary, and a fresh snapshot of the workspace.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from lever.agent.harness_messages import harness_message, is_person_message, prefix_of
+from lever.agent.prompts import load_prompt
+from lever.agent.state import WorkState
+from lever.models.base import ModelClient, ModelRequest
+from lever.protocol import AssistantMessage, ItemAdded, UserMessage
+from lever.protocol.items import Item
+
+#: Share of the effective window the person's kept messages may take, in bytes of text.
+USER_MESSAGES_SHARE = 0.15
+
+
+async def summarize(client: ModelClient, request: ModelRequest) -> str:
+    """Ask the model for the hand-off summary over the current history (tools offered, unused:
+    the request keeps the same prefix as every other request, so the provider's cache hits)."""
+    ask = UserMessage(text=load_prompt("compact"))
+    summary_request = ModelRequest(
+        instructions=request.instructions,
+        tools=request.tools,
+        items=[*request.items, ask],
+        model=request.model,
+        extra=request.extra,
+    )
+    parts: list[str] = []
+    async for event in client.stream(summary_request):
+        if isinstance(event, ItemAdded) and isinstance(event.item, AssistantMessage):
+            parts.append(event.item.text)
+    summary = "\n\n".join(part for part in parts if part.strip())
+    return summary or "(the model returned no summary)"
+
+
+def select_person_messages(history: list[Item], budget_chars: int) -> list[UserMessage]:
+    """The first task always, then the newest messages that fit; in their original order."""
+    messages = [
+        item for item in history if isinstance(item, UserMessage) and is_person_message(item)
+    ]
+    if not messages:
+        return []
+    first, rest = messages[0], messages[1:]
+    kept: list[UserMessage] = []
+    used = len(first.text)
+    for message in reversed(rest):
+        if used + len(message.text) > budget_chars:
+            break
+        kept.append(message)
+        used += len(message.text)
+    return [first, *reversed(kept)]
+
+
+async def _git(cwd: Path, *args: str) -> str:
+    try:
+        process = await asyncio.create_subprocess_exec(
+            "git",
+            *args,
+            cwd=cwd,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.DEVNULL,
+            stdin=asyncio.subprocess.DEVNULL,
+        )
+    except OSError:
+        return ""
+    out, _ = await process.communicate()
+    return out.decode(errors="replace").strip() if process.returncode == 0 else ""
+
+
+async def environment_snapshot(cwd: Path, state: WorkState) -> str:
+    """What is true in the workspace now, so the next turns re-read state, not trust a summary."""
+    status = await _git(cwd, "status", "--short")
+    if not status and not await _git(cwd, "rev-parse", "--git-dir"):
+        lines = [f"{cwd} is not a git repository."]
+    else:
+        diffstat = await _git(cwd, "diff", "--stat")
+        lines = [
+            "git status --short:",
+            status or "(clean)",
+            "git diff --stat:",
+            diffstat or "(none)",
+        ]
+    if state.files_touched:
+        lines.append("files changed by patches this session: " + ", ".join(state.files_touched))
+    if state.last_test is not None:
+        test = state.last_test
+        lines += [f"last test command: {test.command} (exit {test.exit_code})", test.tail.strip()]
+    return "\n".join(lines)
+
+
+def rebuild_history(
+    history: list[Item], state: WorkState, summary: str, snapshot: str, budget_chars: int
+) -> list[Item]:
+    rebuilt: list[Item] = [*prefix_of(history), *select_person_messages(history, budget_chars)]
+    if state.plan:
+        rebuilt.append(harness_message("plan", state.render_plan()))
+    rebuilt.append(harness_message("handoff_summary", summary))
+    rebuilt.append(harness_message("environment_snapshot", snapshot))
+    return rebuilt

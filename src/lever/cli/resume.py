@@ -1,0 +1,99 @@
+"""Resuming and forking sessions from their rollouts, driven like `lever exec`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from lever.agent.resume import Replayed, replay
+from lever.cli import exit_codes
+from lever.cli.common import build_session, limits_from, load_for
+from lever.cli.exec import run_to_end
+from lever.config.loader import lever_home
+from lever.config.providers import ConfigError, resolve_model
+from lever.protocol import Compaction
+from lever.store.rollout import (
+    find_rollout,
+    latest_rollout,
+    new_session_id,
+    read_rollout,
+    session_dir,
+)
+
+
+def _split_words(args: argparse.Namespace) -> tuple[str | None, str | None]:
+    """(session id, prompt) from the positional words; with --last every word is the prompt."""
+    words = list(args.words)
+    session = None if args.last else (words.pop(0) if words else None)
+    prompt = " ".join(words) or None
+    if prompt == "-":
+        prompt = sys.stdin.read().strip() or None
+    return session, prompt
+
+
+def _rollout_for(args: argparse.Namespace, session: str | None) -> Path:
+    if session:
+        return find_rollout(lever_home(), session)
+    if args.last:
+        return latest_rollout(lever_home())
+    raise ValueError("name a session id, or pass --last")
+
+
+def resume_or_fork(args: argparse.Namespace) -> int:
+    session_word, prompt = _split_words(args)
+    path = _rollout_for(args, session_word)
+    forking = getattr(args, "fork", False)
+    replayed = replay(read_rollout(path), until_seq=getattr(args, "at", None))
+    started = replayed.started
+    cwd = Path(started.cwd)
+    turns: list[str | None] = [None] if replayed.open_turn and not forking else []
+    if prompt:
+        turns.append(prompt)
+    if not turns:
+        print(
+            f"lever {args.command}: the session has no unfinished turn; give a PROMPT to send",
+            file=sys.stderr,
+        )
+        return exit_codes.USAGE
+    try:
+        config = load_for(args, cwd)
+        recorded = started.config
+        resolved = resolve_model(
+            config,
+            provider=args.provider or recorded.get("provider"),
+            model=args.model or started.model,
+            base_url=args.base_url or recorded.get("base_url"),
+            api_key_env=args.api_key_env,
+        )
+    except ConfigError as e:
+        print(f"lever {args.command}: {e}", file=sys.stderr)
+        return exit_codes.USAGE
+    if forking:
+        session_id = new_session_id()
+        rollout_path = session_dir(lever_home()) / f"rollout-{session_id}.jsonl"
+        replayed = _as_fork(replayed, session_id, path)
+    else:
+        session_id, rollout_path = started.session_id, path
+    session = build_session(
+        resolved,
+        cwd,
+        config,
+        limits_from(config, args),
+        session_id=session_id,
+        rollout_path=rollout_path,
+    )
+    if forking:
+        replayed.open_turn = False
+    return run_to_end(session, args, turns, restore=replayed)
+
+
+def _as_fork(replayed: Replayed, session_id: str, source: Path) -> Replayed:
+    """The fork's rollout must stand alone: it starts with the whole history as one compaction."""
+    replayed.started = replayed.started.model_copy(update={"session_id": session_id})
+    replayed.last_seq = 0  # a new rollout numbers its events from 1
+    replayed.seed = Compaction(
+        summary=f"forked from {source.stem.removeprefix('rollout-')} at event {replayed.last_seq}",
+        kept=list(replayed.history),
+    )
+    return replayed

@@ -1,0 +1,67 @@
+"""`lever resume` and `lever fork`: continue a recorded session, or branch from one."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from lever.cli.flags import add_model_flags
+
+
+def _add_run_flags(p: argparse.ArgumentParser) -> None:
+    p.set_defaults(_takes_extra_words=True)
+    p.add_argument("--json", action="store_true", help="print the event stream as JSONL on stdout")
+    p.add_argument("-o", "--output-last-message", metavar="FILE", help="write the final message")
+    p.add_argument("--max-turns", type=int, help="stop after this many model requests")
+    p.add_argument("--max-tokens", type=int, help="stop after this many tokens in total")
+    p.add_argument("--timeout", type=float, metavar="SECONDS", help="stop after this wall time")
+    add_model_flags(p)
+
+
+def register(sub: Any) -> argparse.ArgumentParser:
+    p: argparse.ArgumentParser = sub.add_parser(
+        "resume",
+        help="continue a session from its rollout (after a stop, a crash or a kill)",
+        description="Rebuild the session's exact history from its rollout and continue: an "
+        "unfinished turn is carried on, then PROMPT (if given) is sent. Runs like `lever exec`.",
+    )
+    p.add_argument(
+        "words",
+        nargs="*",
+        metavar="[SESSION] [PROMPT]",
+        help="session id (or a unique prefix; omit with --last), then an optional new message "
+        "to send after continuing ('-' reads it from stdin)",
+    )
+    p.add_argument("--last", action="store_true", help="the most recent session")
+    _add_run_flags(p)
+    return p
+
+
+def register_fork(sub: Any) -> argparse.ArgumentParser:
+    p: argparse.ArgumentParser = sub.add_parser(
+        "fork",
+        help="start a new session from a recorded one (optionally at an earlier event)",
+        description="Copy a session's history, up to event --at SEQ if given, into a new session "
+        "and send PROMPT to it.",
+    )
+    p.add_argument(
+        "words",
+        nargs="+",
+        metavar="SESSION [PROMPT]",
+        help="session id (or a unique prefix), then the message to send to the fork",
+    )
+    p.add_argument("--at", type=int, metavar="SEQ", help="fork after this event number")
+    _add_run_flags(p)
+    p.set_defaults(last=False, fork=True)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    from lever.cli.resume import resume_or_fork
+
+    try:
+        return resume_or_fork(args)
+    except (FileNotFoundError, ValueError) as e:
+        print(f"lever {args.command}: {e}", file=sys.stderr)
+        return 2

@@ -1,0 +1,135 @@
+"""`lever sessions`: list past sessions, search what was said, rebuild the index."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lever.store.index import SearchHit, SessionRow
+
+_TITLE_WIDTH = 50
+
+
+def register(sub: Any) -> argparse.ArgumentParser:
+    p: argparse.ArgumentParser = sub.add_parser(
+        "sessions",
+        help="list past sessions (newest first), search them, rebuild the index",
+        description="List the sessions started in the current folder, newest first (--all for "
+        "every folder). The index is derived from the rollout files under $LEVER_HOME/sessions "
+        "and is brought up to date on every call; `reindex` rebuilds it from scratch.",
+    )
+    _add_list_flags(p)
+    actions = p.add_subparsers(dest="sessions_command", metavar="ACTION")
+    _add_list_flags(actions.add_parser("list", help="list sessions (the default)"))
+    search = actions.add_parser("search", help="full-text search over the messages of sessions")
+    search.add_argument("text", nargs="+", help="words that must all occur in a message")
+    search.add_argument("--limit", type=int, default=20, help="at most this many hits")
+    search.add_argument("--json", action="store_true", help="print hits as JSON lines")
+    actions.add_parser("reindex", help="rebuild the index from the rollout files")
+    return p
+
+
+def _add_list_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--all", action="store_true", help="sessions of every folder, not just cwd")
+    p.add_argument("--limit", type=int, default=20, help="at most this many sessions")
+    p.add_argument("--json", action="store_true", help="print sessions as JSON lines")
+
+
+def run(args: argparse.Namespace) -> int:
+    from lever.store.index import open_index
+
+    action = args.sessions_command or "list"
+    with open_index(update=action != "reindex") as index:
+        if action == "reindex":
+            count = index.reindex()
+            print(f"indexed {count} session{'s' if count != 1 else ''} into {index.path}")
+            return 0
+        if action == "search":
+            hits = index.search(" ".join(args.text), limit=args.limit)
+            _print_hits(hits, args.json)
+            return 0
+        cwd = None if args.all else _cwd()
+        _print_sessions(index.list_sessions(cwd, limit=args.limit), args.json, args.all)
+    return 0
+
+
+def _cwd() -> str:
+    from pathlib import Path
+
+    return str(Path.cwd().resolve())
+
+
+def _when(ts: float) -> str:
+    import time
+
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts))
+
+
+def _tokens(count: int) -> str:
+    if count < 1000:
+        return str(count)
+    if count < 1_000_000:
+        return f"{count / 1000:.1f}k"
+    return f"{count / 1_000_000:.1f}M"
+
+
+def _short_path(path: str) -> str:
+    from pathlib import Path
+
+    home = str(Path.home())
+    return "~" + path[len(home) :] if path == home or path.startswith(home + "/") else path
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _table(rows: list[list[str]]) -> str:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def _print_sessions(sessions: list[SessionRow], as_json: bool, every_cwd: bool) -> None:
+    import json
+
+    if as_json:
+        for session in sessions:
+            print(json.dumps(session.to_dict()))
+        return
+    if not sessions:
+        where = "" if every_cwd else " in this folder (--all shows every folder)"
+        print(f"no sessions{where}")
+        return
+    rows = [["ID", "WHEN", "CWD", "TITLE", "STATUS", "TURNS", "TOKENS"]]
+    for s in sessions:
+        rows.append(
+            [
+                s.id,
+                _when(s.updated),
+                _short_path(s.cwd),
+                _clip(s.title, _TITLE_WIDTH) or "-",
+                s.status,
+                str(s.turns),
+                _tokens(s.total_tokens),
+            ]
+        )
+    print(_table(rows))
+
+
+def _print_hits(hits: list[SearchHit], as_json: bool) -> None:
+    import json
+
+    if as_json:
+        for hit in hits:
+            record = {"session": hit.session.to_dict(), "role": hit.role, "seq": hit.seq}
+            print(json.dumps({**record, "snippet": hit.snippet}))
+        return
+    if not hits:
+        print("no matches")
+        return
+    for hit in hits:
+        s = hit.session
+        print(f"{s.id}  {_when(s.updated)}  {_short_path(s.cwd)}  {_clip(s.title, _TITLE_WIDTH)}")
+        print(f"    {hit.role}: {' '.join(hit.snippet.split())}")

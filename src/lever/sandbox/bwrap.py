@@ -1,0 +1,92 @@
+"""The bubblewrap sandbox: namespaces and bind mounts around each command.
+
+The command sees the host's file system read-only (`--ro-bind / /`), with each writable root
+bound read-write on top and the `.git` / `.lever` inside those roots bound read-only again. It
+gets a fresh /dev (null, zero, tty, random…, no disks), a /proc of its own pid namespace (it
+cannot see, signal or ptrace processes outside), and, with the network off, a network
+namespace holding only its own loopback.
+
+It always runs in a new user namespace with every capability dropped and further user
+namespaces disabled: even when lever runs as root, the command cannot mount, remount the
+read-only binds writable, create device nodes, unshare, or override file permissions.
+
+/tmp is the sandbox's own, never the host's: in workspace-write mode it is the session's
+private temp dir (files persist between the session's commands), in read-only mode an empty
+tmpfs that vanishes with the command. Host files under /tmp are therefore not visible inside,
+except writable roots that live there (bound after /tmp). TMPDIR, when set, is pointed at /tmp.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from lever.sandbox.base import SandboxPolicy
+from lever.sandbox.landlock import PROTECTED_NAMES, inside_protected
+
+
+def find_bwrap() -> str | None:
+    return shutil.which("bwrap")
+
+
+class BwrapSandbox:
+    name = "bwrap"
+    available = True
+
+    def __init__(
+        self, policy: SandboxPolicy, *, bwrap: str = "bwrap", tmp_dir: Path | None = None
+    ) -> None:
+        self.policy = policy
+        self.bwrap = bwrap
+        self.tmp_dir = tmp_dir
+
+    def roots(self, cwd: Path) -> list[Path]:
+        """cwd and the writable roots: bound read-write, or read-only in read-only mode (they
+        must stay visible when they live under /tmp). Parents come before children so a later
+        bind never hides an earlier one."""
+        unique: list[Path] = []
+        for root in (cwd, *self.policy.writable_roots):
+            resolved = Path(root).resolve()
+            if resolved.is_dir() and resolved not in unique:
+                unique.append(resolved)
+        return sorted(unique, key=lambda path: len(path.parts))
+
+    def wrap(self, argv: Sequence[str], cwd: Path, env: Mapping[str, str]) -> list[str]:
+        args = [self.bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+        args += self._tmp_args()
+        writable = self.policy.mode == "workspace-write"
+        roots = self.roots(cwd)
+        for root in roots:
+            rw = writable and not inside_protected(str(root))
+            args += ["--bind" if rw else "--ro-bind", str(root), str(root)]
+        if writable:
+            # After every writable bind, so none of them can cover a protected entry again.
+            for root in roots:
+                args += _protect(root)
+        args += ["--unshare-user", "--disable-userns", "--cap-drop", "ALL"]
+        args += ["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
+        if not self.policy.network:
+            args.append("--unshare-net")
+        args += ["--die-with-parent", "--new-session", "--chdir", str(Path(cwd).resolve())]
+        if "TMPDIR" in env:
+            args += ["--setenv", "TMPDIR", "/tmp"]
+        return [*args, "--", *argv]
+
+    def _tmp_args(self) -> list[str]:
+        # Before the writable roots: a root under /tmp must be bound over the new /tmp.
+        if self.policy.mode == "workspace-write" and self.tmp_dir is not None:
+            return ["--bind", str(self.tmp_dir), "/tmp"]
+        return ["--tmpfs", "/tmp"]
+
+
+def _protect(root: Path) -> list[str]:
+    """Read-only binds for the protected entries of a writable root (those that exist)."""
+    args: list[str] = []
+    for name in PROTECTED_NAMES:
+        entry = root / name
+        if entry.exists():
+            # A symlinked .git is bound at its target: that is where writes would land.
+            target = str(entry.resolve()) if entry.is_symlink() else str(entry)
+            args += ["--ro-bind", target, target]
+    return args

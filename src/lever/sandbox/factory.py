@@ -1,0 +1,82 @@
+"""`make_sandbox`: the `Sandbox` for a policy, on the best (or a forced) mechanism."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import weakref
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from lever.sandbox.base import NoSandbox, Sandbox, SandboxPolicy
+
+MECHANISMS = ("bwrap", "landlock", "seatbelt", "none")
+MODES = ("read-only", "workspace-write", "danger-full-access")
+
+
+class UnavailableSandbox:
+    """No mechanism can confine commands: they run as they are, and `available` is False so
+    the approval layer asks before every command (DESIGN §5)."""
+
+    name = "none"
+    available = False
+
+    def __init__(self, policy: SandboxPolicy, reason: str = "") -> None:
+        self.policy = policy
+        self.reason = reason
+
+    def wrap(self, argv: Sequence[str], cwd: Path, env: Mapping[str, str]) -> list[str]:
+        return list(argv)
+
+
+def make_sandbox(policy: SandboxPolicy, mechanism: str | None = None) -> Sandbox:
+    """The sandbox for `policy`.
+
+    `mechanism` None picks the probed best; "bwrap", "landlock", "seatbelt" force one (used by
+    tests and `lever sandbox`), "none" gives an `UnavailableSandbox`. `danger-full-access`
+    always gives `NoSandbox` (available: nothing to confine).
+    """
+    if policy.mode not in MODES:
+        raise ValueError(f"unknown sandbox mode {policy.mode!r} (one of {', '.join(MODES)})")
+    if policy.mode == "danger-full-access":
+        return NoSandbox(policy)
+    if mechanism is None:
+        from lever.sandbox.probe import probe
+
+        status = probe()
+        mechanism = status.mechanism
+        if mechanism == "none":
+            return UnavailableSandbox(policy, status.describe())
+    if mechanism not in MECHANISMS:
+        raise ValueError(
+            f"unknown sandbox mechanism {mechanism!r} (one of {', '.join(MECHANISMS)})"
+        )
+    if mechanism == "none":
+        return UnavailableSandbox(policy, "forced: no sandbox")
+    return _build(policy, mechanism)
+
+
+def _build(policy: SandboxPolicy, mechanism: str) -> Sandbox:
+    tmp_dir = _private_tmp() if policy.mode == "workspace-write" else None
+    sandbox: Sandbox
+    if mechanism == "bwrap":
+        from lever.sandbox.bwrap import BwrapSandbox, find_bwrap
+
+        sandbox = BwrapSandbox(policy, bwrap=find_bwrap() or "bwrap", tmp_dir=tmp_dir)
+    elif mechanism == "landlock":
+        from lever.sandbox.landlock import LandlockSandbox
+
+        sandbox = LandlockSandbox(policy, tmp_dir=tmp_dir)
+    else:
+        from lever.sandbox.seatbelt import SeatbeltSandbox
+
+        sandbox = SeatbeltSandbox(policy, tmp_dir=tmp_dir)
+    if tmp_dir is not None:
+        # The private temp dir lives as long as the sandbox (the session) does.
+        weakref.finalize(sandbox, shutil.rmtree, tmp_dir, True)
+    return sandbox
+
+
+def _private_tmp() -> Path:
+    """The sandbox's own temp dir: writable inside, distinct from the host's shared /tmp."""
+    return Path(tempfile.mkdtemp(prefix="lever-sandbox-tmp-")).resolve()

@@ -1,0 +1,262 @@
+"""A hand-assembled seccomp-BPF filter for the Landlock mechanism (Linux x86_64 and aarch64).
+
+Landlock confines the file system; this filter covers what Landlock cannot:
+
+- network off: `socket()` for any domain but AF_UNIX fails with EPERM (TCP, UDP, raw, netlink…);
+- always: `unshare`, `setns` and `clone` with namespace flags fail with EPERM, and `clone3`
+  (whose flags sit behind a pointer BPF cannot follow) fails with ENOSYS so libc falls back to
+  `clone`; io_uring is refused because its operations (e.g. IORING_OP_SOCKET) bypass seccomp;
+- read-only mode: chmod / chown / xattr / utime calls fail, since Landlock does not govern file
+  metadata and nothing may change in that mode.
+
+A syscall from a foreign ABI (i386 via int 0x80, x32) kills the process: those tables have
+other numbers (and `socketcall`), so letting them through would bypass every rule above.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+import struct
+from typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+# BPF opcodes (linux/filter.h).
+_LD_W_ABS = 0x20
+_JEQ_K = 0x15
+_JGE_K = 0x35
+_JSET_K = 0x45
+_RET_K = 0x06
+
+RET_KILL_PROCESS = 0x80000000
+RET_ERRNO = 0x00050000
+RET_ALLOW = 0x7FFF0000
+
+# offsets in struct seccomp_data { int nr; u32 arch; u64 ip; u64 args[6]; } (little-endian)
+_OFF_NR = 0
+_OFF_ARCH = 4
+_OFF_ARG0_LO = 16
+
+AF_UNIX = 1
+X32_SYSCALL_BIT = 0x40000000
+# CLONE_NEWNS | NEWCGROUP | NEWUTS | NEWIPC | NEWUSER | NEWPID | NEWNET | NEWTIME
+CLONE_NS_FLAGS = 0x00020000 | 0x02000000 | 0x04000000 | 0x08000000
+CLONE_NS_FLAGS |= 0x10000000 | 0x20000000 | 0x40000000 | 0x00000080
+
+PR_SET_NO_NEW_PRIVS = 38
+PR_SET_SECCOMP = 22
+SECCOMP_MODE_FILTER = 2
+
+
+class Arch(NamedTuple):
+    name: str
+    audit: int  # AUDIT_ARCH_* value the kernel reports in seccomp_data.arch
+    nr: dict[str, int]  # syscall numbers; names missing on this arch are simply absent
+    x32: bool = False  # x86_64 also accepts x32 syscalls (nr | X32_SYSCALL_BIT)
+
+
+X86_64 = Arch(
+    "x86_64",
+    0xC000003E,
+    {
+        "socket": 41,
+        "clone": 56,
+        "clone3": 435,
+        "unshare": 272,
+        "setns": 308,
+        "io_uring_setup": 425,
+        "io_uring_enter": 426,
+        "io_uring_register": 427,
+        "chmod": 90,
+        "fchmod": 91,
+        "fchmodat": 268,
+        "fchmodat2": 452,
+        "chown": 92,
+        "fchown": 93,
+        "lchown": 94,
+        "fchownat": 260,
+        "setxattr": 188,
+        "lsetxattr": 189,
+        "fsetxattr": 190,
+        "removexattr": 197,
+        "lremovexattr": 198,
+        "fremovexattr": 199,
+        "setxattrat": 463,
+        "removexattrat": 466,
+        "utime": 132,
+        "utimes": 235,
+        "futimesat": 261,
+        "utimensat": 280,
+    },
+    x32=True,
+)
+AARCH64 = Arch(
+    "aarch64",
+    0xC00000B7,
+    {
+        "socket": 198,
+        "clone": 220,
+        "clone3": 435,
+        "unshare": 97,
+        "setns": 268,
+        "io_uring_setup": 425,
+        "io_uring_enter": 426,
+        "io_uring_register": 427,
+        "fchmod": 52,
+        "fchmodat": 53,
+        "fchmodat2": 452,
+        "fchown": 55,
+        "fchownat": 54,
+        "setxattr": 5,
+        "lsetxattr": 6,
+        "fsetxattr": 7,
+        "removexattr": 14,
+        "lremovexattr": 15,
+        "fremovexattr": 16,
+        "setxattrat": 463,
+        "removexattrat": 466,
+        "utimensat": 88,
+    },
+)
+ARCHES = {"x86_64": X86_64, "amd64": X86_64, "aarch64": AARCH64, "arm64": AARCH64}
+
+NAMESPACE_CALLS = ("unshare", "setns")
+IO_URING_CALLS = ("io_uring_setup", "io_uring_enter", "io_uring_register")
+METADATA_CALLS = (
+    "chmod", "fchmod", "fchmodat", "fchmodat2", "chown", "fchown", "lchown", "fchownat",
+    "setxattr", "lsetxattr", "fsetxattr", "removexattr", "lremovexattr", "fremovexattr",
+    "setxattrat", "removexattrat", "utime", "utimes", "futimesat", "utimensat",
+)  # fmt: skip
+
+
+class SeccompError(OSError):
+    """The filter could not be installed."""
+
+
+def current_arch() -> Arch:
+    machine = os.uname().machine.lower()  # not `platform`: too slow to import per command
+    if machine not in ARCHES:
+        raise SeccompError(errno.ENOSYS, f"seccomp filter: unsupported architecture {machine}")
+    return ARCHES[machine]
+
+
+# An instruction before label resolution: (code, k, jump-if-true label, jump-if-false label).
+_Insn = tuple[int, int, str | None, str | None]
+
+
+def _ret(value: int) -> _Insn:
+    return (_RET_K, value, None, None)
+
+
+def _load(offset: int) -> _Insn:
+    return (_LD_W_ABS, offset, None, None)
+
+
+def build_program(arch: Arch, *, network: bool, read_only: bool) -> list[tuple[int, int, int, int]]:
+    """The filter as (code, jt, jf, k) tuples, jumps resolved to relative offsets."""
+    deny = RET_ERRNO | errno.EPERM
+    blocks: list[list[_Insn]] = []
+
+    def rule(name: str, body: Iterable[_Insn]) -> None:
+        # Each block tests nr and falls through to the next block when it does not match;
+        # every block ends in a return, so the clobbered accumulator never leaks onward.
+        if name in arch.nr:
+            label = f"after_{len(blocks)}"
+            insns = [(_JEQ_K, arch.nr[name], None, label), *body]
+            blocks.append([*insns, (-1, 0, label, None)])  # -1: label marker
+
+    for name in NAMESPACE_CALLS:
+        rule(name, [_ret(deny)])
+    rule("clone", [_load(_OFF_ARG0_LO), (_JSET_K, CLONE_NS_FLAGS, "deny", None), _ret(RET_ALLOW)])
+    rule("clone3", [_ret(RET_ERRNO | errno.ENOSYS)])
+    for name in IO_URING_CALLS:
+        rule(name, [_ret(RET_ERRNO | errno.ENOSYS)])
+    if not network:
+        rule("socket", [_load(_OFF_ARG0_LO), (_JEQ_K, AF_UNIX, None, "deny"), _ret(RET_ALLOW)])
+    if read_only:
+        for name in METADATA_CALLS:
+            rule(name, [_ret(deny)])
+
+    head: list[_Insn] = [_load(_OFF_ARCH), (_JEQ_K, arch.audit, None, "kill"), _load(_OFF_NR)]
+    if arch.x32:
+        head.append((_JGE_K, X32_SYSCALL_BIT, "kill", None))
+    tail: list[_Insn] = [_ret(RET_ALLOW), (-1, 0, "deny", None), _ret(deny)]
+    tail += [(-1, 0, "kill", None), _ret(RET_KILL_PROCESS)]
+    flat = head + [insn for block in blocks for insn in block] + tail
+    return _resolve(flat)
+
+
+def _resolve(flat: list[_Insn]) -> list[tuple[int, int, int, int]]:
+    labels: dict[str, int] = {}
+    program: list[_Insn] = []
+    for insn in flat:
+        if insn[0] == -1:
+            assert insn[2] is not None
+            labels[insn[2]] = len(program)
+        else:
+            program.append(insn)
+
+    def offset(index: int, label: str | None) -> int:
+        if label is None:
+            return 0  # fall through to the next instruction
+        distance = labels[label] - index - 1
+        if not 0 <= distance <= 255:
+            raise SeccompError(errno.E2BIG, f"seccomp jump to {label} out of range")
+        return distance
+
+    return [(code, offset(i, jt), offset(i, jf), k) for i, (code, k, jt, jf) in enumerate(program)]
+
+
+def encode(program: list[tuple[int, int, int, int]]) -> bytes:
+    """struct sock_filter[]: u16 code, u8 jt, u8 jf, u32 k (native byte order)."""
+    return b"".join(struct.pack("=HBBI", code, jt, jf, k) for code, jt, jf, k in program)
+
+
+def run_program(program: list[tuple[int, int, int, int]], data: bytes) -> int:
+    """Interpret the filter on a seccomp_data blob: lets tests check it without a kernel."""
+    acc = 0
+    pc = 0
+    while True:
+        code, jt, jf, k = program[pc]
+        if code == _RET_K:
+            return k
+        if code == _LD_W_ABS:
+            acc = struct.unpack_from("=I", data, k)[0]
+            pc += 1
+            continue
+        taken = {_JEQ_K: acc == k, _JGE_K: acc >= k, _JSET_K: bool(acc & k)}[code]
+        pc += 1 + (jt if taken else jf)
+
+
+def seccomp_data(arch: Arch, nr: int, *args: int) -> bytes:
+    padded = list(args) + [0] * (6 - len(args))
+    return struct.pack("=iIQ6Q", nr, arch.audit, 0, *padded)
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+
+def install(*, network: bool, read_only: bool) -> None:
+    """Install the filter on the calling thread (inherited across fork and exec)."""
+    program = build_program(current_arch(), network=network, read_only=read_only)
+    blob = ctypes.create_string_buffer(encode(program))
+    prog = _SockFprog(len(program), ctypes.cast(blob, ctypes.c_void_p))
+    libc = ctypes.CDLL(None, use_errno=True)
+    # prctl checks that unused arguments are zero: always pass all five.
+    libc.prctl.argtypes = [
+        ctypes.c_int,
+        ctypes.c_ulong,
+        ctypes.c_void_p,
+        ctypes.c_ulong,
+        ctypes.c_ulong,
+    ]
+    if libc.prctl(PR_SET_NO_NEW_PRIVS, 1, None, 0, 0) != 0:
+        err = ctypes.get_errno()
+        raise SeccompError(err, f"prctl(PR_SET_NO_NEW_PRIVS): {errno.errorcode.get(err, err)}")
+    if libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.addressof(prog), 0, 0) != 0:
+        err = ctypes.get_errno()
+        raise SeccompError(err, f"prctl(PR_SET_SECCOMP): {errno.errorcode.get(err, err)}")

@@ -1,0 +1,79 @@
+"""The bubblewrap argv, checked as data (the escape suite runs it for real)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from lever.sandbox.base import SandboxPolicy
+from lever.sandbox.bwrap import BwrapSandbox
+
+
+def pairs(argv: list[str], flag: str) -> list[str]:
+    return [argv[i + 1] for i, arg in enumerate(argv) if arg == flag]
+
+
+def test_workspace_write_binds_roots_and_protects_git(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    (ws / ".git").mkdir(parents=True)
+    extra = tmp_path / "extra"
+    (extra / ".lever").mkdir(parents=True)
+    private = tmp_path / "tmp"
+    sandbox = BwrapSandbox(
+        SandboxPolicy(mode="workspace-write", writable_roots=(extra, tmp_path / "missing")),
+        tmp_dir=private,
+    )
+    argv = sandbox.wrap(["make", "test"], ws, {"TMPDIR": "/var/tmp/x"})
+    assert argv[:5] == ["bwrap", "--ro-bind", "/", "/", "--dev"]
+    assert pairs(argv, "--bind") == [str(private), str(ws), str(extra)]
+    assert pairs(argv, "--ro-bind") == ["/", str(ws / ".git"), str(extra / ".lever")]
+    # The private /tmp comes first so roots under /tmp are bound on top of it.
+    assert argv.index(str(private)) < argv.index(str(ws))
+    for flag in ("--unshare-user", "--disable-userns", "--unshare-pid", "--unshare-net"):
+        assert flag in argv
+    assert pairs(argv, "--cap-drop") == ["ALL"]
+    assert pairs(argv, "--chdir") == [str(ws)]
+    assert argv[argv.index("--setenv") : argv.index("--setenv") + 3] == [
+        "--setenv",
+        "TMPDIR",
+        "/tmp",
+    ]
+    assert argv[-3:] == ["--", "make", "test"]
+    assert "--die-with-parent" in argv and "--new-session" in argv
+
+
+def test_read_only_binds_nothing_writable(tmp_path: Path) -> None:
+    sandbox = BwrapSandbox(SandboxPolicy(mode="read-only", writable_roots=(tmp_path,)))
+    argv = sandbox.wrap(["ls"], tmp_path, {})
+    assert "--bind" not in argv
+    assert pairs(argv, "--tmpfs") == ["/tmp"]
+    assert str(tmp_path) in pairs(argv, "--ro-bind")  # kept visible above the empty /tmp
+    assert "--setenv" not in argv
+
+
+def test_network_enabled_keeps_the_host_network(tmp_path: Path) -> None:
+    sandbox = BwrapSandbox(SandboxPolicy(mode="workspace-write", network=True))
+    assert "--unshare-net" not in sandbox.wrap(["curl", "x"], tmp_path, {})
+
+
+def test_symlinked_git_is_protected_at_its_target(tmp_path: Path) -> None:
+    real = tmp_path / "real-git"
+    real.mkdir()
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / ".git").symlink_to(real)
+    argv = BwrapSandbox(SandboxPolicy(mode="workspace-write")).wrap(["true"], ws, {})
+    assert str(real) in pairs(argv, "--ro-bind")
+
+
+def test_cwd_inside_git_is_not_writable_and_parents_bind_first(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    (ws / ".git" / "hooks").mkdir(parents=True)
+    (ws / "sub" / ".git").mkdir(parents=True)
+    sandbox = BwrapSandbox(SandboxPolicy(mode="workspace-write", writable_roots=(ws,)))
+    hooks = sandbox.wrap(["true"], ws / ".git" / "hooks", {})
+    assert str(ws / ".git" / "hooks") not in pairs(hooks, "--bind")
+    nested = sandbox.wrap(["true"], ws / "sub", {})
+    assert pairs(nested, "--bind") == [str(ws), str(ws / "sub")]
+    # Every protection comes after every writable bind.
+    last_bind = max(i for i, arg in enumerate(nested) if arg == "--bind")
+    assert nested.index(str(ws / "sub" / ".git")) > last_bind

@@ -1,0 +1,55 @@
+"""`lever sandbox`: --status and running a command confined."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lever.cli.main import main
+from lever.sandbox import probe as probe_mod
+from lever.sandbox.probe import SandboxStatus
+
+
+def test_status_prints_mechanism_and_reasons(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["sandbox", "--status"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("sandbox mechanism: ")
+    assert "not used:" in out
+
+
+@pytest.mark.parametrize("mechanism", ["bwrap", "landlock"])
+def test_runs_confined_and_returns_exit_code(
+    mechanism: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reason = probe_mod.bwrap_unusable() if mechanism == "bwrap" else probe_mod.landlock_unusable()
+    if reason:
+        pytest.skip(f"{mechanism} unavailable: {reason}")
+    monkeypatch.chdir(tmp_path)
+    base = ["sandbox", "--mechanism", mechanism]
+    assert main([*base, "--", "sh", "-c", "echo hi > inside.txt"]) == 0
+    assert (tmp_path / "inside.txt").read_text() == "hi\n"
+    assert main([*base, "--", "sh", "-c", "exit 7"]) == 7
+    assert main([*base, "--", "touch", "/etc/lever-sandbox-cmd-test"]) != 0
+    assert not Path("/etc/lever-sandbox-cmd-test").exists()
+    assert main([*base, "--mode", "read-only", "--", "touch", "ro.txt"]) != 0
+    assert not (tmp_path / "ro.txt").exists()
+    extra = tmp_path.parent / f"{tmp_path.name}-extra"
+    extra.mkdir()
+    monkeypatch.chdir(tmp_path)
+    assert main([*base, "--writable", str(extra), "--", "touch", str(extra / "x")]) == 0
+
+
+def test_no_mechanism_means_exit_6(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(probe_mod, "_cached", SandboxStatus("none", "nothing works"))
+    assert main(["sandbox", "--", "true"]) == 6
+    assert "no sandbox mechanism available" in capsys.readouterr().err
+    assert main(["sandbox", "--mode", "danger-full-access", "--", "true"]) == 0
+
+
+def test_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["sandbox"]) == 2
+    assert "give a command" in capsys.readouterr().err
+    assert main(["sandbox", "--", "/nonexistent/cmd"]) in (1, 125, 126, 127)

@@ -10,10 +10,11 @@ It always runs in a new user namespace with every capability dropped and further
 namespaces disabled: even when lever runs as root, the command cannot mount, remount the
 read-only binds writable, create device nodes, unshare, or override file permissions.
 
-/tmp is the sandbox's own, never the host's: in workspace-write mode it is the session's
-private temp dir (files persist between the session's commands), in read-only mode an empty
-tmpfs that vanishes with the command. Host files under /tmp are therefore not visible inside,
-except writable roots that live there (bound after /tmp). TMPDIR, when set, is pointed at /tmp.
+The host's /tmp stays visible but read-only, like the rest of `/`: the project, its virtualenv
+or the test runner's folders often live there and commands must be able to run them. In
+workspace-write mode the session's private temp dir (a folder under the host's temp dir, files
+persist between the session's commands) is bound writable and TMPDIR points at it, so
+`mktemp` and friends work; writing to the host's /tmp itself is refused.
 """
 
 from __future__ import annotations
@@ -54,7 +55,6 @@ class BwrapSandbox:
 
     def wrap(self, argv: Sequence[str], cwd: Path, env: Mapping[str, str]) -> list[str]:
         args = [self.bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
-        args += self._tmp_args()
         writable = self.policy.mode == "workspace-write"
         roots = self.roots(cwd)
         for root in roots:
@@ -69,15 +69,10 @@ class BwrapSandbox:
         if not self.policy.network:
             args.append("--unshare-net")
         args += ["--die-with-parent", "--new-session", "--chdir", str(Path(cwd).resolve())]
-        if "TMPDIR" in env:
-            args += ["--setenv", "TMPDIR", "/tmp"]
+        if writable and self.tmp_dir is not None:
+            args += ["--bind", str(self.tmp_dir), str(self.tmp_dir)]
+            args += ["--setenv", "TMPDIR", str(self.tmp_dir)]
         return [*args, "--", *argv]
-
-    def _tmp_args(self) -> list[str]:
-        # Before the writable roots: a root under /tmp must be bound over the new /tmp.
-        if self.policy.mode == "workspace-write" and self.tmp_dir is not None:
-            return ["--bind", str(self.tmp_dir), "/tmp"]
-        return ["--tmpfs", "/tmp"]
 
 
 def _protect(root: Path) -> list[str]:

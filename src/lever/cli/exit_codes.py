@@ -7,6 +7,8 @@ LIMIT = 3
 CONTEXT = 4
 MODEL_AUTH = 5
 SANDBOX = 6
+DENIED = 7
+STUCK = 8
 INTERRUPTED = 130
 
 HELP = """\
@@ -18,7 +20,15 @@ exit codes:
   4    the context window is exhausted
   5    the model refused the credentials (authentication or quota)
   6    the sandbox is unavailable
+  7    a person denied a command and stopped the run
+  8    the model was stuck (the same call with the same result, again and again)
   130  interrupted (Ctrl-C)"""
 
-BY_REASON = {"done": OK, "limit": LIMIT, "interrupted": INTERRUPTED}
+BY_REASON = {
+    "done": OK,
+    "limit": LIMIT,
+    "interrupted": INTERRUPTED,
+    "denied": DENIED,
+    "stuck": STUCK,
+}
 BY_ERROR_KIND = {"auth": MODEL_AUTH, "context": CONTEXT}

@@ -12,6 +12,8 @@ from typing import TextIO
 from pydantic import BaseModel
 
 from lever.protocol import (
+    ApprovalDecided,
+    ApprovalRequested,
     AssistantMessage,
     ErrorEvent,
     ItemAdded,
@@ -84,6 +86,15 @@ class HumanRenderer:
         elif isinstance(event, PlanUpdated):
             for step in event.plan:
                 self._line(f"  {_PLAN_MARKS[step.status]} {step.step}")
+        elif isinstance(event, ApprovalRequested):
+            what = " ".join(event.command or []) or ", ".join(event.paths or [])
+            self._line(f"? approval needed ({event.kind}): {what}")
+            if event.reason:
+                self._line(f"  reason: {event.reason}")
+            if event.justification:
+                self._line(f"  the model says: {event.justification}")
+        elif isinstance(event, ApprovalDecided):
+            self._line(f"  → {event.decision.replace('_', ' ')} (by {event.by.replace('_', ' ')})")
         elif isinstance(event, ErrorEvent):
             self._line(("  retry: " if event.retrying else "error: ") + event.message)
         elif isinstance(event, TurnFinished) and event.reason != "done":

@@ -178,3 +178,27 @@ async def test_rollout_rebuilds_the_history(wire, make_session, tmp_path) -> Non
     rebuilt = [e.item for e in events if e.type == "item"]
     assert rebuilt == session.history
     assert isinstance(rebuilt[2], ToolCall) and isinstance(events[-1], TurnFinished)
+
+
+async def test_several_read_only_calls_run_at_once_outputs_in_order(make_session) -> None:
+    script = [
+        {
+            "tool_calls": [
+                {"name": "shell", "arguments": {"command": "echo first"}, "call_id": "c1"},
+                {"name": "shell", "arguments": {"command": ["pwd"]}, "call_id": "c2"},
+            ]
+        },
+        {"text": "done"},
+    ]
+    with FakeModelServer(script) as server:
+        session = make_session(server, "openai-chat")
+        finished = await session.run_turn("go")
+    assert finished.reason == "done"
+    first, second = tool_outputs(session)
+    assert (first.call_id, second.call_id) == ("c1", "c2")
+    assert "first" in first.output and str(session.cwd) in second.output
+    order = [
+        (e.type, e.call_id) for e in session.events if e.type in ("tool_started", "tool_finished")
+    ]
+    # Both started before either finished: they ran at once.
+    assert [kind for kind, _ in order[:2]] == ["tool_started", "tool_started"]

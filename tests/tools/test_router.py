@@ -73,3 +73,14 @@ async def test_update_plan_rejects_bad_plans(tmp_path) -> None:
     bad = await tool.run({"plan": [{"step": "a", "status": "done"}]}, ctx)
     assert bad.is_error and "plan.0.status" in bad.output
     assert tool.plan == []
+
+
+def test_read_only_calls_are_known_safe_shell_commands_only() -> None:
+    router = ToolRouter([Echo()])
+    assert router.is_read_only(call("shell", '{"command": "rg -n foo src | head"}'))
+    assert router.is_read_only(call("shell", '{"command": ["git", "status"]}'))
+    assert not router.is_read_only(call("shell", '{"command": "rm -rf build"}'))
+    assert not router.is_read_only(call("shell", '{"command": "ls", "process_id": "p1"}'))
+    assert not router.is_read_only(call("shell", '{"command": "cat a > b"}'))
+    assert not router.is_read_only(call("shell", "{bad json"))
+    assert not router.is_read_only(call("apply_patch", '{"input": ""}'))

@@ -56,7 +56,7 @@ from lever.sandbox.approval import Approvals
 from lever.sandbox.base import NoSandbox, Sandbox
 from lever.sandbox.env import command_env
 from lever.store.rollout import RolloutWriter, new_session_id
-from lever.tools.base import ToolContext
+from lever.tools.base import ToolContext, ToolResult
 from lever.tools.router import ToolRouter
 
 Sink = Callable[[BaseModel], None]
@@ -279,8 +279,14 @@ class Session:
             calls = [item for item in items if isinstance(item, ToolCall)]
             if not calls:
                 return self._finish("done")
+            if len(calls) > 1 and all(self.router.is_read_only(call) for call in calls):
+                # Read-only calls run at once; their outputs still enter the history in order.
+                results = await asyncio.gather(*(self._execute(call) for call in calls))
+                for call, result in zip(calls, results, strict=True):
+                    self._record(call, result)
+                continue
             for call in calls:
-                await self._run_tool(call)
+                self._record(call, await self._execute(call))
                 if self.approvals is not None and self.approvals.take_stop():
                     self._answer_dangling_calls("not run: the person stopped the turn")
                     return self._finish("denied", "the person denied a request and stopped")
@@ -385,7 +391,8 @@ class Session:
                 self.emit(event)
         return items
 
-    async def _run_tool(self, call: ToolCall) -> None:
+    async def _execute(self, call: ToolCall) -> ToolResult:
+        """Run one call through its tool (and the sandbox and approvals); emit its events."""
         self.emit(ToolStarted(call_id=call.call_id, name=call.name, arguments=call.arguments))
         ctx = ToolContext(
             cwd=self.cwd,
@@ -413,6 +420,9 @@ class Session:
                 process_id=result.process_id,
             )
         )
+        return result
+
+    def _record(self, call: ToolCall, result: ToolResult) -> None:
         self._add(ToolOutput(call_id=call.call_id, output=result.output, is_error=result.is_error))
 
     def _answer_call(self, call: ToolCall, why: str, exit_code: int | None, ms: int) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 
 from lever.models.base import ToolSchema
 from lever.protocol import ToolCall
+from lever.sandbox.safe_commands import is_known_safe
 from lever.tools.base import Tool, ToolContext, ToolResult
 
 
@@ -33,6 +34,20 @@ class ToolRouter:
             kind = type(args).__name__
             return f"error: the arguments of {call.name} must be a JSON object, got {kind}"
         return args
+
+    def is_read_only(self, call: ToolCall) -> bool:
+        """True when running the call cannot change anything: safe to run beside others."""
+        if call.name == "update_plan":
+            return False  # it changes the plan: order matters
+        if call.name != "shell":
+            return False
+        args = self.parse_arguments(call)
+        if isinstance(args, str) or set(args) - {"command", "workdir", "timeout_ms", "yield_ms"}:
+            return False
+        command = args.get("command")
+        if isinstance(command, list) and all(isinstance(part, str) for part in command):
+            return is_known_safe(command)
+        return isinstance(command, str) and is_known_safe(command)
 
     async def run(self, call: ToolCall, ctx: ToolContext) -> ToolResult:
         tool = self.tools.get(call.name)

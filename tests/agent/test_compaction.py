@@ -156,3 +156,60 @@ async def test_a_history_that_cannot_fit_stops_instead_of_looping(tmp_path) -> N
         await session.close()
     assert finished.reason == "error" and finished.detail.startswith("context:")
     assert len(summaries) == 1  # one compaction, then a clear stop, not a loop
+
+
+async def test_remote_compaction_sends_the_opaque_item_back_and_resumes_exactly(tmp_path) -> None:
+    """`compaction = "remote"`: OpenAI's POST /responses/compact replaces the history."""
+    calls: list[int] = []
+
+    def respond(body: dict[str, Any]) -> dict[str, Any] | None:
+        if "tools" in body:  # a normal model request
+            return None
+        calls.append(1)
+        return {"text": f"REMOTE #{len(calls)}"}
+
+    rollout = tmp_path / "rollout.jsonl"
+    with FakeModelServer(script(14), responder=respond) as server:
+        session = Session(
+            make_client("openai-responses", server.base_url, None),
+            model="fake-model",
+            provider="openai-responses",
+            cwd=tmp_path,
+            tools=default_tools(),
+            rollout=RolloutWriter(rollout),
+            budget=TokenBudget(WINDOW, output_reserve=1_000),
+            limits=Limits(max_turns=100),
+            retry_base_delay=0.01,
+            remote_compaction=True,
+        )
+        session.start()
+        finished = await session.run_turn(TASK)
+        await session.close()
+        requests = list(server.requests)
+    assert finished.reason == "done" and len(calls) == 1
+    index = next(i for i, r in enumerate(requests) if r.path.endswith("/responses/compact"))
+    after = requests[index + 1].body["input"]
+    assert after[0] == requests[0].body["input"][0]  # the environment prefix is unchanged
+    assert {"type": "compaction", "encrypted_content": "opaque:REMOTE #1"} in after
+    texts = json.dumps(after)
+    assert TASK in texts and "<plan>" in texts and "<environment_snapshot>" in texts
+
+    events = list(read_rollout(rollout))
+    compaction = next(e for e in events if isinstance(e, Compaction))
+    replayed = replay(events, until_seq=compaction.seq)
+    with FakeModelServer([{"text": "resumed"}]) as server:
+        resumed = Session(
+            make_client("openai-responses", server.base_url, None),
+            model="fake-model",
+            provider="openai-responses",
+            cwd=tmp_path,
+            tools=default_tools(),
+            rollout=RolloutWriter(tmp_path / "resumed.jsonl"),
+            budget=TokenBudget(WINDOW, output_reserve=1_000),
+            session_id=session.id,
+        )
+        resumed.restore(replayed)
+        await resumed.run_turn(None)
+        await resumed.close()
+        body = server.requests[0].body
+    assert body["input"] == after

@@ -10,7 +10,13 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from lever.agent.harness_messages import harness_message, is_person_message, prefix_of
+from lever.agent.harness_messages import (
+    COMPACTION_TAGS,
+    harness_message,
+    is_person_message,
+    prefix_of,
+    tag_of,
+)
 from lever.agent.prompts import load_prompt
 from lever.agent.state import WorkState
 from lever.models.base import ModelClient, ModelRequest
@@ -93,6 +99,19 @@ async def environment_snapshot(cwd: Path, state: WorkState) -> str:
         test = state.last_test
         lines += [f"last test command: {test.command} (exit {test.exit_code})", test.tail.strip()]
     return "\n".join(lines)
+
+
+def rebuild_from_remote(
+    history: list[Item], state: WorkState, remote: list[Item], snapshot: str
+) -> list[Item]:
+    """The prefix unchanged, the provider's compacted items, then plan and snapshot as usual."""
+    prefix = prefix_of(history)
+    kept = [item for item in remote if item not in prefix and tag_of(item) not in COMPACTION_TAGS]
+    rebuilt: list[Item] = [*prefix, *kept]
+    if state.plan:
+        rebuilt.append(harness_message("plan", state.render_plan()))
+    rebuilt.append(harness_message("environment_snapshot", snapshot))
+    return rebuilt
 
 
 def rebuild_history(

@@ -86,6 +86,7 @@ class Session:
         budget: TokenBudget | None = None,
         home: Path | None = None,
         approvals: Approvals | None = None,
+        remote_compaction: bool = False,
     ) -> None:
         self.id = session_id or new_session_id()
         self.model = model
@@ -108,6 +109,8 @@ class Session:
         self.budget = budget or TokenBudget(context_window_for(model))
         #: Where the personal AGENTS.md and skills live; None reads no project context (tests).
         self.home = home
+        #: Use the provider's own compaction endpoint where the client has one (Responses API).
+        self.remote_compaction = remote_compaction
         #: Plan, files touched, last test run: derived from the events this session emits.
         self.state = WorkState()
         self._history_bytes = 0
@@ -329,16 +332,23 @@ class Session:
 
     async def compact(self) -> Compaction:
         """Replace the history with the hand-off (DESIGN.md §6); also `/compact` on demand."""
-        summary = await compaction.summarize(self.client, self._request())
         snapshot = await compaction.environment_snapshot(self.cwd, self.state)
-        budget_chars = int(
-            self.budget.effective_window
-            * self.budget.bytes_per_token
-            * compaction.USER_MESSAGES_SHARE
-        )
-        self.history = compaction.rebuild_history(
-            self.history, self.state, summary, snapshot, budget_chars
-        )
+        remote = getattr(self.client.inner, "compact", None) if self.remote_compaction else None
+        if remote is not None:
+            # The provider compacts; its opaque result replaces the history after the prefix.
+            items = await remote(self._request())
+            summary = "(compacted by the provider: opaque)"
+            self.history = compaction.rebuild_from_remote(self.history, self.state, items, snapshot)
+        else:
+            summary = await compaction.summarize(self.client, self._request())
+            budget_chars = int(
+                self.budget.effective_window
+                * self.budget.bytes_per_token
+                * compaction.USER_MESSAGES_SHARE
+            )
+            self.history = compaction.rebuild_history(
+                self.history, self.state, summary, snapshot, budget_chars
+            )
         self._history_bytes = sum(_size(item) for item in self.history)
         self._compacted_since_sample = True
         event = Compaction(summary=summary, kept=list(self.history))

@@ -203,8 +203,24 @@ class HttpTransport:
             raise transport_error(exc) from exc
 
     async def get_json(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        return await self.request_json("GET", path, params=params)
+
+    async def post_json(self, path: str, body: dict[str, Any]) -> Any:
+        """POST `body` and return the parsed JSON reply (for the few non-streaming endpoints)."""
+        return await self.request_json("POST", path, body=body)
+
+    async def request_json(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: dict[str, Any] | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> Any:
         try:
-            response = await self._client.get(self.url(path), headers=self.headers, params=params)
+            response = await self._client.request(
+                method, self.url(path), headers=self.headers, params=params, json=body
+            )
             await self._raise_for_status(response)
         except httpx.HTTPError as exc:
             raise transport_error(exc) from exc

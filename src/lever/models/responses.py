@@ -17,6 +17,7 @@ from lever.models.sse import DONE
 from lever.protocol import ItemAdded, TextDelta, TokenUsage
 from lever.protocol.items import (
     AssistantMessage,
+    CompactedHistory,
     Item,
     Reasoning,
     ToolCall,
@@ -58,6 +59,8 @@ def item_to_input(item: Item) -> dict[str, Any]:
             }
         case ToolOutput():
             return {"type": "function_call_output", "call_id": item.call_id, "output": item.output}
+        case CompactedHistory():
+            return {"type": "compaction", "encrypted_content": item.encrypted_content}
     raise TypeError(f"unknown item {item!r}")
 
 
@@ -112,6 +115,18 @@ def output_item(data: dict[str, Any]) -> Item | None:
     return None
 
 
+def compacted_item(data: dict[str, Any]) -> Item | None:
+    """An item of a `responses/compact` reply: the kept user messages and the opaque summary."""
+    if data.get("type") == "compaction":
+        return CompactedHistory(
+            encrypted_content=data.get("encrypted_content", ""), id=data.get("id")
+        )
+    if data.get("type") == "message" and data.get("role") == "user":
+        parts = data.get("content") or []
+        return UserMessage(text="".join(p.get("text", "") for p in parts if isinstance(p, dict)))
+    return output_item(data)
+
+
 def usage_event(usage: dict[str, Any] | None) -> TokenUsage:
     usage = usage or {}
     return TokenUsage(
@@ -161,6 +176,19 @@ class ResponsesClient:
             error = inner if isinstance(inner, dict) else data
             raise self.http.error(error.get("message") or "error event", error.get("code"))
         return None
+
+    async def compact(self, request: ModelRequest) -> list[Item]:
+        """Server-side compaction: the provider returns the compacted history to send next."""
+        body = {
+            "model": request.model,
+            "instructions": request.instructions,
+            "input": [item_to_input(i) for i in request.items if _sendable(i)],
+        }
+        reply = await self.http.post_json("responses/compact", body)
+        output = reply.get("output") if isinstance(reply, dict) else None
+        if not isinstance(output, list):
+            raise self.http.error(f"responses/compact returned no output list: {str(reply)[:200]}")
+        return [item for data in output if (item := compacted_item(data)) is not None]
 
     async def aclose(self) -> None:
         await self.http.aclose()

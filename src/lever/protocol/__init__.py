@@ -22,6 +22,7 @@ from lever.protocol.events import (
 )
 from lever.protocol.items import (
     AssistantMessage,
+    CompactedHistory,
     Item,
     PlanStep,
     Reasoning,
@@ -34,6 +35,7 @@ __all__ = [
     "ApprovalDecided",
     "ApprovalRequested",
     "AssistantMessage",
+    "CompactedHistory",
     "Compaction",
     "ErrorEvent",
     "Event",

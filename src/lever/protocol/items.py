@@ -55,8 +55,19 @@ class ToolOutput(_Item):
     is_error: bool = False
 
 
+class CompactedHistory(_Item):
+    """The opaque result of a provider's own compaction (OpenAI `POST /responses/compact`).
+
+    Only the provider that made it can read it; lever passes it back unchanged.
+    """
+
+    type: Literal["compaction"] = "compaction"
+    encrypted_content: str
+    id: str | None = None
+
+
 Item = Annotated[
-    UserMessage | AssistantMessage | Reasoning | ToolCall | ToolOutput,
+    UserMessage | AssistantMessage | Reasoning | ToolCall | ToolOutput | CompactedHistory,
     Field(discriminator="type"),
 ]
 

@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 #: Request path -> wire protocol name (the names `ModelClient.wire` uses).
 PROTOCOLS = {
     "/v1/responses": "openai-responses",
+    #: OpenAI's server-side compaction (non-streaming); consumes a turn like any model request.
+    "/v1/responses/compact": "openai-responses",
     "/v1/chat/completions": "openai-chat",
     "/v1/messages": "anthropic",
 }
@@ -155,6 +157,9 @@ class Handler(BaseHTTPRequestHandler):
         record.turn = index
         if not self.fake._sleep(turn.get("delay_ms", 0)):
             self.close_connection = True
+            return
+        if record.path.endswith("/responses/compact") and "error" not in turn:
+            self._send_json(200, fake_wire.compact_json(turn, body, self.fake._new_id))
             return
         self._answer(turn, protocol, body, size)
 

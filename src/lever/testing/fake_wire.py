@@ -21,7 +21,7 @@ import base64
 import hashlib
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -361,4 +361,26 @@ def openai_error(status: int, message: str, code: str | None = None) -> JSON:
             "param": None,
             "code": code or _OPENAI_ERROR_CODES.get(status),
         }
+    }
+
+
+def compact_json(turn: Mapping[str, Any], body: JSON, new_id: Callable[[str], str]) -> JSON:
+    """A `POST /v1/responses/compact` reply: the input's user messages, then one opaque item
+    whose content is the turn's text (so tests can see which summary the client sent back)."""
+    kept = [
+        item
+        for item in body.get("input") or []
+        if isinstance(item, dict) and item.get("type") == "message" and item.get("role") == "user"
+    ]
+    opaque = {
+        "id": new_id("cmp"),
+        "type": "compaction",
+        "encrypted_content": "opaque:" + str(turn.get("text", "")),
+    }
+    return {
+        "id": new_id("resp"),
+        "object": "response.compaction",
+        "created_at": int(time.time()),
+        "output": [*kept, opaque],
+        "usage": {"input_tokens": 0, "output_tokens": 0, "total_tokens": 0},
     }

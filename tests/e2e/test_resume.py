@@ -107,6 +107,7 @@ def test_fork_starts_a_new_self_contained_session(clean_env, math_repo, lever_ho
     fork = next(p for p in rollouts(lever_home) if p != original)
     events = check_rollout(fork)
     assert isinstance(events[1], Compaction) and session_id in events[1].summary
+    assert events[1].summary.endswith(f"at event {first_turn_end}")
 
 
 @pytest.mark.parametrize("batch", range(4))

@@ -31,6 +31,22 @@ class RolloutError(ValueError):
     """The rollout cannot be resumed (empty, or not a lever session)."""
 
 
+def as_fork(replayed: Replayed, session_id: str, source_id: str) -> Replayed:
+    """Turn a replayed session into the start of a fork with its own id.
+
+    The fork's rollout must stand alone: it begins with the whole history as one compaction
+    event, and numbers its own events from 1. It has no open turn to continue.
+    """
+    at = replayed.last_seq
+    replayed.started = replayed.started.model_copy(update={"session_id": session_id})
+    replayed.seed = Compaction(
+        summary=f"forked from {source_id} at event {at}", kept=list(replayed.history)
+    )
+    replayed.last_seq = 0
+    replayed.open_turn = False
+    return replayed
+
+
 def replay(events: Iterable[Event], *, until_seq: int | None = None) -> Replayed:
     """Fold the events (up to and including `until_seq`) into the session's state."""
     replayed: Replayed | None = None

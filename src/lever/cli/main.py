@@ -24,6 +24,8 @@ COMMANDS = {
     "models": "models",
     "resume": "resume_cmd",
     "fork": "fork_cmd",
+    "review": "review_cmd",
+    "app-server": "app_server_cmd",
     "prompt": "prompt_cmd",
     "sandbox": "sandbox_cmd",
     "sessions": "sessions_cmd",

@@ -6,13 +6,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from lever.agent.resume import Replayed, replay
+from lever.agent.resume import as_fork, replay
 from lever.cli import exit_codes
 from lever.cli.common import build_session, limits_from, load_for
 from lever.cli.exec import run_to_end
 from lever.config.loader import lever_home
 from lever.config.providers import ConfigError, resolve_model
-from lever.protocol import Compaction
 from lever.store.rollout import (
     find_rollout,
     latest_rollout,
@@ -72,7 +71,7 @@ def resume_or_fork(args: argparse.Namespace) -> int:
     if forking:
         session_id = new_session_id()
         rollout_path = session_dir(lever_home()) / f"rollout-{session_id}.jsonl"
-        replayed = _as_fork(replayed, session_id, path)
+        replayed = as_fork(replayed, session_id, path.stem.removeprefix("rollout-"))
     else:
         session_id, rollout_path = started.session_id, path
     session = build_session(
@@ -83,17 +82,4 @@ def resume_or_fork(args: argparse.Namespace) -> int:
         session_id=session_id,
         rollout_path=rollout_path,
     )
-    if forking:
-        replayed.open_turn = False
     return run_to_end(session, args, turns, restore=replayed)
-
-
-def _as_fork(replayed: Replayed, session_id: str, source: Path) -> Replayed:
-    """The fork's rollout must stand alone: it starts with the whole history as one compaction."""
-    replayed.started = replayed.started.model_copy(update={"session_id": session_id})
-    replayed.last_seq = 0  # a new rollout numbers its events from 1
-    replayed.seed = Compaction(
-        summary=f"forked from {source.stem.removeprefix('rollout-')} at event {replayed.last_seq}",
-        kept=list(replayed.history),
-    )
-    return replayed

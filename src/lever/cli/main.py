@@ -38,7 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="lever",
         description="lever: a local, shell-native coding agent. It reads your code, runs commands "
         "and edits files with patches until the task is done.",
-        epilog="Start with `lever demo` (no model needed). Docs: README.md.",
+        epilog="`lever [PROMPT]` opens the interactive app. Start with `lever demo` (no model "
+        "needed). Docs: README.md.",
     )
     parser.add_argument("--version", action="version", version=f"lever {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -48,7 +49,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _opens_app(argv: Sequence[str]) -> bool:
+    """`lever`, `lever PROMPT…` and `lever --model M …` open the interactive app."""
+    return not argv or (argv[0] not in COMMANDS and argv[0] not in ("-h", "--help", "--version"))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    words = sys.argv[1:] if argv is None else list(argv)
+    if _opens_app(words):
+        from lever.cli import tui_cmd
+
+        return tui_cmd.main(words)
     parser = build_parser()
     args, extras = parser.parse_known_args(argv)
     # argparse cannot take positionals after options (`lever fork ID --at 5 "prompt"`); the

@@ -1,0 +1,53 @@
+"""`lever [PROMPT]`: open the interactive app (argparse only here; Textual loads in `run`)."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+
+from lever.cli.flags import add_model_flags
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="lever",
+        description="Open the interactive app in the current folder; PROMPT starts the first turn.",
+    )
+    p.add_argument("words", nargs="*", metavar="PROMPT", help="the first message to send")
+    p.add_argument("-C", "--cd", metavar="DIR", help="work in DIR (default: the current folder)")
+    group = p.add_argument_group("sandbox and approvals")
+    group.add_argument(
+        "--sandbox",
+        metavar="MODE",
+        choices=("read-only", "workspace-write", "danger-full-access"),
+        help="read-only | workspace-write | danger-full-access",
+    )
+    group.add_argument(
+        "-a",
+        "--ask-for-approval",
+        metavar="POLICY",
+        choices=("untrusted", "on-failure", "on-request", "never"),
+        help="untrusted | on-failure | on-request (default here) | never",
+    )
+    add_model_flags(p)
+    return p
+
+
+def main(argv: Sequence[str]) -> int:
+    args = build_parser().parse_args(list(argv))
+    return run(args)
+
+
+def run(args: argparse.Namespace) -> int:
+    import sys
+    from pathlib import Path
+
+    cwd = Path(args.cd or ".").resolve()
+    if not cwd.is_dir():
+        print(f"lever: no such folder: {cwd}", file=sys.stderr)
+        return 2
+    from lever.tui.app import run_app
+    from lever.tui.launch import Launch
+
+    prompt = " ".join(args.words).strip() or None
+    return run_app(Launch(cwd=cwd, args=args, prompt=prompt))

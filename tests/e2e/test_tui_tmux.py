@@ -1,0 +1,101 @@
+"""The installed `lever` in tmux: type a task, approve with a key, read the answer."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from lever.testing.fake_model import FakeModelServer
+
+from .conftest import lever_bin
+
+TMUX = shutil.which("tmux")
+pytestmark = pytest.mark.skipif(TMUX is None, reason="tmux is not installed")
+
+
+class Tmux:
+    def __init__(self) -> None:
+        self.socket = f"lever-test-{uuid.uuid4().hex[:8]}"
+
+    def __call__(self, *args: str) -> str:
+        assert TMUX is not None
+        done = subprocess.run(
+            [TMUX, "-L", self.socket, *args], capture_output=True, text=True, timeout=10
+        )
+        return done.stdout
+
+    def screen(self) -> str:
+        return self("capture-pane", "-p", "-t", "lever")
+
+    def wait_for(self, text: str, timeout: float = 15.0) -> str:
+        deadline = time.monotonic() + timeout
+        while True:
+            screen = self.screen()
+            if text in screen:
+                return screen
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{text!r} never appeared on screen:\n{screen}")
+            time.sleep(0.1)
+
+
+@pytest.fixture
+def tmux() -> Iterator[Tmux]:
+    server = Tmux()
+    yield server
+    server("kill-server")
+
+
+def test_a_task_with_an_approval_in_a_real_terminal(
+    tmux: Tmux, tmp_path: Path, clean_env: dict[str, str]
+) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    command = "echo approved-by-key > result.txt"
+    turns = [
+        {
+            "text": "I will write the file.",
+            "tool_calls": [
+                {
+                    "name": "shell",
+                    "arguments": {"command": command, "escalate": True, "justification": "demo"},
+                }
+            ],
+        },
+        {"text": "Wrote result.txt for you."},
+    ]
+    with FakeModelServer(turns) as fake:
+        env = {**clean_env, "TERM": "xterm-256color"}
+        launch = [lever_bin(), "--base-url", fake.base_url, "--model", "fake-model"]
+        env_args = [arg for name, value in env.items() for arg in ("-e", f"{name}={value}")]
+        tmux(
+            "new-session", "-d", "-s", "lever", "-x", "100", "-y", "30", "-c", str(repo),
+            *env_args, *launch,
+        )  # fmt: skip
+        tmux.wait_for("Ask lever to do something")
+        tmux("send-keys", "-t", "lever", "-l", "please write result.txt")
+        tmux("send-keys", "-t", "lever", "Enter")
+        screen = tmux.wait_for("[y] yes, once")
+        assert "OUTSIDE the sandbox" in screen and "the model says: demo" in screen
+        assert not (repo / "result.txt").exists()
+        tmux("send-keys", "-t", "lever", "y")
+        screen = tmux.wait_for("Wrote result.txt for you.")
+        assert "\u203a please write result.txt" in screen
+        assert "→ approve once" in screen
+        assert "✓ exit 0" in screen
+        assert (repo / "result.txt").read_text() == "approved-by-key\n"
+        assert fake.turns_left == 0
+        tmux("send-keys", "-t", "lever", "C-c")
+        tmux.wait_for("press ctrl+c again to quit")
+        tmux("send-keys", "-t", "lever", "C-c")
+        deadline = time.monotonic() + 10
+        while "lever" in tmux("list-sessions") and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert "lever" not in tmux("list-sessions")
+    rollouts = list((Path(clean_env["LEVER_HOME"]) / "sessions").glob("*/*/*/rollout-*.jsonl"))
+    assert len(rollouts) == 1 and "session_ended" in rollouts[0].read_text()

@@ -1,0 +1,95 @@
+"""Helpers for driving the app with Textual's pilot against the fake model server."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rich.console import Console
+from textual.app import App
+from textual.pilot import Pilot
+
+from lever.testing.fake_model import FakeModelServer
+from lever.tui.app import LeverApp
+from lever.tui.launch import Launch
+
+AppFactory = Callable[..., LeverApp]
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "hello.py").write_text("print('hello')\n")
+    return repo
+
+
+@pytest.fixture(autouse=True)
+def lever_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path / "lever-home"
+    home.mkdir()
+    monkeypatch.setenv("LEVER_HOME", str(home))
+    for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "LEVER_PROVIDER", "LEVER_MODEL"):
+        monkeypatch.delenv(name, raising=False)
+    return home
+
+
+@pytest.fixture
+def make_app(workdir: Path) -> Iterator[Callable[..., tuple[LeverApp, FakeModelServer]]]:
+    """An app whose model is a fake server playing `turns`; servers stop after the test."""
+    servers: list[FakeModelServer] = []
+
+    def factory(
+        turns: list[dict[str, Any]], prompt: str | None = None, **flags: Any
+    ) -> tuple[LeverApp, FakeModelServer]:
+        server = FakeModelServer(turns).start()
+        servers.append(server)
+        args = argparse.Namespace(
+            provider="openai-chat", model="fake-model", base_url=server.base_url, **flags
+        )
+        return LeverApp(Launch(cwd=workdir, args=args, prompt=prompt)), server
+
+    yield factory
+    for server in servers:
+        server.stop()
+
+
+def screen_text(app: App[Any]) -> str:
+    """The screen as plain text, the way a person reads it (a text screenshot)."""
+    width, height = app.size
+    console = Console(
+        width=width,
+        height=height,
+        file=io.StringIO(),
+        force_terminal=True,
+        color_system=None,
+        record=True,
+        legacy_windows=False,
+        safe_box=False,
+    )
+    screen = app.screen
+    console.print(screen._compositor.render_update(full=True, screen_stack=app._background_screens))
+    return console.export_text()
+
+
+async def wait_for(
+    pilot: Pilot[Any], predicate: Callable[[], object], timeout: float = 8.0, what: str = ""
+) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            text = screen_text(pilot.app)
+            raise AssertionError(f"timed out waiting for {what or predicate}\n{text}")
+        await pilot.pause(0.02)
+
+
+async def type_text(pilot: Pilot[Any], text: str) -> None:
+    app = pilot.app
+    assert isinstance(app, LeverApp)
+    app.composer.area.insert(text)
+    await pilot.pause()

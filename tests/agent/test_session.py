@@ -202,3 +202,16 @@ async def test_several_read_only_calls_run_at_once_outputs_in_order(make_session
     ]
     # Both started before either finished: they ran at once.
     assert [kind for kind, _ in order[:2]] == ["tool_started", "tool_started"]
+
+
+async def test_a_repeated_call_is_nudged_once_then_stopped_as_stuck(make_session) -> None:
+    again = {"tool_calls": [{"name": "shell", "arguments": {"command": ["echo", "same"]}}]}
+    with FakeModelServer([again] * 5) as server:
+        session = make_session(server, "openai-chat")
+        finished = await session.run_turn("go")
+        requests = [r.body for r in server.requests]
+    assert finished.reason == "stuck" and "repeated the same `shell` call" in finished.detail
+    assert len(requests) == 3  # first call, the repeat (nudged), the repeat after the nudge
+    nudges = [m for m in requests[2]["messages"] if "<nudge>" in str(m.get("content"))]
+    assert len(nudges) == 1 and "same tool call again" in nudges[0]["content"]
+    assert_one_output_per_call(session)

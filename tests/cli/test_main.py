@@ -17,7 +17,7 @@ def test_building_the_parser_imports_nothing_heavy() -> None:
 
 def test_every_command_is_registered_under_its_name() -> None:
     parser = build_parser()
-    needs_argument = {"exec", "fork"}
+    arguments = {"exec": ["x"], "fork": ["x"], "local": ["status"]}
     for name in COMMANDS:
-        args, _ = parser.parse_known_args([name, "x"] if name in needs_argument else [name])
+        args, _ = parser.parse_known_args([name, *arguments.get(name, [])])
         assert args.command == name

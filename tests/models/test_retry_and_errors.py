@@ -154,6 +154,13 @@ async def test_consumer_stopping_early_closes_inner() -> None:
         (422, "unprocessable", None, BadRequestError),
         (400, "This model's maximum context length is 8192 tokens", None, ContextLengthError),
         (400, "x", "context_length_exceeded", ContextLengthError),
+        # llama.cpp's llama-server
+        (
+            400,
+            "the request exceeds the available context size, try increasing it",
+            None,
+            ContextLengthError,
+        ),
         (400, "prompt is too long: 210000 tokens > 200000 maximum", None, ContextLengthError),
         (None, "Overloaded", "overloaded_error", RetryableError),
         (None, "boom", "server_error", RetryableError),

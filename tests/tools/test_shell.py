@@ -343,3 +343,20 @@ async def test_session_close_kills_what_is_still_running(
     assert alive(child)
     await manager.close()
     assert not alive(child)
+
+
+async def test_empty_optional_arguments_count_as_absent(tmp_path) -> None:
+    """llama.cpp makes models fill every property: `"process_id": ""` must not mean a poll."""
+    from lever.tools.base import ToolContext
+    from lever.tools.processes import ProcessManager
+    from lever.tools.shell import ShellTool
+
+    manager = ProcessManager()
+    try:
+        result = await ShellTool(manager).run(
+            {"command": ["echo", "hi"], "process_id": "", "workdir": "", "justification": ""},
+            ToolContext(cwd=tmp_path),
+        )
+    finally:
+        await manager.close()
+    assert not result.is_error and "hi" in result.output

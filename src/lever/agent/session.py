@@ -24,6 +24,7 @@ from lever.agent.limits import Limits, Usage
 from lever.agent.prompts import load_prompt
 from lever.agent.resume import Replayed
 from lever.agent.state import WorkState
+from lever.agent.stuck import StuckDetector
 from lever.context.agents_md import load_project_docs
 from lever.context.skills import discover_skills, render_skills_list
 from lever.models.base import (
@@ -113,6 +114,7 @@ class Session:
         self.remote_compaction = remote_compaction
         #: Plan, files touched, last test run: derived from the events this session emits.
         self.state = WorkState()
+        self.stuck = StuckDetector()
         self._history_bytes = 0
         #: Compacting again before the model has answered once would loop; see `_ensure_room`.
         self._compacted_since_sample = False
@@ -263,6 +265,7 @@ class Session:
     async def _loop(self, text: str | None) -> TurnFinished:
         if text is not None:
             self._add(UserMessage(text=text))
+            self.stuck.reset()
         self.open_turn = True
         while True:
             limit = self.usage.exceeded(self.limits)
@@ -282,17 +285,32 @@ class Session:
             calls = [item for item in items if isinstance(item, ToolCall)]
             if not calls:
                 return self._finish("done")
+            results: list[ToolResult] = []
             if len(calls) > 1 and all(self.router.is_read_only(call) for call in calls):
                 # Read-only calls run at once; their outputs still enter the history in order.
-                results = await asyncio.gather(*(self._execute(call) for call in calls))
+                results = list(await asyncio.gather(*(self._execute(call) for call in calls)))
                 for call, result in zip(calls, results, strict=True):
                     self._record(call, result)
-                continue
-            for call in calls:
-                self._record(call, await self._execute(call))
-                if self.approvals is not None and self.approvals.take_stop():
-                    self._answer_dangling_calls("not run: the person stopped the turn")
-                    return self._finish("denied", "the person denied a request and stopped")
+            else:
+                for call in calls:
+                    results.append(await self._execute(call))
+                    self._record(call, results[-1])
+                    if self.approvals is not None and self.approvals.take_stop():
+                        self._answer_dangling_calls("not run: the person stopped the turn")
+                        return self._finish("denied", "the person denied a request and stopped")
+            stuck = self._check_stuck(calls, results)
+            if stuck is not None:
+                return stuck
+
+    def _check_stuck(self, calls: list[ToolCall], results: list[ToolResult]) -> TurnFinished | None:
+        """The same call with the same result again: nudge the model once, then stop."""
+        for call, result in zip(calls, results, strict=False):
+            verdict = self.stuck.observe(call.name, call.arguments, result.output)
+            if verdict.action == "stop":
+                return self._finish("stuck", verdict.message)
+            if verdict.action == "nudge":
+                self._add(harness_message("nudge", verdict.message))
+        return None
 
     def _error(self, kind: str, error: ModelError) -> TurnFinished:
         self.emit(ErrorEvent(message=str(error), kind=kind))

@@ -10,25 +10,75 @@ from typing import Any
 
 from lever.agent.budget import TokenBudget, context_window_for
 from lever.agent.limits import Limits
+from lever.agent.prompts import load_prompt
 from lever.agent.session import Session
 from lever.config.loader import lever_home, load_config
-from lever.config.providers import ConfigError, ResolvedModel, resolve_model
+from lever.config.providers import (
+    LOCAL_BASE_URL,
+    SMALL_MODEL_SERVERS,
+    ConfigError,
+    ResolvedModel,
+    resolve_model,
+)
+from lever.models.base import ModelClient
 from lever.models.factory import make_client
+from lever.models.text_tools import OnParsed, TextToolCalls
+from lever.protocol import ErrorEvent, ToolCall
 from lever.sandbox.approval import POLICIES, Approvals
 from lever.sandbox.base import NoSandbox, Sandbox, SandboxPolicy
 from lever.sandbox.env import command_env
 from lever.store.rollout import RolloutWriter, new_session_id
 from lever.tools.registry import default_tools
+from lever.tools.router import ToolRouter
 
 
 def resolve_from_args(args: argparse.Namespace, config: dict[str, Any]) -> ResolvedModel:
-    return resolve_model(
+    resolved = resolve_model(
         config,
         provider=args.provider,
         model=args.model,
         base_url=args.base_url,
         api_key_env=args.api_key_env,
     )
+    if resolved.provider.name == "local" and resolved.provider.base_url == LOCAL_BASE_URL:
+        resolved = start_local(resolved, config)
+    return resolved
+
+
+def start_local(resolved: ResolvedModel, config: dict[str, Any]) -> ResolvedModel:
+    """`--provider local`: reuse lever's running llama-server or start one (stopped at exit).
+
+    Sampling is greedy (temperature 0) by default, set on the server (`--temp`): lever's
+    requests name no temperature, so all three wire endpoints get the same default.
+    """
+    import sys
+    import time
+    from dataclasses import replace
+
+    from lever.local import LocalError
+    from lever.local.manage import LocalOptions, ensure_server
+
+    table = config.get("local", {})
+    if not isinstance(table, dict):
+        raise ConfigError("`local` must be a table (gguf, server_bin, port, ctx_size, temperature)")
+    options = LocalOptions(
+        model=resolved.model,
+        gguf=table.get("gguf"),
+        server_bin=table.get("server_bin"),
+        port=table.get("port"),
+        ctx_size=int(table.get("ctx_size", 8192)),
+        temperature=float(table.get("temperature", 0.0)),
+    )
+    began = time.monotonic()
+    try:
+        server = ensure_server(options)
+    except LocalError as e:
+        raise ConfigError(str(e)) from e
+    if server.started:
+        took = time.monotonic() - began
+        print(f"lever: started llama-server ({server.gguf.name}) in {took:.1f} s", file=sys.stderr)
+    provider = replace(resolved.provider, base_url=server.base_url, context_window=options.ctx_size)
+    return replace(resolved, provider=provider, model=server.gguf.stem)
 
 
 def limits_from(config: dict[str, Any], args: argparse.Namespace) -> Limits:
@@ -124,9 +174,13 @@ def build_session(
 ) -> Session:
     """A session for this model; a new rollout, or `rollout_path` appended to (resume)."""
     provider = resolved.provider
-    client = make_client(
+    client: ModelClient = make_client(
         provider.wire, provider.base_url, resolved.api_key, key_env=provider.key_env
     )
+    text_calls = None
+    if provider.name in SMALL_MODEL_SERVERS:
+        # Small local models often write tool calls as text; read those as calls.
+        client = text_calls = TextToolCalls(client)
     session_id = session_id or new_session_id()
     rollout = (
         RolloutWriter(rollout_path)
@@ -134,16 +188,20 @@ def build_session(
         else RolloutWriter.create(lever_home(), session_id)
     )
     retry = config.get("retry", {})
-    return Session(
+    tools = default_tools()
+    mcp_notices = _add_mcp_tools(tools, config, cwd)
+    session = Session(
         client,
+        instructions=load_prompt("system_small") if provider.name == "local" else None,
         model=resolved.model,
         provider=provider.name,
         cwd=cwd,
-        tools=default_tools(),
+        tools=tools,
         limits=limits,
         rollout=rollout,
         budget=budget_from(config, resolved),
         home=lever_home(),
+        remote_compaction=config.get("compaction") == "remote",
         session_id=session_id,
         max_retries=int(retry.get("max_retries", 4)),
         retry_base_delay=float(retry.get("base_delay", 0.5)),
@@ -153,6 +211,30 @@ def build_session(
         approvals=approvals or approvals_from(config, None),
         env=env_from(config),
     )
+    if text_calls is not None:
+        text_calls.on_parsed = _parsed_notice(session)
+    if mcp_notices:
+        from lever.mcp import report_after_start
+
+        report_after_start(session, mcp_notices)
+    return session
+
+
+def _add_mcp_tools(tools: ToolRouter, config: dict[str, Any], cwd: Path) -> list[str]:
+    """`[mcp_servers.*]` tools join the router (the SDK is imported only when some are set)."""
+    if not config.get("mcp_servers"):
+        return []
+    from lever.mcp import add_mcp_tools
+
+    return add_mcp_tools(tools, config, cwd)
+
+
+def _parsed_notice(session: Session) -> OnParsed:
+    def notice(call: ToolCall, text: str) -> None:
+        message = f"the reply held no tool call; read a `{call.name}` call from its text"
+        session.emit(ErrorEvent(message=message, kind="parsed_from_text"))
+
+    return notice
 
 
 def load_for(args: argparse.Namespace, cwd: Path) -> dict[str, Any]:

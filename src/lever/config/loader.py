@@ -10,6 +10,19 @@ from typing import Any
 
 from lever.config.providers import ConfigError
 
+#: Keys a repository's own `.lever/config.toml` may not set.
+PROJECT_FORBIDDEN = (
+    "providers",
+    "provider",
+    "sandbox",
+    "approval",
+    "shell_environment",
+    "mcp_servers",
+    "profile",
+    "profiles",
+    "compaction",
+)
+
 
 def lever_home() -> Path:
     return Path(os.environ.get("LEVER_HOME") or Path.home() / ".lever")
@@ -58,9 +71,10 @@ def load_config(
     """User config, then the project's `.lever/config.toml`, then a profile, then `-c` flags."""
     config = _read_toml(lever_home() / "config.toml")
     project = _read_toml(cwd / ".lever" / "config.toml")
-    # A repository must not be able to pick the provider (and so where code is sent) or widen
-    # anything silently; it may only set harmless keys.
-    for key in ("providers", "provider", "sandbox", "approval", "shell_environment"):
+    # A repository must not be able to pick the provider (and so where code is sent), start
+    # commands (MCP servers) or widen anything silently; it may only set harmless keys.
+    # Profiles are refused too: a profile can set any of those keys.
+    for key in PROJECT_FORBIDDEN:
         project.pop(key, None)
     _merge(config, project)
     profile = profile or config.get("profile")

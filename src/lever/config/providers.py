@@ -12,6 +12,11 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 WIRES = ("openai-responses", "openai-chat", "anthropic")
+#: Placeholder base URL of the `local` preset until its server is running.
+LOCAL_BASE_URL = "http://127.0.0.1:0/v1"
+#: Presets that are local servers, usually running small models: they get the text fallback
+#: for tool calls (lever.models.text_tools).
+SMALL_MODEL_SERVERS = ("local", "ollama", "lmstudio", "llamacpp", "vllm")
 
 
 @dataclass(frozen=True)
@@ -73,6 +78,8 @@ PRESETS: dict[str, Provider] = {
         Provider("lmstudio", "openai-chat", "http://127.0.0.1:1234/v1", None, None, None, False),
         Provider("vllm", "openai-chat", "http://127.0.0.1:8000/v1", None, None, None, False),
         Provider("llamacpp", "openai-chat", "http://127.0.0.1:8080/v1", None, None, None, False),
+        # lever's own llama-server (`lever local`): the real port is filled in when it starts.
+        Provider("local", "openai-chat", LOCAL_BASE_URL, None, "1.5b", 8192, False),
     ]
 }
 

@@ -11,12 +11,13 @@ import json
 import uuid
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from lever.models.base import ModelEvent, ModelRequest, ToolSchema
 from lever.models.http import HttpTransport, error_details, stream_cut
 from lever.models.sse import DONE
+from lever.models.wire_cache import Group, PieceCache, dumps, join_body
 from lever.protocol import ItemAdded, TextDelta, TokenUsage
 from lever.protocol.items import (
     AssistantMessage,
@@ -44,31 +45,51 @@ def _wire_call(call: ToolCall) -> dict[str, Any]:
     }
 
 
+def message_groups(items: list[Item]) -> list[Group]:
+    """The history cut into what becomes one chat message each (reasoning is left out).
+
+    Consecutive assistant text and tool calls form one group (one assistant message).
+    """
+    groups: list[Group] = []
+    pending: list[Item] = []  # the assistant message being assembled
+    for item in items:
+        if isinstance(item, Reasoning):
+            continue
+        if isinstance(item, AssistantMessage | ToolCall):
+            pending.append(item)
+            continue
+        if pending:
+            groups.append(tuple(pending))
+            pending = []
+        if isinstance(item, UserMessage | ToolOutput):
+            groups.append((item,))
+    if pending:
+        groups.append(tuple(pending))
+    return groups
+
+
+def render_group(group: Group) -> dict[str, Any]:
+    """One group of `message_groups` as a chat message."""
+    first = group[0]
+    if isinstance(first, UserMessage):
+        return {"role": "user", "content": first.text}
+    if isinstance(first, ToolOutput):
+        return {"role": "tool", "tool_call_id": first.call_id, "content": first.output}
+    message = _assistant(None)
+    for item in group:
+        if isinstance(item, AssistantMessage):
+            _add_text(message, item.text)
+        elif isinstance(item, ToolCall):
+            message.setdefault("tool_calls", []).append(_wire_call(item))
+    return message
+
+
 def items_to_messages(instructions: str, items: list[Item]) -> list[dict[str, Any]]:
     """The history as chat messages; consecutive assistant text + tool calls merged into one."""
     messages: list[dict[str, Any]] = []
     if instructions:
         messages.append({"role": "system", "content": instructions})
-    pending: dict[str, Any] | None = None  # the assistant message being assembled
-    for item in items:
-        if isinstance(item, Reasoning):
-            continue
-        if isinstance(item, AssistantMessage | ToolCall):
-            pending = _assistant(pending)
-            if isinstance(item, AssistantMessage):
-                _add_text(pending, item.text)
-            else:
-                pending.setdefault("tool_calls", []).append(_wire_call(item))
-            continue
-        if pending is not None:
-            messages.append(pending)
-            pending = None
-        if isinstance(item, UserMessage):
-            messages.append({"role": "user", "content": item.text})
-        elif isinstance(item, ToolOutput):
-            messages.append({"role": "tool", "tool_call_id": item.call_id, "content": item.output})
-    if pending is not None:
-        messages.append(pending)
+    messages.extend(render_group(group) for group in message_groups(items))
     return messages
 
 
@@ -94,6 +115,15 @@ def build_body(request: ModelRequest) -> dict[str, Any]:
     body.update(request.extra)
     body["messages"] = items_to_messages(request.instructions, request.items)
     return body
+
+
+def encode_body(request: ModelRequest, cache: PieceCache) -> bytes:
+    """`build_body(request)` as JSON bytes, each history message encoded once (`cache`)."""
+    head = build_body(replace(request, items=[]))
+    system = head.pop("messages")
+    pieces = [dumps(m) for m in system]
+    pieces += cache.encode(message_groups(request.items), render_group)
+    return join_body(head, "messages", pieces)
 
 
 def usage_event(usage: dict[str, Any]) -> TokenUsage:
@@ -176,11 +206,13 @@ class ChatClient:
 
     def __init__(self, http: HttpTransport) -> None:
         self.http = http
+        self._pieces = PieceCache()
 
     async def stream(self, request: ModelRequest) -> AsyncGenerator[ModelEvent, None]:
         turn = ChatTurn()
         done = False
-        async with aclosing(self.http.stream_sse("chat/completions", build_body(request))) as sse:
+        body = encode_body(request, self._pieces)
+        async with aclosing(self.http.stream_sse("chat/completions", body)) as sse:
             async for _, data in sse:
                 if data is DONE:
                     done = True

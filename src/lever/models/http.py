@@ -8,6 +8,8 @@ the errors of `lever.models.base`, with the server's own message in the text.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import email.utils
 import json
 import re
@@ -29,7 +31,8 @@ from lever.models.sse import SSEData, iter_sse
 _CONTEXT_RE = re.compile(
     r"context[_ ]length[_ ]exceeded|maximum context length|prompt is too long|"
     r"context window|input is too long|too many (input )?tokens|exceeds? the (model'?s? )?"
-    r"(context|maximum)|reduce the length|request_too_large",
+    r"(context|maximum)|reduce the length|request_too_large|exceed_context_size|"
+    r"exceeds the available context size",
     re.IGNORECASE,
 )
 _BAD_REQUEST_CODES = {
@@ -188,17 +191,31 @@ class HttpTransport:
         )
 
     async def stream_sse(
-        self, path: str, body: dict[str, Any]
+        self, path: str, body: dict[str, Any] | bytes
     ) -> AsyncGenerator[tuple[str, SSEData], None]:
-        """POST `body` as JSON and yield the reply's SSE events as `(event, data)`."""
+        """POST `body` (a dict, or JSON already encoded) and yield the reply's SSE events.
+
+        A consumer that stops at the stream's completion event leaves at most the end of the
+        chunked body unread; it is drained (briefly) so the connection goes back to the pool
+        instead of being closed: no new TCP connection per request.
+        """
         headers = {**self.headers, "accept": "text/event-stream"}
+        content: dict[str, Any] = {"json": body}
+        if isinstance(body, bytes):
+            content = {"content": body}
+            headers["content-type"] = "application/json"
         try:
             async with self._client.stream(
-                "POST", self.url(path), json=body, headers=headers
+                "POST", self.url(path), headers=headers, **content
             ) as response:
                 await self._raise_for_status(response)
-                async for event in iter_sse(response):
-                    yield event
+                events = iter_sse(response)
+                async for event in events:
+                    try:
+                        yield event
+                    except GeneratorExit:
+                        await _drain(events)
+                        raise
         except httpx.HTTPError as exc:
             raise transport_error(exc) from exc
 
@@ -231,6 +248,20 @@ class HttpTransport:
 
     async def aclose(self) -> None:
         await self._client.aclose()
+
+
+async def _drain(events: AsyncGenerator[Any, None], seconds: float = 0.25) -> None:
+    """Read what is left of a finished stream, unless the task is being cancelled."""
+    task = asyncio.current_task()
+    if task is None or task.cancelling():
+        return
+
+    async def rest() -> None:
+        async for _ in events:
+            pass
+
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(rest(), seconds)
 
 
 def transport_error(exc: httpx.HTTPError) -> ModelError:

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
+from dataclasses import replace
 from typing import Any
 
 from lever.models.base import ModelEvent, ModelRequest, ToolSchema
 from lever.models.http import HttpTransport, stream_cut
 from lever.models.sse import DONE
+from lever.models.wire_cache import PieceCache, join_body
 from lever.protocol import ItemAdded, TextDelta, TokenUsage
 from lever.protocol.items import (
     AssistantMessage,
@@ -93,6 +95,14 @@ def build_body(request: ModelRequest) -> dict[str, Any]:
     return body
 
 
+def encode_body(request: ModelRequest, cache: PieceCache) -> bytes:
+    """`build_body(request)` as JSON bytes, each input item encoded once (`cache`)."""
+    head = build_body(replace(request, items=[]))
+    del head["input"]
+    groups = [(i,) for i in request.items if _sendable(i)]
+    return join_body(head, "input", cache.encode(groups, lambda group: item_to_input(group[0])))
+
+
 def output_item(data: dict[str, Any]) -> Item | None:
     """A `response.output_item.done` item as a lever item (None for kinds lever ignores)."""
     kind = data.get("type")
@@ -142,9 +152,11 @@ class ResponsesClient:
 
     def __init__(self, http: HttpTransport) -> None:
         self.http = http
+        self._pieces = PieceCache()
 
     async def stream(self, request: ModelRequest) -> AsyncGenerator[ModelEvent, None]:
-        async with aclosing(self.http.stream_sse("responses", build_body(request))) as events:
+        body = encode_body(request, self._pieces)
+        async with aclosing(self.http.stream_sse("responses", body)) as events:
             async for _, data in events:
                 if data is DONE or not isinstance(data, dict):
                     continue

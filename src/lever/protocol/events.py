@@ -89,8 +89,9 @@ class ApprovalRequested(_Event):
     call_id: str
     #: "shell": run a command the policy does not let through; "escalation": the model asks to
     #: run it outside the sandbox; "rerun_outside": it failed in the sandbox, run it outside?;
-    #: "patch": apply a patch.
-    kind: Literal["shell", "patch", "escalation", "rerun_outside"] = "shell"
+    #: "patch": apply a patch; "mcp": call a tool of an MCP server whose trust is "ask"
+    #: (`command` is then [server__tool, arguments as JSON]).
+    kind: Literal["shell", "patch", "escalation", "rerun_outside", "mcp"] = "shell"
     #: The argv that would run (a string command shows as ["bash", "-lc", COMMAND]).
     command: list[str] | None = None
     paths: list[str] | None = None

@@ -7,6 +7,7 @@ what lets `drop_after` produce a body the client can tell is incomplete.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import sys
@@ -48,6 +49,9 @@ class Handler(BaseHTTPRequestHandler):
     # HTTP/1.1 so SDK clients keep connections alive and streams use chunked encoding, which
     # is also what lets `drop_after` produce a detectably incomplete body.
     protocol_version = "HTTP/1.1"
+    # TCP_NODELAY, as real API servers: on a kept-alive connection, Nagle's algorithm against
+    # the client's delayed ACK stalls each small streamed write by up to 40 ms.
+    disable_nagle_algorithm = True
     server: FakeHTTPServer
     _responded: bool = False
     #: The POST being answered; its status is set as the status line goes out, before the
@@ -84,7 +88,9 @@ class Handler(BaseHTTPRequestHandler):
         path = urlsplit(self.path).path
         headers = {k.lower(): v for k, v in self.headers.items()}
         if path == "/_fake/requests":
-            self._send_json(200, [r.to_json() for r in self.fake.requests])
+            # `?raw=1` adds each body exactly as received, base64-encoded (byte-level checks).
+            raw = "raw=1" in urlsplit(self.path).query
+            self._send_json(200, [_recorded_json(r, raw) for r in self.fake.requests])
             return
         anthropic = "anthropic-version" in headers
         if path == "/v1/models" or path.startswith("/v1/models/"):
@@ -325,3 +331,11 @@ def _model_list(entries: list[JSON], anthropic: bool) -> JSON:
             "last_id": entries[-1]["id"] if entries else None,
         }
     return {"object": "list", "data": entries}
+
+
+def _recorded_json(request: RecordedRequest, raw: bool) -> dict[str, Any]:
+    data = request.to_json()
+    if raw:
+        data["raw_b64"] = base64.b64encode(request.raw).decode("ascii")
+        data["received"] = request.received
+    return data

@@ -9,6 +9,8 @@ real APIs do (rendering lives in `lever.testing.fake_wire`):
 - `GET  /v1/models`            the model list (OpenAI shape; Anthropic shape if the request has an
                                `anthropic-version` header)
 - `GET  /_fake/requests`       the recorded requests as JSON, for a server run as a subprocess
+                               (`?raw=1`: also `raw_b64`, the body as received, and
+                               `received`, its arrival time)
 
 Script: `{"turns": [TURN, ...], "models": ["fake-model"]}` or just a list of TURNs. Each model
 request (a POST on any of the three endpoints) consumes the next TURN, whatever its protocol.

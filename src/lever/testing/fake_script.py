@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -46,10 +47,13 @@ class RecordedRequest:
     status: int | None = None
     #: The body exactly as received, for byte-level checks (prompt-cache stability).
     raw: bytes = field(default=b"", repr=False)
+    #: When it arrived (time.time()), for per-step timings measured from the server's side.
+    received: float = field(default_factory=time.time, repr=False, compare=False)
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data.pop("raw")  # `body` carries it, parsed
+        data.pop("received")
         return data
 
 

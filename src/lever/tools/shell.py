@@ -134,6 +134,12 @@ class ShellArgs(BaseModel):
     escalate: bool | None = None
     justification: str | None = None
 
+    @field_validator("workdir", "process_id", "justification", mode="before")
+    @classmethod
+    def _empty_is_absent(cls, value: Any) -> Any:
+        # Servers that make the model fill every property (llama.cpp) send "" for "not given".
+        return None if value == "" else value
+
     @field_validator("command", mode="before")
     @classmethod
     def _command_shape(cls, value: Any) -> Any:

@@ -207,7 +207,7 @@ async def test_several_read_only_calls_run_at_once_outputs_in_order(make_session
 async def test_a_repeated_call_is_nudged_once_then_stopped_as_stuck(make_session) -> None:
     again = {"tool_calls": [{"name": "shell", "arguments": {"command": ["echo", "same"]}}]}
     with FakeModelServer([again] * 5) as server:
-        session = make_session(server, "openai-chat")
+        session = make_session(server, "openai-chat", stuck_detection=True)
         finished = await session.run_turn("go")
         requests = [r.body for r in server.requests]
     assert finished.reason == "stuck" and "repeated the same `shell` call" in finished.detail

@@ -17,7 +17,7 @@ from lever.testing.fake_model import FakeModelServer
 
 from .conftest import lever_bin, run_lever
 
-STEP = {"tool_calls": [{"name": "shell", "arguments": {"command": ["sleep", "0.05"]}}]}
+STEP = {"tool_calls": [{"name": "shell", "arguments": {"command": ["sleep", "0.2"]}}]}
 FINAL = {"text": "All steps done."}
 
 
@@ -132,6 +132,7 @@ def test_sigkill_at_random_points_then_resume_finishes(
                 assert time.monotonic() < deadline, "lever exec never wrote its rollout"
                 time.sleep(0.02)
             time.sleep(rng.uniform(0.0, 1.0))
+            assert process.poll() is None, "lever exec ended before it could be killed"
             process.send_signal(signal.SIGKILL)
             process.communicate()
             (path,) = rollouts(home)

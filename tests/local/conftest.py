@@ -7,6 +7,7 @@ server binary can run on this machine, the tests are skipped with that reason â€
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -66,8 +67,18 @@ def real_server(
         stop_process(process.pid, process)
 
 
+#: Real-model tests take the machine's cores: beside the parallel suite they starve timing-
+#: sensitive tests, so they run as their own step (`.ci/run` sets this) unless asked for.
+RUN_ENV = "LEVER_TEST_LOCAL_MODEL"
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    # One worker runs every real-model test: two servers sharing 2 cores slow both to a crawl.
+    wanted = os.environ.get(RUN_ENV) == "1"
+    reason = f"real-model tests run as their own step: {RUN_ENV}=1 uv run pytest tests/local"
     for item in items:
-        if item.get_closest_marker("local_model") is not None:
-            item.add_marker(pytest.mark.xdist_group("local_model"))
+        if item.get_closest_marker("local_model") is None:
+            continue
+        # One worker runs them all: two servers sharing 2 cores slow both to a crawl.
+        item.add_marker(pytest.mark.xdist_group("local_model"))
+        if not wanted:
+            item.add_marker(pytest.mark.skip(reason=reason))

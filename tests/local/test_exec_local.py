@@ -43,11 +43,6 @@ def llama_servers() -> set[int]:
     return found
 
 
-@pytest.mark.xfail(
-    reason="measured: the 1.5B runs `wc -l README.md` right (17) but then repeats the call "
-    "instead of answering; needs the StuckDetector nudge wired into the session",
-    strict=False,
-)
 def test_exec_answers_with_the_number_through_a_real_shell_call(tmp_path: Path) -> None:
     model = MODELS["1.5b"]
     if not is_pulled(model):

@@ -85,8 +85,22 @@ def test_a_bash_block_ending_the_reply_is_a_shell_call() -> None:
     assert args(multi) == {"command": "cd src\nls"}
 
 
-def test_a_bash_block_inside_an_answer_is_an_example_not_a_call() -> None:
-    answer = "It has 12 lines. You can check with:\n```bash\nwc -l README.md\n```\nDone."
+def test_a_lone_shell_block_with_a_short_remark_is_a_call() -> None:
+    # What the real 0.5B writes with the GGUF's own template (seen on llama-server).
+    real = (
+        "To determine the number of lines in the README.md file, you can use the `wc -l` command "
+        "in the shell. Here's how you can do it:\n\n```sh\nwc -l README.md\n```\n\n"
+        "This command will output the number of lines in the README.md file."
+    )
+    (call,) = parse_text_calls(real, TOOLS).calls
+    assert json.loads(call.arguments) == {"command": "wc -l README.md"}
+
+
+def test_a_shell_block_inside_a_longer_answer_is_an_example_not_a_call() -> None:
+    answer = (
+        "It has 12 lines. You can check with:\n```bash\nwc -l README.md\n```\n"
+        + "That counts newline characters, so a last line without one is not counted. " * 3
+    )
     assert parse_text_calls(answer, TOOLS).calls == []
     two = "```bash\nls\n```\nand\n```bash\npwd\n```"
     assert parse_text_calls(two, TOOLS).calls == []

@@ -88,6 +88,7 @@ class Session:
         home: Path | None = None,
         approvals: Approvals | None = None,
         remote_compaction: bool = False,
+        stuck_detection: bool = False,
     ) -> None:
         self.id = session_id or new_session_id()
         self.model = model
@@ -114,7 +115,9 @@ class Session:
         self.remote_compaction = remote_compaction
         #: Plan, files touched, last test run: derived from the events this session emits.
         self.state = WorkState()
-        self.stuck = StuckDetector()
+        #: Small models repeat their last call instead of answering: nudge, then stop as stuck.
+        #: Off by default: scripted runs and polls of a running process legitimately repeat.
+        self.stuck = StuckDetector() if stuck_detection else None
         self._history_bytes = 0
         #: Compacting again before the model has answered once would loop; see `_ensure_room`.
         self._compacted_since_sample = False
@@ -265,7 +268,8 @@ class Session:
     async def _loop(self, text: str | None) -> TurnFinished:
         if text is not None:
             self._add(UserMessage(text=text))
-            self.stuck.reset()
+            if self.stuck is not None:
+                self.stuck.reset()
         self.open_turn = True
         while True:
             limit = self.usage.exceeded(self.limits)
@@ -304,6 +308,8 @@ class Session:
 
     def _check_stuck(self, calls: list[ToolCall], results: list[ToolResult]) -> TurnFinished | None:
         """The same call with the same result again: nudge the model once, then stop."""
+        if self.stuck is None:
+            return None
         for call, result in zip(calls, results, strict=False):
             verdict = self.stuck.observe(call.name, call.arguments, result.output)
             if verdict.action == "stop":

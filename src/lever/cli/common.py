@@ -202,6 +202,7 @@ def build_session(
         budget=budget_from(config, resolved),
         home=lever_home(),
         remote_compaction=config.get("compaction") == "remote",
+        stuck_detection=bool(config.get("stuck_detection", provider.name in SMALL_MODEL_SERVERS)),
         session_id=session_id,
         max_retries=int(retry.get("max_retries", 4)),
         retry_base_delay=float(retry.get("base_delay", 0.5)),

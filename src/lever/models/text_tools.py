@@ -81,12 +81,17 @@ def _shell_call(script: str) -> ToolCall | None:
     return ToolCall(call_id=_new_id(), name=SHELL_TOOL, arguments=json.dumps({"command": command}))
 
 
+#: Characters of prose that may follow a lone shell block for it still to count as a call.
+_SHORT_REMARK = 160
+
+
 def parse_text_calls(text: str, tools: set[str]) -> ParsedCalls:
     """The tool calls written in `text`, for the offered `tools`; none when nothing fits.
 
     JSON calls (fenced or tagged) are taken wherever they are. A shell block is taken only when
-    it is the reply's one code block and nothing follows it: a block inside a final answer
-    ("you can run: ```bash …``` and then…") is an example, not a request to run it.
+    it is the reply's one code block and at most a short remark follows it (small models write
+    "Here's how: ```sh wc -l README.md``` This will print the count."); a block followed by more
+    prose is part of an answer, not a request to run it.
     """
     calls: list[ToolCall] = []
     spans: list[tuple[int, int]] = []
@@ -109,7 +114,8 @@ def parse_text_calls(text: str, tools: set[str]) -> ParsedCalls:
             spans.append((0, len(text)))
     if not calls and SHELL_TOOL in tools and len(blocks) == 1:
         only = blocks[0]
-        if only.group(1).lower() in _SHELL_LANGS and not text[only.end() :].strip():
+        trailing = text[only.end() :].strip()
+        if only.group(1).lower() in _SHELL_LANGS and len(trailing) <= _SHORT_REMARK:
             call = _shell_call(only.group(2))
             if call is not None:
                 calls.append(call)

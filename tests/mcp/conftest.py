@@ -10,7 +10,7 @@ import pytest
 
 from lever.agent.limits import Limits
 from lever.agent.session import Session
-from lever.cli.common import build_session
+from lever.assembly import build_session
 from lever.config.providers import resolve_model
 from lever.sandbox.approval import Approvals, Decide
 from lever.sandbox.base import NoSandbox, SandboxPolicy

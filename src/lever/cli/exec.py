@@ -44,7 +44,7 @@ def json_printer(event: BaseModel) -> None:
 
 
 def run_exec(args: argparse.Namespace) -> int:
-    from lever.cli.common import (
+    from lever.assembly import (
         approvals_from,
         build_session,
         limits_from,

@@ -20,7 +20,7 @@ def register(sub: Any) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     import asyncio
 
-    from lever.cli.common import load_for, resolve_from_args
+    from lever.assembly import load_for, resolve_from_args
     from lever.config.providers import ConfigError
     from lever.models.base import ModelError
     from lever.models.factory import list_models

@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 
 from lever.agent.resume import as_fork, replay
+from lever.assembly import build_session, limits_from, load_for
 from lever.cli import exit_codes
-from lever.cli.common import build_session, limits_from, load_for
 from lever.cli.exec import run_to_end
 from lever.config.loader import lever_home
 from lever.config.providers import ConfigError, resolve_model

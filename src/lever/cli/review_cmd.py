@@ -40,8 +40,8 @@ def run(args: argparse.Namespace) -> int:
     import asyncio
     from pathlib import Path
 
+    from lever.assembly import build_session, limits_from, load_for, resolve_from_args
     from lever.cli import exit_codes
-    from lever.cli.common import build_session, limits_from, load_for, resolve_from_args
     from lever.cli.render import HumanRenderer
     from lever.config.providers import ConfigError
     from lever.review.diff import DiffError, DiffTarget, collect_diff
@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _read_only(config: dict[str, Any], cwd: Any) -> tuple[Any, Any]:
-    from lever.cli.common import sandbox_from
+    from lever.assembly import sandbox_from
     from lever.review.run import REVIEW_APPROVAL, REVIEW_SANDBOX
     from lever.sandbox.approval import Approvals
 

@@ -36,7 +36,7 @@ from pydantic import BaseModel, Field
 import lever
 from lever.agent.resume import Replayed, RolloutError, replay
 from lever.agent.session import Session
-from lever.cli.common import build_session, limits_from, sandbox_from
+from lever.assembly import build_session, limits_from, sandbox_from
 from lever.config.loader import lever_home, load_config
 from lever.config.providers import ConfigError, ResolvedModel, resolve_model
 from lever.protocol import ApprovalRequested, TurnFinished

@@ -24,7 +24,7 @@ from pydantic import BaseModel, ValidationError
 
 import lever
 from lever.agent.session import Session
-from lever.cli.common import resolve_from_args
+from lever.assembly import resolve_from_args
 from lever.config.providers import ConfigError
 from lever.protocol import ApprovalRequested, ErrorEvent, TurnFinished, event_to_json
 from lever.sandbox.approval import Decide, Decision

@@ -1,5 +1,5 @@
 """Building the app-server's sessions: new ones from params, resumed and forked ones from their
-rollouts. The configuration and model resolution are the CLI's (`lever.cli.common`), so a session
+rollouts. The configuration and model resolution are shared (`lever.assembly`), so a session
 started from an editor behaves like one started with `lever exec`.
 """
 
@@ -12,7 +12,7 @@ from typing import Any
 from lever.agent.resume import Replayed, replay
 from lever.agent.resume import as_fork as fork_of
 from lever.agent.session import Session
-from lever.cli.common import build_session, limits_from, resolve_from_args, sandbox_from
+from lever.assembly import build_session, limits_from, resolve_from_args, sandbox_from
 from lever.config.loader import lever_home, load_config
 from lever.config.providers import ConfigError, resolve_model
 from lever.sandbox.approval import POLICIES, Approvals, Decide

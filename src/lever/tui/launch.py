@@ -37,7 +37,7 @@ class Opened:
 
 def open_session(launch: Launch, decide: Decide, resume: Path | None = None) -> Opened:
     """A new session for `launch`, or the recorded one at `resume`; raises ConfigError."""
-    from lever.cli.common import (
+    from lever.assembly import (
         approvals_from,
         build_session,
         limits_from,

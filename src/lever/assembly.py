@@ -1,4 +1,6 @@
-"""Building a session from flags and configuration, shared by exec and the other front ends."""
+"""Assembling a session from configuration and flags: one place, used by every front end (the
+CLI, the TUI, the app-server, the MCP server) — so none of them imports another front end.
+"""
 
 from __future__ import annotations
 

@@ -6,13 +6,13 @@ by feeding the rollout's events through `observe` again.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 
 from pydantic import BaseModel
 
 from lever.protocol import PatchApplied, PlanStep, PlanUpdated, ToolFinished, ToolStarted
+from lever.tools.describe import shell_command_text
 
 _TEST_COMMAND = re.compile(
     r"\b(pytest|unittest|tox|nox|npm (run )?test|yarn test|pnpm test|cargo test|go test|"
@@ -45,7 +45,7 @@ class WorkState:
                 if path not in self.files_touched:
                     self.files_touched.append(path)
         elif isinstance(event, ToolStarted) and event.name == "shell":
-            command = _command_text(event.arguments)
+            command = shell_command_text(event.arguments)
             if command and _TEST_COMMAND.search(command):
                 self._commands[event.call_id] = command
         elif isinstance(event, ToolFinished) and event.call_id in self._commands:
@@ -58,14 +58,3 @@ class WorkState:
         if self.plan_explanation:
             lines.append(f"({self.plan_explanation})")
         return "\n".join(lines)
-
-
-def _command_text(arguments: str) -> str:
-    try:
-        args = json.loads(arguments)
-    except json.JSONDecodeError:
-        return ""
-    command = args.get("command") if isinstance(args, dict) else None
-    if isinstance(command, list):
-        return " ".join(map(str, command))
-    return command if isinstance(command, str) else ""

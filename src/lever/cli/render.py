@@ -5,7 +5,6 @@ One consumer of the event stream among others; it holds no state of its own beyo
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import TextIO
 
@@ -25,6 +24,7 @@ from lever.protocol import (
     ToolStarted,
     TurnFinished,
 )
+from lever.tools.describe import describe_call
 
 _PLAN_MARKS = {"completed": "[x]", "in_progress": "[>]", "pending": "[ ]"}
 #: Lines of a command's output shown on stderr; the model and the rollout get more.
@@ -33,22 +33,6 @@ _TAIL_LINES = 6
 _DIFF_LINES = 40
 #: Tools whose own event (the plan) says it all: no started/finished lines for them.
 _QUIET_TOOLS = {"update_plan"}
-
-
-def describe_call(name: str, arguments: str) -> str:
-    """A one-line human form of a tool call: `$ pytest -q` for shell, the name otherwise."""
-    try:
-        args = json.loads(arguments)
-    except json.JSONDecodeError:
-        return f"{name} (unreadable arguments)"
-    if name == "shell" and isinstance(args, dict):
-        if "process_id" in args:
-            return f"$ [poll {args['process_id']}]"
-        command = args.get("command")
-        if isinstance(command, list):
-            command = " ".join(map(str, command))
-        return f"$ {command}"
-    return name
 
 
 class HumanRenderer:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import json
-
 from rich.console import Group
 from rich.syntax import Syntax
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Collapsible, Markdown, Static
+
+from lever.tools.describe import describe_call
 
 #: Lines of live output a running command shows; the rollout keeps the whole output.
 LIVE_TAIL_LINES = 8
@@ -47,22 +47,6 @@ class ReasoningCell(Collapsible):
     def done(self) -> None:
         first = self.text.strip().splitlines()[0] if self.text.strip() else ""
         self.title = "thought: " + (first[:60] + ("…" if len(first) > 60 else ""))
-
-
-def describe_call(name: str, arguments: str) -> str:
-    """`$ pytest -q` for a shell call, the tool's name otherwise."""
-    try:
-        args = json.loads(arguments)
-    except json.JSONDecodeError:
-        return f"{name} (unreadable arguments)"
-    if name == "shell" and isinstance(args, dict):
-        if "process_id" in args:
-            return f"$ [poll {args['process_id']}]"
-        command = args.get("command")
-        if isinstance(command, list):
-            command = " ".join(map(str, command))
-        return f"$ {command}"
-    return name
 
 
 def finished_status(

@@ -204,6 +204,7 @@ def build_session(
         budget=budget_from(config, resolved),
         home=lever_home(),
         remote_compaction=config.get("compaction") == "remote",
+        memory=str(config.get("memory", {}).get("workspace", "auto")),
         stuck_detection=bool(config.get("stuck_detection", provider.name in SMALL_MODEL_SERVERS)),
         session_id=session_id,
         max_retries=int(retry.get("max_retries", 4)),

@@ -80,7 +80,7 @@ async def _git(cwd: Path, *args: str) -> str:
     return out.decode(errors="replace").strip() if process.returncode == 0 else ""
 
 
-async def environment_snapshot(cwd: Path, state: WorkState) -> str:
+async def environment_snapshot(cwd: Path, state: WorkState, memory: str = "") -> str:
     """What is true in the workspace now, so the next turns re-read state, not trust a summary."""
     status = await _git(cwd, "status", "--short")
     if not status and not await _git(cwd, "rev-parse", "--git-dir"):
@@ -98,6 +98,8 @@ async def environment_snapshot(cwd: Path, state: WorkState) -> str:
     if state.last_test is not None:
         test = state.last_test
         lines += [f"last test command: {test.command} (exit {test.exit_code})", test.tail.strip()]
+    if memory:
+        lines += ["workspace memory (re-read it rather than trusting the summary):", memory]
     return "\n".join(lines)
 
 

@@ -21,6 +21,7 @@ from lever.agent import compaction
 from lever.agent.budget import TokenBudget, context_window_for
 from lever.agent.harness_messages import harness_message
 from lever.agent.limits import Limits, Usage
+from lever.agent.memory import WorkspaceMemory
 from lever.agent.prompts import load_prompt
 from lever.agent.resume import Replayed
 from lever.agent.state import WorkState
@@ -41,6 +42,7 @@ from lever.protocol import (
     Compaction,
     ErrorEvent,
     ItemAdded,
+    PlanUpdated,
     SessionEnded,
     SessionStarted,
     TextDelta,
@@ -89,6 +91,7 @@ class Session:
         approvals: Approvals | None = None,
         remote_compaction: bool = False,
         stuck_detection: bool = False,
+        memory: str = "off",
     ) -> None:
         self.id = session_id or new_session_id()
         self.model = model
@@ -118,6 +121,7 @@ class Session:
         #: Small models repeat their last call instead of answering: nudge, then stop as stuck.
         #: Off by default: scripted runs and polls of a running process legitimately repeat.
         self.stuck = StuckDetector() if stuck_detection else None
+        self.memory = WorkspaceMemory(self.cwd, memory)
         self._history_bytes = 0
         #: Compacting again before the model has answered once would loop; see `_ensure_room`.
         self._compacted_since_sample = False
@@ -142,6 +146,8 @@ class Session:
         if self.rollout is not None and not getattr(event, "ephemeral", False):
             self.rollout.append(event)
         self.state.observe(event)
+        if isinstance(event, PlanUpdated):
+            self.memory.write_plan(self.state)
         for sink in self._sinks:
             sink(event)
 
@@ -356,7 +362,9 @@ class Session:
 
     async def compact(self) -> Compaction:
         """Replace the history with the hand-off (DESIGN.md §6); also `/compact` on demand."""
-        snapshot = await compaction.environment_snapshot(self.cwd, self.state)
+        self.memory.compacted = True
+        self.memory.write_plan(self.state)
+        snapshot = await compaction.environment_snapshot(self.cwd, self.state, self.memory.read())
         remote = getattr(self.client.inner, "compact", None) if self.remote_compaction else None
         if remote is not None:
             # The provider compacts; its opaque result replaces the history after the prefix.

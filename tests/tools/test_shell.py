@@ -360,3 +360,21 @@ async def test_empty_optional_arguments_count_as_absent(tmp_path) -> None:
     finally:
         await manager.close()
     assert not result.is_error and "hi" in result.output
+
+
+async def test_workdir_naming_the_workspace_folder_means_the_workspace(tmp_path) -> None:
+    from lever.tools.base import ToolContext
+    from lever.tools.processes import ProcessManager
+    from lever.tools.shell import ShellTool
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    manager = ProcessManager()
+    try:
+        tool = ShellTool(manager)
+        ok = await tool.run({"command": ["pwd"], "workdir": "repo"}, ToolContext(cwd=repo))
+        missing = await tool.run({"command": ["pwd"], "workdir": "other"}, ToolContext(cwd=repo))
+    finally:
+        await manager.close()
+    assert not ok.is_error and str(repo) in ok.output
+    assert missing.is_error and "does not exist" in missing.output

@@ -358,6 +358,9 @@ def _check_combination(args: ShellArgs) -> str | None:
 def _resolve_workdir(workdir: str | None, ctx: ToolContext) -> Path | str:
     """The directory to run in, or an error message."""
     roots = (ctx.cwd, *ctx.writable_roots)
+    if workdir and workdir.strip("/") == ctx.cwd.name and not (ctx.cwd / workdir).exists():
+        # Small models name the workspace by its folder name ("repo" for /x/repo): they mean it.
+        workdir = "."
     try:
         path = confine(workdir or ".", ctx.cwd, roots)
     except PathOutsideRoots:

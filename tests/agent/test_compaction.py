@@ -42,17 +42,20 @@ def summary_responder(counter: list[int]) -> Any:
     return respond
 
 
-def make(server: FakeModelServer, cwd: Path, rollout: Path) -> Session:
+def make(
+    server: FakeModelServer, cwd: Path, rollout: Path, wire: str = "openai-chat", **kwargs: Any
+) -> Session:
     return Session(
-        make_client("openai-chat", server.base_url, None),
+        make_client(wire, server.base_url, None),
         model="fake-model",
-        provider="openai-chat",
+        provider=wire,
         cwd=cwd,
         tools=default_tools(),
         rollout=RolloutWriter(rollout),
         budget=TokenBudget(context_window=WINDOW, output_reserve=1_000),
         limits=Limits(max_turns=100),
         retry_base_delay=0.01,
+        **kwargs,
     )
 
 
@@ -170,18 +173,7 @@ async def test_remote_compaction_sends_the_opaque_item_back_and_resumes_exactly(
 
     rollout = tmp_path / "rollout.jsonl"
     with FakeModelServer(script(14), responder=respond) as server:
-        session = Session(
-            make_client("openai-responses", server.base_url, None),
-            model="fake-model",
-            provider="openai-responses",
-            cwd=tmp_path,
-            tools=default_tools(),
-            rollout=RolloutWriter(rollout),
-            budget=TokenBudget(WINDOW, output_reserve=1_000),
-            limits=Limits(max_turns=100),
-            retry_base_delay=0.01,
-            remote_compaction=True,
-        )
+        session = make(server, tmp_path, rollout, "openai-responses", remote_compaction=True)
         session.start()
         finished = await session.run_turn(TASK)
         await session.close()
@@ -198,15 +190,8 @@ async def test_remote_compaction_sends_the_opaque_item_back_and_resumes_exactly(
     compaction = next(e for e in events if isinstance(e, Compaction))
     replayed = replay(events, until_seq=compaction.seq)
     with FakeModelServer([{"text": "resumed"}]) as server:
-        resumed = Session(
-            make_client("openai-responses", server.base_url, None),
-            model="fake-model",
-            provider="openai-responses",
-            cwd=tmp_path,
-            tools=default_tools(),
-            rollout=RolloutWriter(tmp_path / "resumed.jsonl"),
-            budget=TokenBudget(WINDOW, output_reserve=1_000),
-            session_id=session.id,
+        resumed = make(
+            server, tmp_path, tmp_path / "resumed.jsonl", "openai-responses", session_id=session.id
         )
         resumed.restore(replayed)
         await resumed.run_turn(None)

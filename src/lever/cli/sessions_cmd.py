@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
+from lever.humanize import short_tokens
+
 if TYPE_CHECKING:
     from lever.store.index import SearchHit, SessionRow
 
@@ -66,14 +68,6 @@ def _when(ts: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts))
 
 
-def _tokens(count: int) -> str:
-    if count < 1000:
-        return str(count)
-    if count < 1_000_000:
-        return f"{count / 1000:.1f}k"
-    return f"{count / 1_000_000:.1f}M"
-
-
 def _short_path(path: str) -> str:
     from pathlib import Path
 
@@ -112,7 +106,7 @@ def _print_sessions(sessions: list[SessionRow], as_json: bool, every_cwd: bool) 
                 _clip(s.title, _TITLE_WIDTH) or "-",
                 s.status,
                 str(s.turns),
-                _tokens(s.total_tokens),
+                short_tokens(s.total_tokens),
             ]
         )
     print(_table(rows))

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from textual.widgets import Static
 
+from lever.humanize import short_tokens
 from lever.protocol import SessionStarted, TokenUsage
 
 
@@ -21,14 +22,6 @@ class StatusInfo:
     started: float = 0.0
     busy: bool = False
     queued: int = 0
-
-
-def short_tokens(count: int) -> str:
-    if count < 1000:
-        return str(count)
-    if count < 1_000_000:
-        return f"{count / 1000:.1f}k"
-    return f"{count / 1_000_000:.1f}M"
 
 
 def elapsed(seconds: float) -> str:

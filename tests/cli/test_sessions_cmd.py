@@ -112,3 +112,30 @@ def test_reindex_after_the_index_is_deleted(home, here, capsys) -> None:
     assert capsys.readouterr().out == f"indexed 2 sessions into {home / 'index.sqlite'}\n"
     main(["sessions", "--all", "--json"])
     assert capsys.readouterr().out == before
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["sessions", "--all", "list"],
+        ["sessions", "list", "--all"],
+        ["sessions", "--all", "--json", "list", "--limit", "5"],
+    ],
+)
+def test_list_flags_work_before_and_after_the_action(home, here, capsys, argv) -> None:
+    sessions(home, here)
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    # Only --all shows the session started in /elsewhere.
+    assert "20260902T100000-bbbbbb" in out and "20260901T100000-aaaaaa" in out
+    if "--json" in argv:
+        assert [json.loads(line)["cwd"] for line in out.splitlines()] == ["/elsewhere", str(here)]
+
+
+def test_flags_of_the_action_override_the_parents(home, here, capsys) -> None:
+    sessions(home, here)
+    assert main(["sessions", "--limit", "5", "list", "--all", "--limit", "1"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 2  # the header and one session
+    assert main(["sessions", "--json", "search", "websocket"]) == 0
+    hit = json.loads(capsys.readouterr().out.splitlines()[0])
+    assert hit["session"]["id"] == "20260901T100000-aaaaaa"

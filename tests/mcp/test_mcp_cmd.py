@@ -87,3 +87,26 @@ def test_odd_values_and_layouts(tmp_path: Path) -> None:
     with pytest.raises(McpConfigError, match="by hand"):
         remove_server(config, "inl")
     assert config.read_text() == inline
+
+
+def test_add_http_server_with_headers_and_a_bearer_token_variable(
+    lever_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["mcp", "add", "api", "--url", "https://mcp.example.com/mcp", "--header", "X-Team=core"]
+    assert main([*argv, "--bearer-token-env-var", "API_TOKEN", "--header", "X-Key=v3ry"]) == 0
+    data = tomllib.loads((lever_home / "config.toml").read_text(encoding="utf-8"))
+    assert data["mcp_servers"]["api"] == {
+        "url": "https://mcp.example.com/mcp",
+        "headers": {"X-Team": "core", "X-Key": "v3ry"},
+        "bearer_token_env_var": "API_TOKEN",
+    }
+    capsys.readouterr()
+    assert main(["mcp", "list", "--json"]) == 0
+    row = json.loads(capsys.readouterr().out)[0]
+    assert (row["headers"], row["bearer_token_env_var"]) == (["X-Key", "X-Team"], "API_TOKEN")
+    assert main(["mcp", "list"]) == 0
+    line = capsys.readouterr().out
+    assert "headers: X-Key, X-Team" in line and "$API_TOKEN" in line
+    assert "v3ry" not in line and "core" not in line  # header values may be secrets
+    # Headers belong to HTTP servers only.
+    assert main(["mcp", "add", "local", "--header", "A=1", "--", "python", "s.py"]) == 2

@@ -94,6 +94,10 @@ class RpcClient:
         self.stderr_path = stderr_path
         self.check = SchemaCheck()
         self.notes: list[Message] = []
+        #: Responses by request id, and the ids in the order their responses arrived.
+        self.responses: dict[int, Message] = {}
+        self.answered: list[int] = []
+        self._methods: dict[int, str] = {}
         self._pos = 0
         self._next_id = 0
         self._lines: queue.Queue[str | None] = queue.Queue()
@@ -116,37 +120,63 @@ class RpcClient:
         if "id" not in message:
             self.check.notification(message)
             self.notes.append(message)
+        elif message["id"] in self._methods:
+            request_id = message["id"]
+            assert request_id not in self.responses, f"two responses to request {request_id}"
+            self.check.response(self._methods[request_id], message)
+            self.responses[request_id] = message
+            self.answered.append(request_id)
         return message
 
     def _log(self) -> str:
         return self.stderr_path.read_text()
 
-    def send(self, message: Message) -> None:
+    def send(self, *messages: Message) -> None:
+        """Write the messages, one per line, in a single write (so they arrive together)."""
         assert self.proc.stdin is not None
-        self.proc.stdin.write(json.dumps(message) + "\n")
+        self.proc.stdin.write("".join(json.dumps(message) + "\n" for message in messages))
         self.proc.stdin.flush()
 
-    def call(
-        self, method: str, params: dict[str, Any], timeout: float = 15, *, valid: bool = True
-    ) -> Message:
-        """Send a request; return its response (result or error), collecting notifications.
+    def request(self, method: str, params: dict[str, Any], *, valid: bool = True) -> int:
+        """Send a request without waiting for its response; its id.
 
         `valid=False` sends a request the schema must reject (to test the server's errors)."""
         self._next_id += 1
-        request = {"jsonrpc": "2.0", "id": self._next_id, "method": method, "params": params}
+        request_id = self._next_id
+        request = {"jsonrpc": "2.0", "id": request_id, "method": method, "params": params}
         if valid:
             self.check.request(request)
         else:
             self.check.rejects(request)
+        # An invalid request is answered by an error, checked as any method's would be.
+        self._methods[request_id] = method if valid else "initialize"
         self.send(request)
-        if not valid:
-            method = "initialize"  # an invalid request is answered by an error
+        return request_id
+
+    def requests(self, *calls: tuple[str, dict[str, Any]]) -> list[int]:
+        """Send several (valid) requests in one write, without waiting; their ids."""
+        messages = []
+        for method, params in calls:
+            self._next_id += 1
+            message = {"jsonrpc": "2.0", "id": self._next_id, "method": method, "params": params}
+            self.check.request(message)
+            self._methods[self._next_id] = method
+            messages.append(message)
+        self.send(*messages)
+        return [message["id"] for message in messages]
+
+    def response(self, request_id: int, timeout: float = 15) -> Message:
+        """The response to `request_id`, waiting for it (collecting everything else)."""
         deadline = time.monotonic() + timeout
-        while True:
-            message = self._receive(deadline)
-            if message.get("id") == self._next_id:
-                self.check.response(method, message)
-                return message
+        while request_id not in self.responses:
+            self._receive(deadline)
+        return self.responses[request_id]
+
+    def call(
+        self, method: str, params: dict[str, Any], timeout: float = 15, *, valid: bool = True
+    ) -> Message:
+        """Send a request; return its response (result or error), collecting notifications."""
+        return self.response(self.request(method, params, valid=valid), timeout)
 
     def result(self, method: str, params: dict[str, Any]) -> Any:
         response = self.call(method, params)
@@ -174,6 +204,13 @@ class RpcClient:
         event: dict[str, Any] = self.wait_for(match)["params"]["event"]
         return event
 
+    def events_of(self, session_id: str) -> list[dict[str, Any]]:
+        return [
+            note["params"]["event"]
+            for note in self.notes
+            if note["method"] == "event" and note["params"]["session_id"] == session_id
+        ]
+
     def close(self, timeout: float = 15) -> int:
         assert self.proc.stdin is not None
         self.proc.stdin.close()
@@ -192,3 +229,13 @@ class RpcClient:
             self.proc.kill()
             self.proc.wait()
         self._stderr.close()
+
+
+def connect(clients: list[RpcClient], env: dict[str, str], repo: Path, log: Path) -> RpcClient:
+    """A started `lever app-server` (added to `clients`, for clean-up), initialized."""
+    client = RpcClient(env, repo, log)
+    clients.append(client)
+    init = client.result("initialize", {"client_name": "test", "protocol_version": "1"})
+    assert init["server_name"] == "lever" and init["protocol_version"] == "1"
+    assert "approval/respond" in init["capabilities"]["methods"]
+    return client

@@ -6,18 +6,14 @@ Every message sent and received is checked against docs/schema/app-server.v1.sch
 from __future__ import annotations
 
 import json
-import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from lever.server.schema import schema_text
 from lever.testing.fake_model import FakeModelServer
 
-from .rpc_client import SCHEMA_FILE, RpcClient
+from .rpc_client import SCHEMA_FILE, RpcClient, connect
 
 
 def shell(command: str, call_id: str, text: str = "") -> dict[str, Any]:
@@ -35,42 +31,6 @@ SCRIPT = [
     shell("sleep 30", "call_sleep"),
     {"text": "Picked up where we left off."},
 ]
-
-
-@pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    home = tmp_path / "lever-home"
-    home.mkdir()
-    clean = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.endswith("_API_KEY") and not k.startswith("LEVER_")
-    }
-    return {**clean, "LEVER_HOME": str(home)}
-
-
-@pytest.fixture
-def repo(tmp_path: Path) -> Path:
-    work = tmp_path / "work"
-    work.mkdir()
-    return work
-
-
-@pytest.fixture
-def clients(env: dict[str, str], repo: Path, tmp_path: Path) -> Iterator[list[RpcClient]]:
-    started: list[RpcClient] = []
-    yield started
-    for client in started:
-        client.kill()
-
-
-def connect(clients: list[RpcClient], env: dict[str, str], repo: Path, log: Path) -> RpcClient:
-    client = RpcClient(env, repo, log)
-    clients.append(client)
-    init = client.result("initialize", {"client_name": "test", "protocol_version": "1"})
-    assert init["server_name"] == "lever" and init["protocol_version"] == "1"
-    assert "approval/respond" in init["capabilities"]["methods"]
-    return client
 
 
 def test_checked_in_schema_is_generated() -> None:
@@ -200,6 +160,7 @@ def test_every_method_and_notification_is_in_the_schema() -> None:
         "session/resume",
         "session/fork",
         "session/list",
+        "session/close",
         "turn/send",
         "turn/interrupt",
         "approval/respond",
@@ -210,3 +171,24 @@ def test_every_method_and_notification_is_in_the_schema() -> None:
     event = schema["$defs"]["EventParams"]["properties"]["event"]
     kinds = set(event["discriminator"]["mapping"])
     assert {"session_started", "text_delta", "turn_finished", "approval_requested"} <= kinds
+
+
+def test_config_read_hides_secrets_but_not_variable_names(
+    clients: list[RpcClient], env: dict[str, str], repo: Path, tmp_path: Path
+) -> None:
+    client = connect(clients, env, repo, tmp_path / "server.log")
+    overrides = [
+        'mcp_servers.web.url="http://127.0.0.1:9/mcp"',
+        'mcp_servers.web.headers={X-Team="core-team"}',
+        'mcp_servers.web.bearer_token_env_var="WEB_TOKEN"',
+        'api_key="sk-live-123"',
+        'api_key_env="MY_KEY"',
+    ]
+    config = client.result("config/read", {"cwd": str(repo), "config": overrides})["config"]
+    assert config["mcp_servers"]["web"] == {
+        "url": "http://127.0.0.1:9/mcp",
+        "headers": {"X-Team": "***"},
+        "bearer_token_env_var": "WEB_TOKEN",
+    }
+    assert (config["api_key"], config["api_key_env"]) == ("***", "MY_KEY")
+    assert client.close() == 0

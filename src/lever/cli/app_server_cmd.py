@@ -11,7 +11,7 @@ def register(sub: Any) -> argparse.ArgumentParser:
         "app-server",
         help="JSON-RPC 2.0 over stdio for editor extensions",
         description="Speak JSON-RPC 2.0 on stdin/stdout, one JSON message per line: sessions "
-        "(new, resume, fork, list), turns, interrupts, approvals, config and models; every "
+        "(new, resume, fork, list, close), turns, interrupts, approvals, config and models; every "
         "session event is streamed as an `event` notification. The protocol and its JSON Schema "
         "are described in docs/app-server.md. Ends when stdin closes.",
     )

@@ -11,6 +11,7 @@ examples:
   lever mcp add files -- npx -y @modelcontextprotocol/server-filesystem /tmp
   lever mcp add demo --env TOKEN=abc --trust trusted -- python server.py --verbose
   lever mcp add remote --url http://127.0.0.1:8000/mcp
+  lever mcp add api --url https://mcp.example.com/mcp --bearer-token-env-var API_MCP_TOKEN
   lever mcp list
   lever mcp remove demo
 
@@ -21,7 +22,8 @@ calls run without asking. See docs/mcp.md."""
 
 ADD_USAGE = (
     "lever mcp add NAME [--env K=V]... [--trust ask|trusted] [--startup-timeout S] "
-    "[--tool-timeout S] (-- COMMAND [ARGS...] | --url URL)"
+    "[--tool-timeout S] (-- COMMAND [ARGS...] | --url URL [--header K=V]... "
+    "[--bearer-token-env-var NAME])"
 )
 ADD_HELP = """\
 Add [mcp_servers.NAME] to $LEVER_HOME/config.toml.
@@ -29,6 +31,9 @@ Add [mcp_servers.NAME] to $LEVER_HOME/config.toml.
   NAME                 the server's name; its tools appear as NAME__tool
   -- COMMAND ARGS...   a stdio server: the command lever starts (everything after --)
   --url URL            a streamable HTTP server instead
+  --header K=V         HTTP: send header K with every request (repeatable)
+  --bearer-token-env-var NAME
+                       HTTP: send `Authorization: Bearer $NAME` (read when the server starts)
   --env K=V            set K in the server's environment (repeatable)
   --trust ask|trusted  ask: calls go through the approval policy (default); trusted: never ask
   --startup-timeout S  seconds to start and list tools (default 10)
@@ -38,6 +43,8 @@ Add [mcp_servers.NAME] to $LEVER_HOME/config.toml.
 def _add_options(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--url")
     p.add_argument("--env", action="append", default=[])
+    p.add_argument("--header", action="append", default=[])
+    p.add_argument("--bearer-token-env-var")
     p.add_argument("--trust", choices=("ask", "trusted"))
     p.add_argument("--startup-timeout", type=float)
     p.add_argument("--tool-timeout", type=float)
@@ -53,7 +60,8 @@ def parse_add(outer: argparse.Namespace) -> argparse.Namespace:
     args = _add_options(inner).parse_args(spec[:cut])
     args.command = spec[cut + 1 :]
     args.env = [*outer.env, *args.env]
-    for key in ("url", "trust", "startup_timeout", "tool_timeout"):
+    args.header = [*outer.header, *args.header]
+    for key in ("url", "trust", "startup_timeout", "tool_timeout", "bearer_token_env_var"):
         if getattr(args, key) is None:
             setattr(args, key, getattr(outer, key))
     return args
@@ -110,14 +118,17 @@ def _table_from(args: argparse.Namespace) -> dict[str, Any]:
     table: dict[str, Any] = {"url": args.url} if args.url else {"command": command[0]}
     if len(command) > 1:
         table["args"] = command[1:]
-    env = {}
-    for pair in args.env:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise McpConfigError(f"--env expects K=V, got {pair!r}")
-        env[key] = value
-    if env:
-        table["env"] = env
+    for flag, key, pairs in (("--env", "env", args.env), ("--header", "headers", args.header)):
+        values = {}
+        for pair in pairs:
+            name, sep, value = pair.partition("=")
+            if not sep or not name:
+                raise McpConfigError(f"{flag} expects K=V, got {pair!r}")
+            values[name] = value
+        if values:
+            table[key] = values
+    if args.bearer_token_env_var:
+        table["bearer_token_env_var"] = args.bearer_token_env_var
     if args.trust:
         table["trust"] = args.trust
     if args.startup_timeout is not None:
@@ -164,6 +175,8 @@ def _list(path: Any, as_json: bool) -> int:
                 "trust": server.trust,
                 "enabled": server.enabled,
                 "env": sorted(server.env),  # names only: values may be secrets
+                "headers": sorted(server.headers),
+                "bearer_token_env_var": server.bearer_token_env_var,
                 "startup_timeout_s": server.startup_timeout_s,
                 "tool_timeout_s": server.tool_timeout_s,
             }
@@ -183,4 +196,8 @@ def _line(row: dict[str, Any]) -> str:
         return f"{row['name']}  (unusable: {row['error']})"
     extra = "" if row["enabled"] else "  (disabled)"
     env = f"  env: {', '.join(row['env'])}" if row["env"] else ""
+    if row["headers"]:
+        env += f"  headers: {', '.join(row['headers'])}"
+    if row["bearer_token_env_var"]:
+        env += f"  bearer token: ${row['bearer_token_env_var']}"
     return f"{row['name']}  [{row['transport']}, trust {row['trust']}]  {row['target']}{env}{extra}"

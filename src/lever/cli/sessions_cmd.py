@@ -23,19 +23,36 @@ def register(sub: Any) -> argparse.ArgumentParser:
     )
     _add_list_flags(p)
     actions = p.add_subparsers(dest="sessions_command", metavar="ACTION")
-    _add_list_flags(actions.add_parser("list", help="list sessions (the default)"))
+    # The flags are accepted before and after the action (`sessions --all list` and `sessions
+    # list --all`). A subparser writes its defaults over the parent's values, so its own
+    # defaults are SUPPRESS: unset there, the parent's value (or default) stands.
+    _add_list_flags(actions.add_parser("list", help="list sessions (the default)"), inherit=True)
     search = actions.add_parser("search", help="full-text search over the messages of sessions")
     search.add_argument("text", nargs="+", help="words that must all occur in a message")
-    search.add_argument("--limit", type=int, default=20, help="at most this many hits")
-    search.add_argument("--json", action="store_true", help="print hits as JSON lines")
+    search.add_argument(
+        "--limit", type=int, default=argparse.SUPPRESS, help="at most this many hits (20)"
+    )
+    search.add_argument(
+        "--json", action="store_true", default=argparse.SUPPRESS, help="print hits as JSON lines"
+    )
     actions.add_parser("reindex", help="rebuild the index from the rollout files")
     return p
 
 
-def _add_list_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--all", action="store_true", help="sessions of every folder, not just cwd")
-    p.add_argument("--limit", type=int, default=20, help="at most this many sessions")
-    p.add_argument("--json", action="store_true", help="print sessions as JSON lines")
+def _add_list_flags(p: argparse.ArgumentParser, *, inherit: bool = False) -> None:
+    def default(value: object) -> object:
+        return argparse.SUPPRESS if inherit else value
+
+    p.add_argument(
+        "--all",
+        action="store_true",
+        default=default(False),
+        help="sessions of every folder, not just cwd",
+    )
+    p.add_argument("--limit", type=int, default=default(20), help="at most this many sessions (20)")
+    p.add_argument(
+        "--json", action="store_true", default=default(False), help="print sessions as JSON lines"
+    )
 
 
 def run(args: argparse.Namespace) -> int:

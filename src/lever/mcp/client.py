@@ -19,7 +19,7 @@ import concurrent.futures
 import contextlib
 import os
 import threading
-from collections.abc import Coroutine, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
@@ -69,6 +69,9 @@ class _Connection:
         self._lock: asyncio.Lock | None = None
         self._log: TextIO | None = None
         self._log_start = 0
+        #: HTTP only: the latest error status the server answered with ("HTTP 401 Unauthorized").
+        #: The SDK reports it as a bare "error response"; a person needs the status.
+        self.http_error: str | None = None
 
     @property
     def alive(self) -> bool:
@@ -96,10 +99,15 @@ class _Connection:
             await asyncio.wait_for(asyncio.shield(ready), timeout)
         except TimeoutError:
             await self.stop(cancel=True)
+            if ready.done() and not ready.cancelled():
+                ready.exception()  # the stop's own "stopped": read, or asyncio logs it as lost
             raise McpError(self._why(f"did not start within {timeout:g} s")) from None
         except BaseException as e:
             await self.stop(cancel=True)
-            raise McpError(self._why(f"could not start: {describe_exception(e)}")) from None
+            why = describe_exception(e)
+            if self.http_error:
+                why = f"{why} ({self.http_error})"
+            raise McpError(self._why(f"could not start: {why}")) from None
 
     async def _serve(self, ready: asyncio.Future[None]) -> None:
         """Hold the transport and session open until `stop`; all in this one task."""
@@ -125,9 +133,8 @@ class _Connection:
     def _transport(self) -> contextlib.AbstractAsyncContextManager[Any]:
         config = self.config
         if config.url:
-            from mcp.client.streamable_http import streamable_http_client
-
-            return streamable_http_client(config.url)
+            self.http_error = None
+            return _http_transport(config, self._saw_status)
         params = StdioServerParameters(
             command=config.command or "",
             args=list(config.args),
@@ -135,6 +142,10 @@ class _Connection:
             cwd=self.cwd,
         )
         return stdio_client(params, errlog=self._open_log())
+
+    def _saw_status(self, status: int, reason: str) -> None:
+        if status >= 400:
+            self.http_error = f"HTTP {status} {reason}".strip()
 
     def _open_log(self) -> TextIO:
         """The server's stderr goes to a log file, so it cannot garble lever's own output."""
@@ -192,6 +203,45 @@ class _Connection:
         if self._log is not None:
             self._log.close()
             self._log = None
+
+
+def http_headers(config: McpServerConfig, environ: Mapping[str, str]) -> dict[str, str]:
+    """The headers of every request to an HTTP server, the bearer token read from `environ`.
+
+    Raises `McpError` naming the variable (never a value) when the token is missing.
+    """
+    headers = dict(config.headers)
+    var = config.bearer_token_env_var
+    if var:
+        token = environ.get(var, "").strip()
+        if not token:
+            # Reported as "MCP server NAME (URL) could not start: ..." by `_start`.
+            raise McpError(f"the environment variable {var} (bearer_token_env_var) is not set")
+        headers["Authorization"] = f"Bearer {token}"
+    return headers
+
+
+@contextlib.asynccontextmanager
+async def _http_transport(
+    config: McpServerConfig, on_status: Callable[[int, str], None]
+) -> AsyncIterator[Any]:
+    """Streamable HTTP, with the configured headers on one HTTP client we own and close."""
+    from mcp.client.streamable_http import streamable_http_client
+    from mcp.shared._httpx_utils import create_mcp_http_client
+
+    assert config.url is not None
+    headers = http_headers(config, os.environ)
+
+    async def status_of(response: Any) -> None:
+        # Messages go by POST; a GET is the optional event stream, which servers may refuse.
+        if response.request.method == "POST":
+            on_status(response.status_code, response.reason_phrase)
+
+    # The SDK's own client factory keeps its timeouts (a long read timeout for the SSE stream).
+    async with create_mcp_http_client(headers=headers) as http:
+        http.event_hooks["response"].append(status_of)
+        async with streamable_http_client(config.url, http_client=http) as streams:
+            yield streams
 
 
 async def _list_all_tools(session: ClientSession) -> list[types.Tool]:

@@ -12,7 +12,11 @@ tool_timeout_s = 60           # one tool call
 
 [mcp_servers.remote]          # streamable HTTP
 url = "http://127.0.0.1:8000/mcp"
+headers = { X-Team = "core" } # sent with every request
+bearer_token_env_var = "REMOTE_MCP_TOKEN"  # `Authorization: Bearer $REMOTE_MCP_TOKEN`
 ```
+
+A token is read from the environment when the server is started, never stored in the table.
 
 This module has no dependency on the `mcp` SDK: the CLI reads and checks tables without paying
 for its import.
@@ -31,8 +35,22 @@ DEFAULT_STARTUP_TIMEOUT_S = 10.0
 DEFAULT_TOOL_TIMEOUT_S = 60.0
 #: Server names become tool-name prefixes (`NAME__tool`): keep them to what every API accepts.
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
+ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+#: RFC 9110 token characters: what a header name may be made of.
+HEADER_NAME_RE = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 KEYS = frozenset(
-    {"command", "args", "env", "url", "trust", "startup_timeout_s", "tool_timeout_s", "enabled"}
+    {
+        "command",
+        "args",
+        "env",
+        "url",
+        "headers",
+        "bearer_token_env_var",
+        "trust",
+        "startup_timeout_s",
+        "tool_timeout_s",
+        "enabled",
+    }
 )
 
 
@@ -47,6 +65,10 @@ class McpServerConfig:
     args: tuple[str, ...] = ()
     env: Mapping[str, str] = field(default_factory=dict)
     url: str | None = None
+    #: HTTP only: headers sent with every request (their values may be secrets: never shown).
+    headers: Mapping[str, str] = field(default_factory=dict)
+    #: HTTP only: the variable holding a token sent as `Authorization: Bearer ...`.
+    bearer_token_env_var: str | None = None
     trust: Trust = "ask"
     startup_timeout_s: float = DEFAULT_STARTUP_TIMEOUT_S
     tool_timeout_s: float = DEFAULT_TOOL_TIMEOUT_S
@@ -102,6 +124,7 @@ def parse_server(name: str, table: Any) -> McpServerConfig:
         raise McpConfigError(f"mcp_servers.{name}: `args` and `env` only go with `command`")
     if not isinstance(env, Mapping) or not all(isinstance(v, str) for v in env.values()):
         raise McpConfigError(f'mcp_servers.{name}.env must be a table of NAME = "value"')
+    headers, token_var = _http_auth(name, table, url)
     trust = table.get("trust", "ask")
     if trust not in TRUST_LEVELS:
         raise McpConfigError(f'mcp_servers.{name}.trust must be "ask" or "trusted"')
@@ -114,11 +137,40 @@ def parse_server(name: str, table: Any) -> McpServerConfig:
         args=tuple(args),
         env={str(k): v for k, v in env.items()},
         url=url,
+        headers=headers,
+        bearer_token_env_var=token_var,
         trust=trust,
         startup_timeout_s=_timeout(name, table, "startup_timeout_s", DEFAULT_STARTUP_TIMEOUT_S),
         tool_timeout_s=_timeout(name, table, "tool_timeout_s", DEFAULT_TOOL_TIMEOUT_S),
         enabled=enabled,
     )
+
+
+def _http_auth(
+    name: str, table: Mapping[str, Any], url: str | None
+) -> tuple[dict[str, str], str | None]:
+    headers = table.get("headers", {})
+    token_var = table.get("bearer_token_env_var")
+    if url is None and (headers or token_var is not None):
+        raise McpConfigError(
+            f"mcp_servers.{name}: `headers` and `bearer_token_env_var` only go with `url`"
+        )
+    if not isinstance(headers, Mapping) or not all(
+        isinstance(k, str) and HEADER_NAME_RE.match(k) and isinstance(v, str)
+        for k, v in headers.items()
+    ):
+        raise McpConfigError(f'mcp_servers.{name}.headers must be a table of Header-Name = "value"')
+    if token_var is not None and (
+        not isinstance(token_var, str) or not ENV_NAME_RE.match(token_var)
+    ):
+        raise McpConfigError(
+            f"mcp_servers.{name}.bearer_token_env_var must be the name of an environment variable"
+        )
+    if token_var is not None and any(k.lower() == "authorization" for k in headers):
+        raise McpConfigError(
+            f"mcp_servers.{name}: give `bearer_token_env_var` or an Authorization header, not both"
+        )
+    return dict(headers), token_var
 
 
 def parse_servers(config: Mapping[str, Any]) -> tuple[list[McpServerConfig], list[str]]:

@@ -125,6 +125,16 @@ class SessionListResult(_Result):
     sessions: list[SessionInfo]
 
 
+class SessionCloseParams(_Params):
+    session_id: str
+
+
+class SessionCloseResult(_Result):
+    closed: bool = True
+    #: A turn was running and was interrupted.
+    interrupted: bool
+
+
 class TurnSendParams(_Params):
     session_id: str
     #: The person's message; null continues the unfinished turn of a resumed session.
@@ -194,6 +204,7 @@ METHODS: dict[str, tuple[type[_Params], type[_Result]]] = {
     "session/resume": (SessionResumeParams, SessionResult),
     "session/fork": (SessionForkParams, SessionResult),
     "session/list": (SessionListParams, SessionListResult),
+    "session/close": (SessionCloseParams, SessionCloseResult),
     "turn/send": (TurnSendParams, TurnSendResult),
     "turn/interrupt": (TurnInterruptParams, TurnInterruptResult),
     "approval/respond": (ApprovalRespondParams, ApprovalRespondResult),

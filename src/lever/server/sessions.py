@@ -17,7 +17,7 @@ from lever.config.loader import lever_home, load_config
 from lever.config.providers import ConfigError, resolve_model
 from lever.sandbox.approval import POLICIES, Approvals, Decide
 from lever.server.rpc import ModelParams, SessionNewParams
-from lever.store.index import AmbiguousSession, find_session
+from lever.store.index import AmbiguousSession, SessionRow, find_session, open_index
 from lever.store.rollout import read_rollout, session_dir
 
 #: An editor has a person to ask, so by default the model may ask to escalate.
@@ -85,6 +85,17 @@ def recorded(path: Path, at: int | None = None) -> Replayed:
     return replay(read_rollout(path), until_seq=at)
 
 
+def read_recorded(session_id: str, at: int | None = None) -> tuple[Path, Replayed]:
+    """The rollout of `session_id` (or a unique prefix of it) and its replayed state."""
+    path = rollout_of(session_id)
+    return path, recorded(path, at)
+
+
+def list_sessions(cwd: str | None, limit: int) -> list[SessionRow]:
+    with open_index(lever_home()) as index:
+        return index.list_sessions(cwd, limit=limit)
+
+
 def session_from(
     replayed: Replayed,
     params: ModelParams,
@@ -122,3 +133,18 @@ def as_fork(replayed: Replayed, session_id: str, source: str) -> tuple[Replayed,
     """The fork's replayed state and the path of its new rollout."""
     replayed = fork_of(replayed, session_id, source)
     return replayed, session_dir(lever_home()) / f"rollout-{session_id}.jsonl"
+
+
+async def discard(session: Session) -> None:
+    """Close a session that was built but never started: its tools (MCP servers, processes),
+    its model client and its rollout, which is removed when nothing was written to it."""
+    for tool in session.router.tools.values():
+        closer = getattr(tool, "aclose", None)
+        if closer is not None:
+            await closer()
+    await session.client.aclose()
+    if session.rollout is not None:
+        session.rollout.close()
+        path = session.rollout.path
+        if path.exists() and path.stat().st_size == 0:
+            path.unlink()

@@ -224,6 +224,17 @@ def build_session(
     return session
 
 
+def build_review_session(
+    resolved: ResolvedModel, cwd: Path, config: dict[str, Any], limits: Limits
+) -> Session:
+    """A reviewer (`lever review`, the app's `/review`): read-only sandbox, never asks."""
+    from lever.review.run import REVIEW_APPROVAL, REVIEW_SANDBOX
+
+    sandbox = sandbox_from(config, argparse.Namespace(sandbox=REVIEW_SANDBOX), cwd)
+    approvals = Approvals(REVIEW_APPROVAL)
+    return build_session(resolved, cwd, config, limits, sandbox=sandbox, approvals=approvals)
+
+
 def _add_mcp_tools(tools: ToolRouter, config: dict[str, Any], cwd: Path) -> list[str]:
     """`[mcp_servers.*]` tools join the router (the SDK is imported only when some are set)."""
     if not config.get("mcp_servers"):

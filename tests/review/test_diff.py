@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from lever.review.diff import DiffError, DiffTarget, collect_diff
+from lever.review.diff import DiffError, DiffTarget, collect_diff, parse_target
 
 from .conftest import git
 
@@ -60,3 +60,18 @@ def test_clean_tree_is_empty(buggy_repo: Path) -> None:
     git(buggy_repo, "add", ".")
     git(buggy_repo, "commit", "-q", "-m", "wip")
     assert collect_diff(buggy_repo, DiffTarget("uncommitted")).empty
+
+
+def test_parse_target_reads_the_review_flags() -> None:
+    assert parse_target([]) == DiffTarget("uncommitted")
+    assert parse_target(["--uncommitted"]) == DiffTarget("uncommitted")
+    assert parse_target(["--base", "main"]) == DiffTarget("base", "main")
+    assert parse_target(["--commit", "1a2b3c"]) == DiffTarget("commit", "1a2b3c")
+    for words, error in [
+        (["--base"], "unexpected '--base'"),
+        (["--commit", "--base", "main"], "unexpected '--commit'"),
+        (["main"], "unexpected 'main'"),
+        (["--base", "main", "--commit", "x"], "exclude each other"),
+    ]:
+        with pytest.raises(DiffError, match=error):
+            parse_target(words)

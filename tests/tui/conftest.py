@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import io
+import os
+import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -11,6 +13,7 @@ from typing import Any
 
 import pytest
 from rich.console import Console
+from rich.segment import Segment
 from textual.app import App
 from textual.pilot import Pilot
 
@@ -34,7 +37,9 @@ def lever_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "lever-home"
     home.mkdir()
     monkeypatch.setenv("LEVER_HOME", str(home))
-    for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "LEVER_PROVIDER", "LEVER_MODEL"):
+    # COLORFGBG and NO_COLOR come from the terminal running the tests; they change the look.
+    names = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "LEVER_PROVIDER", "LEVER_MODEL")
+    for name in (*names, "COLORFGBG", "NO_COLOR"):
         monkeypatch.delenv(name, raising=False)
     return home
 
@@ -45,14 +50,17 @@ def make_app(workdir: Path) -> Iterator[Callable[..., tuple[LeverApp, FakeModelS
     servers: list[FakeModelServer] = []
 
     def factory(
-        turns: list[dict[str, Any]], prompt: str | None = None, **flags: Any
+        turns: list[dict[str, Any]],
+        prompt: str | None = None,
+        resume: Path | None = None,
+        **flags: Any,
     ) -> tuple[LeverApp, FakeModelServer]:
         server = FakeModelServer(turns).start()
         servers.append(server)
         args = argparse.Namespace(
             provider="openai-chat", model="fake-model", base_url=server.base_url, **flags
         )
-        return LeverApp(Launch(cwd=workdir, args=args, prompt=prompt)), server
+        return LeverApp(Launch(cwd=workdir, args=args, prompt=prompt, resume=resume)), server
 
     yield factory
     for server in servers:
@@ -75,6 +83,45 @@ def screen_text(app: App[Any]) -> str:
     screen = app.screen
     console.print(screen._compositor.render_update(full=True, screen_stack=app._background_screens))
     return console.export_text()
+
+
+def screen_segments(app: App[Any]) -> list[Segment]:
+    """The screen as the terminal gets it: text with styles, after the app's colour filters."""
+    width, height = app.size
+    console = Console(
+        width=width,
+        height=height,
+        file=io.StringIO(),
+        force_terminal=True,
+        color_system="truecolor",
+        legacy_windows=False,
+    )
+    update = app.screen._compositor.render_update(full=True, screen_stack=app._background_screens)
+    return [segment for segment in console.render(update) if segment.text.strip()]
+
+
+def git(repo: Path, *args: str) -> str:
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@example.com",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@example.com",
+        "GIT_CONFIG_GLOBAL": "/dev/null",
+    }
+    done = subprocess.run(
+        ["git", *args], cwd=repo, env=env, capture_output=True, text=True, check=True
+    )
+    return done.stdout
+
+
+@pytest.fixture
+def git_repo(workdir: Path) -> Path:
+    """`workdir` as a git repository with hello.py committed on main."""
+    git(workdir, "init", "-q", "-b", "main")
+    git(workdir, "add", ".")
+    git(workdir, "commit", "-q", "-m", "Add hello")
+    return workdir
 
 
 async def wait_for(

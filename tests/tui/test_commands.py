@@ -33,8 +33,7 @@ async def test_information_commands(make_app) -> None:
         await wait_for(pilot, lambda: app.turns_shown == 1)
         await command(pilot, "/plan", "[>] Only step")
         await command(pilot, "/skills", "no skills")
-        await command(pilot, "/review", "/review is not yet available")
-        await command(pilot, "/init", "/init is not yet available")
+        await command(pilot, "/review", "is not inside a git repository")
         await command(pilot, "/nope", "unknown command /nope")
 
 

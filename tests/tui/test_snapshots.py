@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 import pytest
@@ -89,3 +90,42 @@ async def test_no_model_screen(workdir: Path, size: tuple[int, int]) -> None:
         text = "\n".join(lines)
         assert "lever demo" in text and "OPENAI_API_KEY" in text
         assert lines[-1].lstrip().startswith("no model ·")
+
+
+REVIEW = {
+    "findings": [
+        {
+            "title": "Misspelled greeting",
+            "body": "It prints helo.",
+            "file": "hello.py",
+            "line_start": 1,
+            "priority": 1,
+            "confidence": 0.9,
+        }
+    ],
+    "verdict": "needs_changes",
+    "summary": "The greeting is misspelled.",
+}
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+async def test_review_screen(make_app, git_repo: Path, size: tuple[int, int]) -> None:
+    (git_repo / "hello.py").write_text("print('helo')\n")
+    app, _ = make_app([{"text": "```json\n" + json.dumps(REVIEW) + "\n```"}])
+    async with app.run_test(size=size) as pilot:
+        await wait_for(pilot, lambda: app.session is not None)
+        await type_text(pilot, "/review")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: "verdict: needs changes" in screen_text(app) and not app.busy)
+        lines = check_frame(screen_text(app), size)
+        text = "\n".join(lines)
+        heading = next(i for i, line in enumerate(lines) if "review · uncommitted changes" in line)
+        body = [line.strip(" █▌▎▍▊▋▉▐") for line in lines[heading : heading + 8]]
+        assert body[:3] == [
+            "review · uncommitted changes (staged, unstaged and untracked)",
+            "verdict: needs changes",
+            "summary: The greeting is misspelled.",
+        ]
+        assert "[P1] hello.py:1  Misspelled greeting (confidence 0.90)" in text
+        assert "reviewing uncommitted changes" in text and "read-only" in text
+        assert lines[-1].lstrip().startswith("fake-model") and "ready" in lines[-1]

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from lever.tools.apply_patch import make_patch
-from lever.tui.cells import AnswerCell, CommandCell, PatchCell
+from lever.tui.answer import AnswerCell
+from lever.tui.cells import CommandCell, PatchCell
 from lever.tui.transcript import Transcript
 
 from .conftest import screen_text, type_text, wait_for
@@ -237,3 +238,55 @@ async def test_no_model_shows_the_configuration_hint(workdir: Path) -> None:
         await send(pilot, "hello")
         await wait_for(pilot, lambda: "lever cannot answer" in screen_text(app))
         assert app.session is None and app.is_running
+
+
+async def test_keys_work_while_the_session_opens(make_app, monkeypatch) -> None:
+    import threading
+
+    import lever.tui.launch
+
+    release = threading.Event()
+    real_open = lever.tui.launch.open_session
+
+    def held_open(*args):  # the real session, once the test lets it open
+        assert release.wait(10)
+        return real_open(*args)
+
+    monkeypatch.setattr(lever.tui.launch, "open_session", held_open)
+    app, server = make_app([{"text": "Answered once open."}])
+    async with app.run_test(size=(100, 30)) as pilot:
+        await send(pilot, "typed at once")
+        await wait_for(pilot, lambda: "queued (sent when this turn ends)" in screen_text(app))
+        assert app.session is None and app.opening and server.requests == []
+        await pilot.press("ctrl+j")  # the composer still edits
+        await type_text(pilot, "draft")
+        assert app.composer.text == "\ndraft"
+        release.set()
+        await wait_for(pilot, lambda: "Answered once open." in screen_text(app))
+        assert server.bodies()[0]["messages"][-1]["content"] == "typed at once"
+
+
+async def test_quitting_while_the_session_opens_closes_it_whole(
+    make_app, monkeypatch, lever_home: Path
+) -> None:
+    import threading
+
+    import lever.tui.launch
+
+    release = threading.Event()
+    real_open = lever.tui.launch.open_session
+
+    def held_open(*args):
+        assert release.wait(10)
+        return real_open(*args)
+
+    monkeypatch.setattr(lever.tui.launch, "open_session", held_open)
+    app, _ = make_app([])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app._building is not None, what="the session building")
+        threading.Timer(0.5, release.set).start()  # built only after the quit began
+        await pilot.press("ctrl+q")
+        await wait_for(pilot, lambda: not app.is_running, what="the app to end")
+    (rollout,) = lever_home.glob("sessions/*/*/*/rollout-*.jsonl")
+    kinds = [line.split('"type":"')[1].split('"')[0] for line in rollout.read_text().splitlines()]
+    assert kinds[0] == "session_started" and kinds[-1] == "session_ended"

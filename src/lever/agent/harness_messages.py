@@ -13,7 +13,8 @@ from lever.protocol.items import Item
 PREFIX_TAGS = ("environment_context", "project_docs", "skills")
 #: Tags of messages compaction writes (replaced at the next compaction).
 COMPACTION_TAGS = ("plan", "handoff_summary", "environment_snapshot")
-OTHER_TAGS = ("turn_aborted", "nudge")
+#: `review`: a `/review` report recorded between turns (lever.review.note).
+OTHER_TAGS = ("turn_aborted", "nudge", "review")
 
 
 def harness_message(tag: str, body: str) -> UserMessage:

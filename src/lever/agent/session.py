@@ -156,6 +156,10 @@ class Session:
         self._history_bytes += _size(item)
         self.emit(ItemAdded(item=item))
 
+    def add_note(self, tag: str, body: str) -> None:
+        """A harness message between turns (a `/review` report): the next request carries it."""
+        self._add(harness_message(tag, body))
+
     def _on_retry(self, error: ModelError, attempt: int, delay: float) -> None:
         self.emit(
             ErrorEvent(

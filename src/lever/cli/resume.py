@@ -1,4 +1,6 @@
-"""Resuming and forking sessions from their rollouts, driven like `lever exec`."""
+"""Resuming and forking sessions from their rollouts: in the interactive app, or driven like
+`lever exec`. The session stack is imported only on the exec path: the app loads it itself,
+after its first frame."""
 
 from __future__ import annotations
 
@@ -6,19 +8,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from lever.agent.resume import as_fork, replay
-from lever.assembly import build_session, limits_from, load_for
 from lever.cli import exit_codes
-from lever.cli.exec import run_to_end
 from lever.config.loader import lever_home
-from lever.config.providers import ConfigError, resolve_model
-from lever.store.rollout import (
-    find_rollout,
-    latest_rollout,
-    new_session_id,
-    read_rollout,
-    session_dir,
-)
 
 
 def _split_words(args: argparse.Namespace) -> tuple[str | None, str | None]:
@@ -32,6 +23,8 @@ def _split_words(args: argparse.Namespace) -> tuple[str | None, str | None]:
 
 
 def _rollout_for(args: argparse.Namespace, session: str | None) -> Path:
+    from lever.store.rollout import find_rollout, latest_rollout
+
     if session:
         return find_rollout(lever_home(), session)
     if args.last:
@@ -39,7 +32,34 @@ def _rollout_for(args: argparse.Namespace, session: str | None) -> Path:
     raise ValueError("name a session id, or pass --last")
 
 
+def wants_app(args: argparse.Namespace) -> bool:
+    """`lever resume` opens the app in a terminal; scripts (--json, -o, --exec, a prompt read
+    from stdin, or stdin or stdout not a terminal) get the `lever exec` behaviour."""
+    if getattr(args, "fork", False) or getattr(args, "exec", False):
+        return False
+    if args.json or args.output_last_message or "-" in args.words:
+        return False
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+def resume_in_app(args: argparse.Namespace) -> int:
+    """Open the app on the recorded session: its transcript first, then an unfinished turn is
+    carried on and PROMPT (if given) is sent."""
+    from lever.tui.app import run_app
+    from lever.tui.launch import Launch
+
+    session_word, prompt = _split_words(args)
+    path = _rollout_for(args, session_word)
+    return run_app(Launch(cwd=Path.cwd(), args=args, prompt=prompt, resume=path))
+
+
 def resume_or_fork(args: argparse.Namespace) -> int:
+    from lever.agent.resume import as_fork, replay
+    from lever.assembly import build_session, limits_from, load_for
+    from lever.cli.exec import run_to_end
+    from lever.config.providers import ConfigError, resolve_model
+    from lever.store.rollout import new_session_id, read_rollout, session_dir
+
     session_word, prompt = _split_words(args)
     path = _rollout_for(args, session_word)
     forking = getattr(args, "fork", False)

@@ -24,7 +24,9 @@ def register(sub: Any) -> argparse.ArgumentParser:
         "resume",
         help="continue a session from its rollout (after a stop, a crash or a kill)",
         description="Rebuild the session's exact history from its rollout and continue: an "
-        "unfinished turn is carried on, then PROMPT (if given) is sent. Runs like `lever exec`.",
+        "unfinished turn is carried on, then PROMPT (if given) is sent. In a terminal this opens "
+        "the interactive app with the session's transcript; with --json, -o, --exec, a PROMPT "
+        "of '-', or when stdin or stdout is not a terminal, it runs like `lever exec`.",
     )
     p.add_argument(
         "words",
@@ -34,6 +36,11 @@ def register(sub: Any) -> argparse.ArgumentParser:
         "to send after continuing ('-' reads it from stdin)",
     )
     p.add_argument("--last", action="store_true", help="the most recent session")
+    p.add_argument(
+        "--exec",
+        action="store_true",
+        help="continue without the app, like `lever exec` (a PROMPT or an unfinished turn needed)",
+    )
     _add_run_flags(p)
     return p
 
@@ -58,10 +65,10 @@ def register_fork(sub: Any) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from lever.cli.resume import resume_or_fork
+    from lever.cli.resume import resume_in_app, resume_or_fork, wants_app
 
     try:
-        return resume_or_fork(args)
+        return resume_in_app(args) if wants_app(args) else resume_or_fork(args)
     except (FileNotFoundError, ValueError) as e:
         print(f"lever {args.command}: {e}", file=sys.stderr)
         return 2

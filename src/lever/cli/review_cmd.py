@@ -40,22 +40,16 @@ def run(args: argparse.Namespace) -> int:
     import asyncio
     from pathlib import Path
 
-    from lever.assembly import build_session, limits_from, load_for, resolve_from_args
+    from lever.assembly import build_review_session, limits_from, load_for, resolve_from_args
     from lever.cli import exit_codes
     from lever.cli.render import HumanRenderer
     from lever.config.providers import ConfigError
-    from lever.review.diff import DiffError, DiffTarget, collect_diff
+    from lever.review.diff import DiffError, collect_diff, target_for
     from lever.review.run import ReviewError, empty_report, run_review
 
     cwd = Path(args.cd or ".").resolve()
-    if args.base:
-        target = DiffTarget("base", args.base)
-    elif args.commit:
-        target = DiffTarget("commit", args.commit)
-    else:
-        target = DiffTarget("uncommitted")
     try:
-        diff = collect_diff(cwd, target)
+        diff = collect_diff(cwd, target_for(args.base, args.commit))
     except DiffError as e:
         print(f"lever review: {e}", file=sys.stderr)
         return exit_codes.USAGE
@@ -65,13 +59,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         config = load_for(args, cwd)
         resolved = resolve_from_args(args, config)
-        sandbox, approvals = _read_only(config, cwd)
+        session = build_review_session(resolved, cwd, config, limits_from(config, args))
     except ConfigError as e:
         print(f"lever review: {e}", file=sys.stderr)
         return exit_codes.USAGE
-    session = build_session(
-        resolved, cwd, config, limits_from(config, args), sandbox=sandbox, approvals=approvals
-    )
     session.subscribe(HumanRenderer())
     try:
         outcome = asyncio.run(run_review(session, diff))
@@ -84,41 +75,10 @@ def run(args: argparse.Namespace) -> int:
     return exit_codes.OK
 
 
-def _read_only(config: dict[str, Any], cwd: Any) -> tuple[Any, Any]:
-    from lever.assembly import sandbox_from
-    from lever.review.run import REVIEW_APPROVAL, REVIEW_SANDBOX
-    from lever.sandbox.approval import Approvals
-
-    sandbox = sandbox_from(config, argparse.Namespace(sandbox=REVIEW_SANDBOX), cwd)
-    return sandbox, Approvals(REVIEW_APPROVAL)
-
-
 def _print(report: ReviewReport, as_json: bool) -> None:
+    from lever.review.findings import format_report
+
     if as_json:
         sys.stdout.write(report.model_dump_json(indent=2) + "\n")
         return
     sys.stdout.write(format_report(report))
-
-
-def format_report(report: ReviewReport) -> str:
-    verdict = "correct" if report.verdict == "correct" else "needs changes"
-    lines = [f"verdict: {verdict}"]
-    if report.summary:
-        lines.append(f"summary: {report.summary}")
-    if report.findings:
-        lines.append("")
-        count = len(report.findings)
-        lines.append(f"{count} finding{'s' if count != 1 else ''}:")
-    for finding in sorted(report.findings, key=lambda f: (f.priority, -f.confidence)):
-        lines.append(
-            f"[P{finding.priority}] {finding.location}  {finding.title} "
-            f"(confidence {finding.confidence:.2f})"
-        )
-        lines.extend(f"    {line}" for line in finding.body.strip().splitlines())
-    if report.dropped:
-        lines.append("")
-        lines.append(
-            f"{report.dropped} finding{'s' if report.dropped != 1 else ''} dropped "
-            "(outside the diff's files or lines)"
-        )
-    return "\n".join(lines) + "\n"

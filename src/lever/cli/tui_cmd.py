@@ -11,7 +11,8 @@ from lever.cli.flags import add_model_flags
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="lever",
-        description="Open the interactive app in the current folder; PROMPT starts the first turn.",
+        description="Open the interactive app in the current folder; PROMPT starts the first "
+        "turn. Keys, slash commands (/help lists them), themes: docs/tui.md.",
     )
     p.add_argument("words", nargs="*", metavar="PROMPT", help="the first message to send")
     p.add_argument("-C", "--cd", metavar="DIR", help="work in DIR (default: the current folder)")
@@ -28,6 +29,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="POLICY",
         choices=("untrusted", "on-failure", "on-request", "never"),
         help="untrusted | on-failure | on-request (default here) | never",
+    )
+    p.add_argument(
+        "--theme",
+        metavar="NAME",
+        help="dark | light | auto (default: config [tui] theme, else auto: the terminal's "
+        "background from COLORFGBG) | any Textual theme, e.g. solarized-light; NO_COLOR is obeyed",
     )
     add_model_flags(p)
     return p

@@ -32,6 +32,32 @@ class DiffTarget:
     ref: str | None = None
 
 
+def target_for(base: str | None = None, commit: str | None = None) -> DiffTarget:
+    """`--base BRANCH`, else `--commit SHA`, else the uncommitted changes."""
+    if base:
+        return DiffTarget("base", base)
+    if commit:
+        return DiffTarget("commit", commit)
+    return DiffTarget("uncommitted")
+
+
+def parse_target(words: list[str]) -> DiffTarget:
+    """The target from words like `lever review`'s flags (`/review --base main` in the app)."""
+    flags: dict[str, str | None] = {}
+    rest = list(words)
+    while rest:
+        word = rest.pop(0)
+        if word == "--uncommitted":
+            flags["uncommitted"] = None
+        elif word in ("--base", "--commit") and rest and not rest[0].startswith("-"):
+            flags[word[2:]] = rest.pop(0)
+        else:
+            raise DiffError(f"unexpected {word!r}: use --base BRANCH, --commit SHA or nothing")
+    if len(flags) > 1:
+        raise DiffError("--uncommitted, --base and --commit exclude each other")
+    return target_for(flags.get("base"), flags.get("commit"))
+
+
 @dataclass
 class CollectedDiff:
     #: For people and the prompt: "uncommitted changes", "commit 1a2b3c4 (Fix add)", ...

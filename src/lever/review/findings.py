@@ -140,6 +140,31 @@ def _last_object(text: str) -> Review | None:
     return None
 
 
+def format_report(report: ReviewReport) -> str:
+    """The report for people: `lever review` prints it, the app's review cell shows it."""
+    verdict = "correct" if report.verdict == "correct" else "needs changes"
+    lines = [f"verdict: {verdict}"]
+    if report.summary:
+        lines.append(f"summary: {report.summary}")
+    if report.findings:
+        lines.append("")
+        count = len(report.findings)
+        lines.append(f"{count} finding{'s' if count != 1 else ''}:")
+    for finding in sorted(report.findings, key=lambda f: (f.priority, -f.confidence)):
+        lines.append(
+            f"[P{finding.priority}] {finding.location}  {finding.title} "
+            f"(confidence {finding.confidence:.2f})"
+        )
+        lines.extend(f"    {line}" for line in finding.body.strip().splitlines())
+    if report.dropped:
+        lines.append("")
+        lines.append(
+            f"{report.dropped} finding{'s' if report.dropped != 1 else ''} dropped "
+            "(outside the diff's files or lines)"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def review_schema() -> dict[str, Any]:
     schema = ReviewReport.model_json_schema()
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}

@@ -3,44 +3,50 @@
 The session runs on the app's own asyncio loop: a sink posts each event as a Textual message,
 turns run as workers so the screen stays live, and approvals park a future that a key press
 resolves.
+
+Start-up: the composer is drawn first. Only Textual and the app's own widgets are imported
+before that; the session (config, pydantic models, model client, sandbox probe), then the answer
+cell's Markdown, load in worker threads afterwards, while keys already work.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.message import Message
 from textual.worker import WorkerCancelled, WorkerFailed
 
-from lever.agent.session import Session
 from lever.config.loader import lever_home
-from lever.config.providers import ConfigError
-from lever.protocol import (
-    ApprovalDecided,
-    PlanUpdated,
-    SessionStarted,
-    TokenUsage,
-    TurnFinished,
-)
 from lever.tui.approval import ApprovalGate
 from lever.tui.commands import COMMANDS, run_command
 from lever.tui.composer import Composer
-from lever.tui.launch import Launch, open_session
+from lever.tui.launch import Launch
 from lever.tui.plan import PlanPanel
 from lever.tui.status import StatusLine
+from lever.tui.theme import pick_theme
 from lever.tui.transcript import Transcript
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from lever.agent.session import Session
+    from lever.tui.launch import Opened
 
 
 class SessionEvent(Message):
-    def __init__(self, session: Session, event: BaseModel) -> None:
+    def __init__(self, session: Session, event: BaseModel, side: bool = False) -> None:
         super().__init__()
         self.session = session
         self.event = event
+        #: From a helper session (the `/review` reviewer), decided when it was posted.
+        self.side = side
 
 
 class LeverApp(App[int]):
@@ -51,23 +57,35 @@ class LeverApp(App[int]):
         Binding("ctrl+c", "interrupt_or_quit", "interrupt / quit", priority=True),
         Binding("escape", "interrupt", "interrupt"),
         Binding("ctrl+q", "quit", "quit", priority=True),
-        Binding("pageup", "page(-1)", "scroll up", show=False),
-        Binding("pagedown", "page(1)", "scroll down", show=False),
+        # Priority: the composer (a TextArea) would take them to move its cursor otherwise.
+        Binding("pageup", "page(-1)", "scroll up", show=False, priority=True),
+        Binding("pagedown", "page(1)", "scroll down", show=False, priority=True),
     ]
 
     def __init__(self, launch: Launch) -> None:
-        super().__init__()
+        # NO_COLOR: Textual's NoColor filter (plain default colours; bold and the like stay)
+        # applies only with ANSI colour on; otherwise it would turn colours to shades of grey.
+        no_color = os.environ.get("NO_COLOR") is not None
+        super().__init__(ansi_color=True if no_color else None)
         self.launch = launch
+        theme, problem = pick_theme(launch)
+        self.theme = theme
         self.cwd = launch.cwd.resolve()
         self.home = lever_home()
         self.gate = ApprovalGate()
         self.session: Session | None = None
+        self.opened: Opened | None = None
+        #: A helper session running beside `session` (the `/review` reviewer).
+        self.side: Session | None = None
         self.queue: list[str] = []
         self.busy = False
         self.opening = False
+        #: The session being built in a worker thread (see `_open`).
+        self._building: asyncio.Future[Opened] | None = None
         self._quit_armed = False
         #: Turns whose `turn_finished` has been shown (tests and the bench wait on it).
         self.turns_shown = 0
+        self._startup_notice = problem
         self.transcript = Transcript()
         self.transcript.gate = self.gate
         self.plan = PlanPanel()
@@ -82,11 +100,17 @@ class LeverApp(App[int]):
 
     def on_mount(self) -> None:
         self.composer.area.focus()
-        # The composer is drawn first; the session (config, sandbox probe, client) comes next.
+        # The composer is drawn first; the session (config, sandbox probe, client) comes next,
+        # in a worker: keys are handled (and messages queued) while it opens.
         self.opening = True
-        self.call_after_refresh(self._first_open)
+        self.call_after_refresh(self._start_opening)
+
+    def _start_opening(self) -> None:
+        self.run_worker(self._first_open(), group="open")
 
     async def _first_open(self) -> None:
+        if self._startup_notice:
+            self.notice(self._startup_notice, "error")
         try:
             await self._open(self.launch.resume)
         finally:
@@ -101,21 +125,29 @@ class LeverApp(App[int]):
     # -- sessions ---------------------------------------------------------------------------
 
     async def _open(self, resume: Path | None) -> None:
+        from lever.config.providers import ConfigError
+        from lever.tui.launch import open_session
+
+        loop = asyncio.get_running_loop()
+        building = loop.run_in_executor(None, open_session, self.launch, self.gate.decide, resume)
+        self._building = building
         try:
-            opened = open_session(self.launch, self.gate.decide, resume)
+            opened = await asyncio.shield(building)
         except (ConfigError, FileNotFoundError, ValueError) as e:
+            self._building = None
             self.notice(str(e), "error")
             return
+        if self._building is not building:
+            return  # the app closed meanwhile, and closed this session too
+        self._building = None
+        # Markdown loads off the UI thread while the person reads the banner and types.
+        self.run_worker(_load_answer_cell, thread=True)
         session = opened.session
         self.cwd = session.cwd
         for event in opened.past:
             await self._show(event)
-        self.session = session
-
-        def sink(event: BaseModel) -> None:
-            self.post_message(SessionEvent(session, event))
-
-        session.subscribe(sink)
+        self.session, self.opened = session, opened
+        session.subscribe(self._sink(session))
         if opened.replayed is None:
             session.start()
         else:
@@ -124,15 +156,29 @@ class LeverApp(App[int]):
                 self._start_turn(None)
 
     async def _close(self) -> None:
+        await self._close_building()
         session, self.session = self.session, None
         if session is None:
             return
         if self.busy:
-            session.interrupt()
+            (self.side or session).interrupt()
             for worker in [w for w in self.workers if w.group == "turn"]:
                 with contextlib.suppress(WorkerCancelled, WorkerFailed):
                     await worker.wait()
         await session.close()
+
+    async def _close_building(self) -> None:
+        """Quitting while the session is still being built: it is started and closed like any
+        other, so its rollout is a whole one (and its MCP servers are stopped)."""
+        building, self._building = self._building, None
+        if building is None:
+            return
+        try:
+            opened = await building
+        except Exception:
+            return  # it never came to be; `_open` reports why
+        opened.session.start()
+        await opened.session.close()
 
     async def new_session(self, resume: Path | None = None) -> None:
         await self._close()
@@ -151,13 +197,34 @@ class LeverApp(App[int]):
             self.notice("no model is configured (see above); this needs a session", "error")
         return self.session
 
+    def attach_side(self, session: Session) -> None:
+        """Show a helper session's events in the transcript while it runs; esc stops it."""
+        self.side = session
+        session.subscribe(self._sink(session, side=True))
+
     # -- events -----------------------------------------------------------------------------
 
+    def _sink(self, session: Session, side: bool = False) -> Callable[[BaseModel], None]:
+        def post(event: BaseModel) -> None:
+            self.post_message(SessionEvent(session, event, side))
+
+        return post
+
     async def on_session_event(self, message: SessionEvent) -> None:
-        if message.session is self.session:
+        if message.side:
+            await self.transcript.apply_side(message.event)
+        elif message.session is self.session:
             await self._show(message.event)
 
     async def _show(self, event: BaseModel) -> None:
+        from lever.protocol import (
+            ApprovalDecided,
+            PlanUpdated,
+            SessionStarted,
+            TokenUsage,
+            TurnFinished,
+        )
+
         if isinstance(event, SessionStarted | TokenUsage):
             self.status.observe(event)
             if self.session is not None:
@@ -209,16 +276,23 @@ class LeverApp(App[int]):
         self._start_turn(text)
 
     def _start_turn(self, text: str | None) -> None:
+        session = self.session
+        if session is not None:
+            self.start_job(session.run_turn(text))
+
+    def start_job(self, work: Coroutine[Any, Any, object]) -> None:
+        """Run a turn (or a `/review`, a `/compact`): busy until it ends, then the queue goes."""
         self.busy = True
         self.status.info.busy = True
         self.status.refresh_text()
-        self.run_worker(self._turn(text), group="turn", exit_on_error=False)
+        self.run_worker(self._job(work), group="turn", exit_on_error=False)
 
-    async def _turn(self, text: str | None) -> None:
+    async def _job(self, work: Coroutine[Any, Any, object]) -> None:
         session = self.session
         try:
-            if session is not None:
-                await session.run_turn(text)
+            await work
+        except Exception as e:  # a failing job is reported; the app and session stay usable
+            self.notice(f"failed: {type(e).__name__}: {e}", "error")
         finally:
             self.busy = False
             self.status.info.busy = False
@@ -231,19 +305,21 @@ class LeverApp(App[int]):
     async def run_compaction(self) -> None:
         if self.session is None:
             return
-        self.busy = True
         try:
             await self.session.compact()
         except Exception as e:  # a failed summary request must not take the app down
             self.notice(f"compaction failed: {e}", "error")
-        finally:
-            self.busy = False
 
     # -- keys -------------------------------------------------------------------------------
 
     def action_interrupt(self) -> None:
-        if self.busy and self.session is not None:
-            self.session.interrupt()
+        if not self.busy:
+            # Without a mouse, esc is the way back to the composer from a cell.
+            self._focus_composer()
+            return
+        running = self.side or self.session
+        if running is not None:
+            running.interrupt()
             self.queue.clear()
             self.status.info.queued = 0
 
@@ -266,6 +342,10 @@ class LeverApp(App[int]):
 
     async def on_unmount(self) -> None:
         await asyncio.shield(self._close())
+
+
+def _load_answer_cell() -> None:
+    import lever.tui.answer  # noqa: F401
 
 
 def _hint() -> str:

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import shlex
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.binding import Binding
 from textual.widgets import Static
 
-from lever.protocol import ApprovalDecided, ApprovalRequested
-from lever.sandbox.approval import Decision
+if TYPE_CHECKING:
+    from lever.protocol import ApprovalDecided, ApprovalRequested
+    from lever.sandbox.approval import Decision
 
 KEYS: dict[str, tuple[Decision, str]] = {
     "y": ("approve_once", "yes, once"),

@@ -1,4 +1,8 @@
-"""Transcript cells: one widget per thing that happened, each built and updated from events."""
+"""Transcript cells: one widget per thing that happened, each built and updated from events.
+
+The answer cell (Markdown) lives in `lever.tui.answer`: Markdown is the slowest import of the
+app, and the session's first events (the banner) should not wait for it.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ from rich.syntax import Syntax
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import Collapsible, Markdown, Static
+from textual.widgets import Collapsible, Static
 
 from lever.tools.describe import describe_call
 
@@ -15,21 +19,21 @@ from lever.tools.describe import describe_call
 LIVE_TAIL_LINES = 8
 #: Lines of a diff shown in a patch cell.
 DIFF_LINES = 200
+#: A person's message longer than this shows its first USER_LINES_SHOWN lines (a big paste, the
+#: `/init` prompt); the rollout keeps it whole.
+USER_LINES = 10
+USER_LINES_SHOWN = 6
 
 
 class UserCell(Static):
     """What the person sent."""
 
     def __init__(self, text: str) -> None:
+        lines = text.splitlines()
+        if len(lines) > USER_LINES:
+            more = len(lines) - USER_LINES_SHOWN
+            text = "\n".join([*lines[:USER_LINES_SHOWN], f"… {more} more lines"])
         super().__init__(Text("\u203a " + text), classes="cell user")
-
-
-class AnswerCell(Markdown):
-    """The model's answer, rendered as Markdown while it streams in."""
-
-    def __init__(self, text: str = "") -> None:
-        super().__init__(text, classes="cell answer")
-        self.streamed = text
 
 
 class ReasoningCell(Collapsible):
@@ -109,9 +113,8 @@ class PatchCell(Vertical):
         shown = "\n".join(lines[:DIFF_LINES])
         if len(lines) > DIFF_LINES:
             shown += f"\n… {len(lines) - DIFF_LINES} more lines"
-        syntax = Syntax(
-            shown, "diff", theme="ansi_dark", word_wrap=True, background_color="default"
-        )
+        theme = "ansi_dark" if self.app.current_theme.dark else "ansi_light"
+        syntax = Syntax(shown, "diff", theme=theme, word_wrap=True, background_color="default")
         yield Static(Text(self.heading, style="bold"), classes="patch-title")
         yield Static(Group(syntax), classes="patch-diff")
 

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lever.sandbox.approval import POLICIES, parse_policy
+from lever.tui.review import review_command
 
 if TYPE_CHECKING:
     from lever.tui.app import LeverApp
@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 #: (name, what it does), in the order completion lists them.
 COMMANDS: list[tuple[str, str]] = [
     ("compact", "summarize the conversation to free context"),
-    ("review", "review the current changes"),
+    ("review", "review the changes, read-only: /review [--base BRANCH | --commit SHA]"),
     ("diff", "show git diff of the workspace"),
     ("plan", "show the current plan"),
     ("model", "show or switch the model: /model NAME"),
@@ -26,11 +26,10 @@ COMMANDS: list[tuple[str, str]] = [
     ("resume", "resume a past session: /resume ID"),
     ("sessions", "list past sessions in this folder"),
     ("skills", "list the skills lever knows"),
-    ("init", "write a starter AGENTS.md"),
+    ("init", "look at the repository and write a starter AGENTS.md"),
     ("help", "list the commands"),
     ("quit", "leave lever"),
 ]
-NOT_YET = {"review", "init"}
 
 Handler = Callable[["LeverApp", str], Awaitable[None]]
 
@@ -38,9 +37,7 @@ Handler = Callable[["LeverApp", str], Awaitable[None]]
 async def run_command(app: LeverApp, line: str) -> None:
     name, _, rest = line.strip().removeprefix("/").partition(" ")
     handler = HANDLERS.get(name)
-    if name in NOT_YET:
-        app.notice(f"/{name} is not yet available")
-    elif handler is None:
+    if handler is None:
         app.notice(f"unknown command /{name} · /help lists the commands", "error")
     else:
         try:
@@ -52,7 +49,10 @@ async def run_command(app: LeverApp, line: str) -> None:
 async def _help(app: LeverApp, rest: str) -> None:
     width = max(len(name) for name, _ in COMMANDS) + 2
     lines = [f"/{name.ljust(width)}{help_}" for name, help_ in COMMANDS]
-    keys = "keys: enter send · ctrl+j new line · tab complete · esc interrupt · ctrl+c twice quit"
+    keys = (
+        "keys: enter send · ctrl+j new line · tab complete · pgup/pgdn scroll · shift+tab to "
+        "the cells, enter unfolds, esc back · esc interrupt · ctrl+c twice quit"
+    )
     app.notice("\n".join([*lines, keys]))
 
 
@@ -64,7 +64,7 @@ async def _compact(app: LeverApp, rest: str) -> None:
         app.notice("/compact waits for the turn to end (esc interrupts it)")
         return
     app.notice("compacting the context…")
-    app.run_worker(app.run_compaction(), group="turn")
+    app.start_job(app.run_compaction())
 
 
 async def _diff(app: LeverApp, rest: str) -> None:
@@ -123,6 +123,8 @@ async def _model(app: LeverApp, rest: str) -> None:
 
 
 async def _approvals(app: LeverApp, rest: str) -> None:
+    from lever.sandbox.approval import POLICIES, parse_policy
+
     session = app.require_session()
     if session is None or session.approvals is None:
         return
@@ -212,6 +214,23 @@ async def _skills(app: LeverApp, rest: str) -> None:
     app.notice("\n".join(f"{s.name} ({s.scope}): {s.description}" for s in found))
 
 
+async def _init(app: LeverApp, rest: str) -> None:
+    session = app.require_session()
+    if session is None:
+        return
+    target = session.cwd / "AGENTS.md"
+    if target.exists():
+        app.notice(
+            f"{target} already exists; /init does not overwrite it. Edit it, or ask lever to "
+            "improve it.",
+            "error",
+        )
+        return
+    from lever.agent.prompts import load_prompt
+
+    app.send(load_prompt("init").strip())
+
+
 async def _quit(app: LeverApp, rest: str) -> None:
     await app.action_quit()
 
@@ -229,5 +248,7 @@ HANDLERS: dict[str, Handler] = {
     "resume": _resume,
     "sessions": _sessions,
     "skills": _skills,
+    "review": review_command,
+    "init": _init,
     "quit": _quit,
 }

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.text import Text
 from textual.widgets import Static
 
-from lever.protocol import PlanStep
+if TYPE_CHECKING:
+    from lever.protocol import PlanStep
 
 MARKS = {"completed": "✓", "in_progress": "▸", "pending": "·"}
 STYLES = {"completed": "dim strike", "in_progress": "bold", "pending": ""}

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from textual.widgets import Static
 
 from lever.humanize import short_tokens
-from lever.protocol import SessionStarted, TokenUsage
 
 
 @dataclass
@@ -68,6 +67,9 @@ class StatusLine(Static):
         self.refresh_text()
 
     def observe(self, event: object) -> None:
+        # Imported here: the protocol (pydantic) loads after the first frame, with the session.
+        from lever.protocol import SessionStarted, TokenUsage
+
         if isinstance(event, SessionStarted):
             self.info.model = event.model
             self.info.sandbox = event.sandbox

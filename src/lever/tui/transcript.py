@@ -2,41 +2,26 @@
 
 It keeps only layout bookkeeping (which cell shows which call, which answer is streaming); all
 content comes from the events, so a recorded session renders the same way from its rollout.
+
+The protocol and the cells (Markdown, syntax highlighting) are imported inside the methods: no
+event arrives before the session exists, and the first frame must not wait for them.
 """
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from typing import TYPE_CHECKING
+
 from textual.containers import VerticalScroll
 from textual.widget import Widget
 
-from lever.agent.harness_messages import is_person_message
-from lever.protocol import (
-    ApprovalDecided,
-    ApprovalRequested,
-    AssistantMessage,
-    Compaction,
-    ErrorEvent,
-    ItemAdded,
-    PatchApplied,
-    Reasoning,
-    SessionStarted,
-    TextDelta,
-    ToolFinished,
-    ToolOutputChunk,
-    ToolStarted,
-    TurnFinished,
-)
 from lever.tui.approval import ApprovalGate, ApprovalPrompt
-from lever.tui.cells import (
-    AnswerCell,
-    CommandCell,
-    ErrorCell,
-    NoticeCell,
-    PatchCell,
-    ReasoningCell,
-    UserCell,
-)
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from lever.protocol import ItemAdded, TextDelta, ToolFinished
+    from lever.tui.answer import AnswerCell
+    from lever.tui.cells import CommandCell, NoticeCell, ReasoningCell
 
 #: Tools with a cell of their own kind: the plan panel, the patch cell.
 _NO_COMMAND_CELL = {"update_plan", "apply_patch"}
@@ -82,6 +67,8 @@ class Transcript(VerticalScroll, can_focus=False):
             self.follow()
 
     def notice(self, text: str) -> NoticeCell:
+        from lever.tui.cells import NoticeCell
+
         cell = NoticeCell(text)
         self.run_worker(self.add(cell))
         return cell
@@ -103,7 +90,30 @@ class Transcript(VerticalScroll, can_focus=False):
         if following:
             self.follow()
 
+    async def apply_side(self, event: BaseModel) -> None:
+        """Show an event of a helper session (the `/review` reviewer): its commands and errors.
+
+        Its task, its answer (the review JSON) and its start and end are not shown: the report
+        arrives as a note in the app's own session.
+        """
+        from lever.protocol import ErrorEvent, ToolFinished, ToolOutputChunk, ToolStarted
+
+        if isinstance(event, ToolStarted | ToolOutputChunk | ToolFinished | ErrorEvent):
+            await self.apply(event)
+
     async def _apply(self, event: BaseModel) -> None:
+        from lever.protocol import (
+            ApprovalDecided,
+            ApprovalRequested,
+            ItemAdded,
+            PatchApplied,
+            TextDelta,
+            ToolFinished,
+            ToolOutputChunk,
+            ToolStarted,
+        )
+        from lever.tui.cells import CommandCell, PatchCell
+
         if isinstance(event, TextDelta):
             await self._delta(event)
         elif isinstance(event, ItemAdded):
@@ -131,6 +141,9 @@ class Transcript(VerticalScroll, can_focus=False):
             await self._other(event)
 
     async def _delta(self, event: TextDelta) -> None:
+        from lever.tui.answer import AnswerCell
+        from lever.tui.cells import ReasoningCell
+
         if event.channel == "reasoning":
             if self._reasoning is None:
                 self._reasoning = ReasoningCell()
@@ -144,10 +157,18 @@ class Transcript(VerticalScroll, can_focus=False):
         await self._answer.append(event.delta)
 
     async def _item(self, event: ItemAdded) -> None:
+        from lever.agent.harness_messages import is_person_message, tag_of
+        from lever.protocol import AssistantMessage, Reasoning
+        from lever.tui.answer import AnswerCell
+        from lever.tui.cells import ReasoningCell, UserCell
+        from lever.tui.review import review_cell
+
         item = event.item
         if is_person_message(item):
             self._answer = self._reasoning = None
             await self.add(UserCell(getattr(item, "text", "")))
+        elif tag_of(item) == "review":
+            await self.add(review_cell(getattr(item, "text", "")))
         elif isinstance(item, AssistantMessage):
             if self._answer is None and item.text:
                 await self.add(AnswerCell(item.text))
@@ -161,6 +182,8 @@ class Transcript(VerticalScroll, can_focus=False):
             self._reasoning = None
 
     async def _tool_finished(self, event: ToolFinished) -> None:
+        from lever.tui.cells import ErrorCell
+
         self._answer = None
         cell = self._commands.pop(event.call_id, None)
         if cell is not None:
@@ -175,6 +198,9 @@ class Transcript(VerticalScroll, can_focus=False):
             await self.add(ErrorCell(f"{event.name} failed: {event.full_output.strip()}"))
 
     async def _other(self, event: BaseModel) -> None:
+        from lever.protocol import Compaction, ErrorEvent, SessionStarted, TurnFinished
+        from lever.tui.cells import ErrorCell, NoticeCell
+
         if isinstance(event, SessionStarted):
             await self.add(
                 NoticeCell(f"lever · {event.model} via {event.provider} · {event.cwd}", "banner")

@@ -116,6 +116,32 @@ async def test_unparseable_reply_is_retried_without_entering_history(wire, make_
     assert len(session.history) == 3
 
 
+LLAMA_PARSE_ERROR = (
+    "Failed to parse tool call arguments as JSON: [json.exception.parse_error.101] parse error "
+    "at line 1, column 1829: syntax error while parsing value - invalid string"
+)
+
+
+async def test_a_tool_call_the_server_cannot_read_is_explained_to_the_model(
+    wire, make_session
+) -> None:
+    # llama-server answers 500 when the model's call is not JSON; at temperature 0 the same
+    # request fails the same way, so the next one must tell the model why.
+    script = [{"error": {"status": 500, "message": LLAMA_PARSE_ERROR}}, {"text": "fixed"}]
+    with FakeModelServer(script) as server:
+        session = make_session(server, wire)
+        finished = await session.run_turn("go")
+        bodies = [json.dumps(request.body) for request in server.requests]
+    assert finished.reason == "done" and finished.last_message == "fixed"
+    assert len(bodies) == 2, "a parse failure is not a transport error to retry blindly"
+    assert "<tool_call_error>" not in bodies[0] and "<tool_call_error>" in bodies[1]
+    assert "parse error at line 1, column 1829" in bodies[1]
+    notes = [
+        i for i in session.history if isinstance(i, UserMessage) and "tool_call_error" in i.text
+    ]
+    assert len(notes) == 1 and "nothing was run" in notes[0].text
+
+
 async def test_three_unparseable_replies_end_the_turn(make_session) -> None:
     garbage = {"raw": "data: {nope\n\n"}
     with FakeModelServer([garbage] * 3) as server:

@@ -374,7 +374,13 @@ async def test_workdir_naming_the_workspace_folder_means_the_workspace(tmp_path)
         tool = ShellTool(manager)
         ok = await tool.run({"command": ["pwd"], "workdir": "repo"}, ToolContext(cwd=repo))
         missing = await tool.run({"command": ["pwd"], "workdir": "other"}, ToolContext(cwd=repo))
+        # The 1.5B writes the workspace's absolute path without its leading slash.
+        no_slash = str(repo).lstrip("/")
+        path_ok = await tool.run({"command": ["pwd"], "workdir": no_slash}, ToolContext(cwd=repo))
+        partial = await tool.run({"command": ["pwd"], "workdir": "epo"}, ToolContext(cwd=repo))
     finally:
         await manager.close()
     assert not ok.is_error and str(repo) in ok.output
     assert missing.is_error and "does not exist" in missing.output
+    assert not path_ok.is_error and str(repo) in path_ok.output
+    assert partial.is_error and "does not exist" in partial.output

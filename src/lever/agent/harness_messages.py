@@ -13,8 +13,9 @@ from lever.protocol.items import Item
 PREFIX_TAGS = ("environment_context", "project_docs", "skills")
 #: Tags of messages compaction writes (replaced at the next compaction).
 COMPACTION_TAGS = ("plan", "handoff_summary", "environment_snapshot")
-#: `review`: a `/review` report recorded between turns (lever.review.note).
-OTHER_TAGS = ("turn_aborted", "nudge", "review")
+#: `review`: a `/review` report recorded between turns (lever.review.note); `tool_call_error`:
+#: the server could not read the model's tool call (prompts/tool_call_error.md).
+OTHER_TAGS = ("turn_aborted", "nudge", "review", "tool_call_error")
 
 
 def harness_message(tag: str, body: str) -> UserMessage:

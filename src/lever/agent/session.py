@@ -35,6 +35,7 @@ from lever.models.base import (
     ModelClient,
     ModelError,
     ModelRequest,
+    ToolCallParseError,
 )
 from lever.models.retry import RetryingClient
 from lever.protocol import (
@@ -412,6 +413,10 @@ class Session:
             except MalformedResponseError as e:
                 if attempt == MALFORMED_ATTEMPTS:
                     raise
+                if isinstance(e, ToolCallParseError):  # the same request would fail the same way
+                    text = load_prompt("tool_call_error").format(error=str(e)[:400])
+                    self._add(harness_message("tool_call_error", text))
+                    request, request_bytes = self._request(), self._request_bytes()
                 self.emit(
                     ErrorEvent(
                         message=f"unreadable reply: {e}",

@@ -11,7 +11,17 @@ def register(sub: Any) -> argparse.ArgumentParser:
         "demo",
         help="watch lever fix a bug in a sample project (scripted model, no key needed)",
         description="Copy a small sample project with a failing test into a temporary folder and "
-        "run the real agent loop on it. The model's turns are scripted.",
+        "run the real agent loop on it. The model's turns are scripted; with --local a real small "
+        "model on this machine answers a question about the sample instead (no key needed; "
+        "`lever local pull` first).",
+    )
+    p.add_argument(
+        "--local",
+        action="store_true",
+        help="a real model: Qwen2.5-Coder on llama-server on this CPU (see `lever local`)",
+    )
+    p.add_argument(
+        "--model", default="1.5b", metavar="0.5b|1.5b", help="with --local (default: 1.5b)"
     )
     p.add_argument("--keep", action="store_true", help="keep the sample folder afterwards")
     p.add_argument("--json", action="store_true", help="print the event stream as JSONL")
@@ -19,6 +29,10 @@ def register(sub: Any) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.local:
+        from lever.demo.local import run_local_demo
+
+        return run_local_demo(args.model, keep=args.keep, json_events=args.json)
     from lever.demo import run_demo
 
     return run_demo(keep=args.keep, json_events=args.json)

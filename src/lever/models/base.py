@@ -81,3 +81,9 @@ class ContextLengthError(BadRequestError):
 
 class MalformedResponseError(ModelError):
     """The reply could not be parsed at all; the turn loop retries it without keeping it."""
+
+
+class ToolCallParseError(MalformedResponseError):
+    """The server could not read the model's tool call (llama-server answers 500 when the
+    arguments are not valid JSON). Asking again unchanged gets the same reply at temperature 0,
+    so the turn loop tells the model what went wrong before it asks again."""

@@ -25,6 +25,7 @@ from lever.models.base import (
     ContextLengthError,
     ModelError,
     RetryableError,
+    ToolCallParseError,
 )
 from lever.models.sse import SSEData, iter_sse
 
@@ -35,6 +36,8 @@ _CONTEXT_RE = re.compile(
     r"exceeds the available context size",
     re.IGNORECASE,
 )
+#: llama-server's reply when the model wrote a tool call whose arguments are not JSON.
+_TOOL_PARSE_RE = re.compile(r"failed to parse tool call", re.IGNORECASE)
 _BAD_REQUEST_CODES = {
     "invalid_request_error",
     "invalid_prompt",
@@ -135,6 +138,8 @@ def classify_error(
         return AuthError(_auth_message(status, shown, key_env, has_key), status)
     if is_context_error(message, code) and status in (None, 400, 404, 413, 422):
         return ContextLengthError(f"context length exceeded: {shown}", status)
+    if _TOOL_PARSE_RE.search(message):
+        return ToolCallParseError(f"the server could not read the model's tool call: {shown}")
     if status in (408, 409, 429) or (status is not None and status >= 500):
         return RetryableError(f"model API error {status}: {shown}", status, retry_after)
     if status is None and code in _BAD_REQUEST_CODES:

@@ -355,11 +355,19 @@ def _check_combination(args: ShellArgs) -> str | None:
     return None
 
 
+def _names_the_workspace(workdir: str, cwd: Path) -> bool:
+    """Small models name the workspace by its folder name ("repo" for /x/repo) or by its path
+    without the leading slash ("x/repo"); where no such folder exists inside it, they mean it."""
+    wanted = workdir.strip("/")
+    if not wanted or (cwd / workdir).exists():
+        return False
+    return f"{str(cwd).rstrip('/')}/".endswith(f"/{wanted}/")
+
+
 def _resolve_workdir(workdir: str | None, ctx: ToolContext) -> Path | str:
     """The directory to run in, or an error message."""
     roots = (ctx.cwd, *ctx.writable_roots)
-    if workdir and workdir.strip("/") == ctx.cwd.name and not (ctx.cwd / workdir).exists():
-        # Small models name the workspace by its folder name ("repo" for /x/repo): they mean it.
+    if workdir and _names_the_workspace(workdir, ctx.cwd):
         workdir = "."
     try:
         path = confine(workdir or ".", ctx.cwd, roots)

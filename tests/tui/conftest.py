@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,6 +18,8 @@ from textual.pilot import Pilot
 from lever.testing.fake_model import FakeModelServer
 from lever.tui.app import LeverApp
 from lever.tui.launch import Launch
+
+from ..review.conftest import git
 
 AppFactory = Callable[..., LeverApp]
 
@@ -98,21 +98,6 @@ def screen_segments(app: App[Any]) -> list[Segment]:
     )
     update = app.screen._compositor.render_update(full=True, screen_stack=app._background_screens)
     return [segment for segment in console.render(update) if segment.text.strip()]
-
-
-def git(repo: Path, *args: str) -> str:
-    env = {
-        **os.environ,
-        "GIT_AUTHOR_NAME": "t",
-        "GIT_AUTHOR_EMAIL": "t@example.com",
-        "GIT_COMMITTER_NAME": "t",
-        "GIT_COMMITTER_EMAIL": "t@example.com",
-        "GIT_CONFIG_GLOBAL": "/dev/null",
-    }
-    done = subprocess.run(
-        ["git", *args], cwd=repo, env=env, capture_output=True, text=True, check=True
-    )
-    return done.stdout
 
 
 @pytest.fixture

@@ -22,6 +22,14 @@ def harness_message(tag: str, body: str) -> UserMessage:
     return UserMessage(text=f"<{tag}>\n{body.strip()}\n</{tag}>")
 
 
+def tool_call_error(server_error: str) -> UserMessage:
+    """Tell the model the server could not read its last tool call (nothing was run)."""
+    from lever.agent.prompts import load_prompt
+
+    text = load_prompt("tool_call_error").format(error=server_error[:400])
+    return harness_message("tool_call_error", text)
+
+
 def tag_of(item: Item) -> str | None:
     if not isinstance(item, UserMessage) or not item.text.startswith("<"):
         return None

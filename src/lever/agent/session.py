@@ -19,7 +19,7 @@ from pydantic import BaseModel
 import lever
 from lever.agent import compaction
 from lever.agent.budget import TokenBudget, context_window_for
-from lever.agent.harness_messages import harness_message
+from lever.agent.harness_messages import harness_message, tool_call_error
 from lever.agent.limits import Limits, Usage
 from lever.agent.memory import WorkspaceMemory
 from lever.agent.prompts import load_prompt
@@ -402,21 +402,17 @@ class Session:
             return await self._sample_once()
 
     async def _sample_once(self) -> list[Item]:
-        request = self._request()
-        request_bytes = self._request_bytes()
         for attempt in range(1, MALFORMED_ATTEMPTS + 1):
             self.usage.requests += 1
             try:
-                items = await self._stream(request, request_bytes)
+                items = await self._stream(self._request(), self._request_bytes())
                 self._compacted_since_sample = False
                 return items
             except MalformedResponseError as e:
                 if attempt == MALFORMED_ATTEMPTS:
                     raise
                 if isinstance(e, ToolCallParseError):  # the same request would fail the same way
-                    text = load_prompt("tool_call_error").format(error=str(e)[:400])
-                    self._add(harness_message("tool_call_error", text))
-                    request, request_bytes = self._request(), self._request_bytes()
+                    self._add(tool_call_error(str(e)))
                 self.emit(
                     ErrorEvent(
                         message=f"unreadable reply: {e}",

@@ -6,33 +6,16 @@ estimated from the request's bytes with a bytes-per-token ratio calibrated on ev
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-#: Context windows of common model families, matched by prefix of the lower-cased model name.
-DEFAULT_WINDOWS: tuple[tuple[str, int], ...] = (
-    ("gpt-5", 400_000),
-    ("gpt-4.1", 1_047_576),
-    ("gpt-4o", 128_000),
-    ("o3", 200_000),
-    ("o4", 200_000),
-    ("claude", 200_000),
-    ("gemini", 1_048_576),
-    ("deepseek", 128_000),
-    ("qwen2.5-coder", 32_768),
-    ("qwen3", 262_144),
-    ("llama", 131_072),
-)
-FALLBACK_WINDOW = 128_000
+from lever.agent.context_windows import window_for
 
 
 def context_window_for(model: str, configured: int | None = None) -> int:
+    """The configured window, else the table's (`lever.agent.context_windows`) for the model."""
     if configured:
         return configured
-    name = model.lower().rsplit("/", 1)[-1]
-    for prefix, window in DEFAULT_WINDOWS:
-        if name.startswith(prefix):
-            return window
-    return FALLBACK_WINDOW
+    return window_for(model).input_tokens
 
 
 @dataclass
@@ -46,9 +29,22 @@ class TokenBudget:
     #: After a compaction at least this fraction of the effective window must be free.
     min_free_after_compaction: float = 0.4
 
+    #: The provider's real limit, once a context-length error has taught it (see `learn`).
+    learned_window: int | None = None
+    _auto_reserve: bool = field(default=False, repr=False)
+
     def __post_init__(self) -> None:
         if not self.output_reserve:
-            self.output_reserve = min(16_384, self.context_window // 8)
+            self._auto_reserve = True
+            self.output_reserve = _default_reserve(self.context_window)
+
+    def learn(self, window: int) -> None:
+        """Use `window` from now on (the provider said so, or a failed request showed it)."""
+        self.context_window = self.learned_window = max(1, window)
+        if self._auto_reserve:
+            self.output_reserve = _default_reserve(window)
+        else:
+            self.output_reserve = min(self.output_reserve, window // 4)
 
     @property
     def effective_window(self) -> int:
@@ -75,3 +71,7 @@ class TokenBudget:
 
     def percent_used(self, tokens: int) -> float:
         return 100.0 * tokens / self.context_window
+
+
+def _default_reserve(window: int) -> int:
+    return min(16_384, window // 8)

@@ -8,8 +8,11 @@ the current plan verbatim, the model's hand-off summary, and a fresh snapshot of
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from pathlib import Path
 
+from lever.agent import overflow
+from lever.agent.budget import TokenBudget
 from lever.agent.harness_messages import (
     COMPACTION_TAGS,
     harness_message,
@@ -19,25 +22,49 @@ from lever.agent.harness_messages import (
 )
 from lever.agent.prompts import load_prompt
 from lever.agent.state import WorkState
-from lever.models.base import ModelClient, ModelRequest
+from lever.models.base import ContextLengthError, ModelClient, ModelRequest
 from lever.protocol import AssistantMessage, ItemAdded, UserMessage
 from lever.protocol.items import Item
 
 #: Share of the effective window the person's kept messages may take, in bytes of text.
 USER_MESSAGES_SHARE = 0.15
+#: Share of the effective window the summary request may fill (estimates are not exact).
+SUMMARY_REQUEST_SHARE = 0.9
+#: Share of the effective window the model's hand-off summary may take once rebuilt.
+SUMMARY_SHARE = 0.15
 
 
-async def summarize(client: ModelClient, request: ModelRequest) -> str:
+async def summarize(
+    client: ModelClient,
+    request: ModelRequest,
+    budget: TokenBudget | None = None,
+    save: overflow.Saver | None = None,
+) -> str:
     """Ask the model for the hand-off summary over the current history (tools offered, unused:
-    the request keeps the same prefix as every other request, so the provider's cache hits)."""
+    the request keeps the same prefix as every other request, so the provider's cache hits).
+
+    With a `budget`, the request is shrunk to fit it (`overflow.shrink`), and a context-length
+    error teaches the budget the provider's limit and the request is shrunk again (bounded).
+    """
     ask = UserMessage(text=load_prompt("compact"))
-    summary_request = ModelRequest(
-        instructions=request.instructions,
-        tools=request.tools,
-        items=[*request.items, ask],
-        model=request.model,
-        extra=request.extra,
-    )
+    for attempt in range(1, overflow.MAX_ATTEMPTS + 1):
+        items = list(request.items)
+        if budget is not None:
+            fixed = overflow.request_bytes(replace(request, items=[ask]))
+            room = budget.effective_window * SUMMARY_REQUEST_SHARE * budget.bytes_per_token
+            items = overflow.shrink(items, int(room) - fixed, save)
+        summary_request = replace(request, items=[*items, ask])
+        try:
+            return await _ask(client, summary_request)
+        except ContextLengthError as error:
+            error.sent_bytes = overflow.request_bytes(summary_request)
+            if budget is None or attempt == overflow.MAX_ATTEMPTS:
+                raise
+            overflow.learn(budget, error, error.sent_bytes)
+    raise AssertionError("unreachable")
+
+
+async def _ask(client: ModelClient, summary_request: ModelRequest) -> str:
     parts: list[str] = []
     async for event in client.stream(summary_request):
         if isinstance(event, ItemAdded) and isinstance(event.item, AssistantMessage):
@@ -47,9 +74,16 @@ async def summarize(client: ModelClient, request: ModelRequest) -> str:
 
 
 def select_person_messages(history: list[Item], budget_chars: int) -> list[UserMessage]:
-    """The first task always, then the newest messages that fit; in their original order."""
+    """The first task always, then the newest messages that fit; in their original order.
+
+    A huge message is cut (head and tail) to the budget, at most about 20k tokens, as Codex
+    does: the first task is kept, but never so big that the rebuilt history cannot fit.
+    """
+    cap = max(min(overflow.MESSAGE_CAP_BYTES, budget_chars), 1_000)
     messages = [
-        item for item in history if isinstance(item, UserMessage) and is_person_message(item)
+        _capped(item, cap)
+        for item in history
+        if isinstance(item, UserMessage) and is_person_message(item)
     ]
     if not messages:
         return []
@@ -62,6 +96,12 @@ def select_person_messages(history: list[Item], budget_chars: int) -> list[UserM
         kept.append(message)
         used += len(message.text)
     return [first, *reversed(kept)]
+
+
+def _capped(message: UserMessage, cap: int) -> UserMessage:
+    if len(message.text) <= cap:
+        return message
+    return UserMessage(text=overflow.cut_text(message.text, cap))
 
 
 async def _git(cwd: Path, *args: str) -> str:
@@ -122,6 +162,9 @@ def rebuild_history(
     rebuilt: list[Item] = [*prefix_of(history), *select_person_messages(history, budget_chars)]
     if state.plan:
         rebuilt.append(harness_message("plan", state.render_plan()))
+    summary = overflow.cut_text(
+        summary, max(int(budget_chars / USER_MESSAGES_SHARE * SUMMARY_SHARE), 1_000)
+    )
     rebuilt.append(harness_message("handoff_summary", summary))
     rebuilt.append(harness_message("environment_snapshot", snapshot))
     return rebuilt

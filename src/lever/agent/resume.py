@@ -25,6 +25,8 @@ class Replayed:
     last_seq: int = 0
     #: For a fork: written right after session_started so the new rollout holds the history.
     seed: Compaction | None = None
+    #: The provider's context window learned from its errors (see lever.agent.overflow).
+    context_window: int | None = None
 
 
 class RolloutError(ValueError):
@@ -68,6 +70,7 @@ def replay(events: Iterable[Event], *, until_seq: int | None = None) -> Replayed
                 replayed.open_turn = True
         elif isinstance(event, Compaction):
             replayed.history = list(event.kept)
+            replayed.context_window = event.context_window or replayed.context_window
         elif isinstance(event, TurnFinished):
             replayed.open_turn = False
     if replayed is None:

@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import BaseModel
 
 import lever
-from lever.agent import compaction
+from lever.agent import compaction, overflow
 from lever.agent.budget import TokenBudget, context_window_for
 from lever.agent.harness_messages import harness_message, tool_call_error
 from lever.agent.limits import Limits, Usage
@@ -202,6 +202,8 @@ class Session:
         self.history = list(replayed.history)
         self._history_bytes = sum(_size(item) for item in self.history)
         self.state = replayed.state
+        if replayed.context_window:
+            self.budget.learn(replayed.context_window)
         self._seq = replayed.last_seq
         self.emit(replayed.started.model_copy(update={"lever_version": lever.__version__}))
         if replayed.seed is not None:
@@ -377,7 +379,8 @@ class Session:
             summary = "(compacted by the provider: opaque)"
             self.history = compaction.rebuild_from_remote(self.history, self.state, items, snapshot)
         else:
-            summary = await compaction.summarize(self.client, self._request())
+            save = overflow.dropped_saver(self.rollout.artifacts_dir if self.rollout else None)
+            summary = await compaction.summarize(self.client, self._request(), self.budget, save)
             budget_chars = int(
                 self.budget.effective_window
                 * self.budget.bytes_per_token
@@ -388,18 +391,17 @@ class Session:
             )
         self._history_bytes = sum(_size(item) for item in self.history)
         self._compacted_since_sample = True
-        event = Compaction(summary=summary, kept=list(self.history))
+        window = self.budget.learned_window  # the provider's limit, kept across a resume
+        event = Compaction(summary=summary, kept=list(self.history), context_window=window)
         self.emit(event)
         return event
 
     async def _sample(self) -> list[Item]:
         try:
             return await self._sample_once()
-        except ContextLengthError:
-            if self._compacted_since_sample:
-                raise
-            await self.compact()  # the provider says it does not fit: compact, retry once
-            return await self._sample_once()
+        except ContextLengthError as e:
+            # The provider says it does not fit: learn its limit, compact to fit, ask again.
+            return await overflow.recover(self, e)
 
     async def _sample_once(self) -> list[Item]:
         for attempt in range(1, MALFORMED_ATTEMPTS + 1):

@@ -26,6 +26,8 @@ class Provider:
     base_url: str
     key_env: str | None = None
     model: str | None = None
+    #: None: the model's window from `lever.agent.context_windows` (a hosted provider serves
+    #: many models); set for a server whose own limit decides (lever's llama-server's n_ctx).
     context_window: int | None = None
     #: Local servers often need no key at all.
     needs_key: bool = True
@@ -40,7 +42,6 @@ PRESETS: dict[str, Provider] = {
             "https://api.openai.com/v1",
             "OPENAI_API_KEY",
             "gpt-5.1-codex",
-            400_000,
         ),
         Provider(
             "anthropic",
@@ -48,7 +49,6 @@ PRESETS: dict[str, Provider] = {
             "https://api.anthropic.com/v1",
             "ANTHROPIC_API_KEY",
             "claude-sonnet-4-5",
-            200_000,
         ),
         Provider(
             "openrouter",
@@ -56,7 +56,6 @@ PRESETS: dict[str, Provider] = {
             "https://openrouter.ai/api/v1",
             "OPENROUTER_API_KEY",
             "qwen/qwen3-coder",
-            262_144,
         ),
         Provider(
             "deepseek",
@@ -64,7 +63,6 @@ PRESETS: dict[str, Provider] = {
             "https://api.deepseek.com/v1",
             "DEEPSEEK_API_KEY",
             "deepseek-chat",
-            128_000,
         ),
         Provider(
             "gemini",
@@ -72,7 +70,6 @@ PRESETS: dict[str, Provider] = {
             "https://generativelanguage.googleapis.com/v1beta/openai",
             "GEMINI_API_KEY",
             "gemini-2.5-pro",
-            1_048_576,
         ),
         Provider("ollama", "openai-chat", "http://127.0.0.1:11434/v1", None, None, None, False),
         Provider("lmstudio", "openai-chat", "http://127.0.0.1:1234/v1", None, None, None, False),

@@ -76,7 +76,26 @@ class BadRequestError(ModelError):
 
 
 class ContextLengthError(BadRequestError):
-    """The request did not fit in the model's context window."""
+    """The request did not fit in the model's context window.
+
+    `limit` is the provider's maximum and `requested` the request's size as the provider
+    counted it, in tokens, when its message says so (most do; OpenAI's Responses API does not).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        status: int | None = None,
+        *,
+        limit: int | None = None,
+        requested: int | None = None,
+    ) -> None:
+        super().__init__(message, status)
+        self.limit = limit
+        self.requested = requested
+        #: Set by the harness: the refused request's size, and whether its limit was learned.
+        self.sent_bytes: int | None = None
+        self.learned = False
 
 
 class MalformedResponseError(ModelError):

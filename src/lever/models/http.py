@@ -36,6 +36,25 @@ _CONTEXT_RE = re.compile(
     r"exceeds the available context size",
     re.IGNORECASE,
 )
+#: How providers state the limit and the request's size, as (pattern, group of the limit, group
+#: of the request); the first that matches wins. Numbers may carry thousands separators.
+_N = r"(\d[\d,]*)"
+_CONTEXT_NUMBERS = (
+    # Anthropic: "prompt is too long: 210000 tokens > 200000 maximum"
+    (re.compile(rf"{_N} tokens > {_N} maximum"), 2, 1),
+    # llama-server: "request (9000 tokens) exceeds the available context size (8192 tokens)"
+    (re.compile(rf"request \({_N} tokens\) exceeds the available context size \({_N}"), 2, 1),
+    # OpenAI Chat Completions: "…maximum context length is 8192 tokens. However, you requested
+    # 9000 tokens (8000 in the messages, 1000 in the completion)…" — the input is what counts.
+    (re.compile(rf"maximum context length is {_N} tokens.*?{_N} in the messages", re.S), 1, 2),
+    # OpenAI ("your messages resulted in N tokens") and vLLM ("your request has N input tokens")
+    (re.compile(rf"maximum context length is {_N} tokens.*?(?:resulted in|has) {_N}", re.S), 1, 2),
+    # Gemini: "The input token count (1200000) exceeds the maximum number of tokens allowed
+    # (1048576)"
+    (re.compile(rf"input token count \(?{_N}\)? exceeds the maximum[^\d]*{_N}"), 2, 1),
+    (re.compile(rf"maximum context length is {_N}"), 1, 0),
+    (re.compile(rf"context (?:window|size|length) (?:of|is) {_N} tokens"), 1, 0),
+)
 #: llama-server's reply when the model wrote a tool call whose arguments are not JSON.
 _TOOL_PARSE_RE = re.compile(r"failed to parse tool call", re.IGNORECASE)
 _BAD_REQUEST_CODES = {
@@ -108,6 +127,19 @@ def _retry_hint(message: str) -> float | None:
     return value / 1000 if match.group(2) == "ms" else value
 
 
+def context_numbers(message: str) -> tuple[int | None, int | None]:
+    """(limit, requested) in tokens from a context-length error message; None where unsaid."""
+    for pattern, limit_group, requested_group in _CONTEXT_NUMBERS:
+        match = pattern.search(message)
+        if match:
+            limit = int(match.group(limit_group).replace(",", ""))
+            requested = (
+                int(match.group(requested_group).replace(",", "")) if requested_group else None
+            )
+            return limit, requested
+    return None, None
+
+
 def is_context_error(message: str, code: str | None) -> bool:
     return bool(_CONTEXT_RE.search(f"{code or ''} {message}"))
 
@@ -137,7 +169,10 @@ def classify_error(
     if (code in _AUTH_CODES) or status in (401, 402, 403):
         return AuthError(_auth_message(status, shown, key_env, has_key), status)
     if is_context_error(message, code) and status in (None, 400, 404, 413, 422):
-        return ContextLengthError(f"context length exceeded: {shown}", status)
+        limit, requested = context_numbers(message)
+        return ContextLengthError(
+            f"context length exceeded: {shown}", status, limit=limit, requested=requested
+        )
     if _TOOL_PARSE_RE.search(message):
         return ToolCallParseError(f"the server could not read the model's tool call: {shown}")
     if status in (408, 409, 429) or (status is not None and status >= 500):

@@ -139,6 +139,8 @@ class Compaction(_Event):
     type: Literal["compaction"] = "compaction"
     summary: str
     kept: list[Item] = Field(default_factory=list)
+    #: The provider's real context window, once its error taught it: used after a resume too.
+    context_window: int | None = None
 
 
 class ErrorEvent(_Event):

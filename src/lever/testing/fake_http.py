@@ -17,7 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from lever.testing import fake_wire, fake_wire_anthropic
+from lever.testing import fake_checks, fake_wire, fake_wire_anthropic
 from lever.testing.fake_script import RecordedRequest
 from lever.testing.fake_wire import JSON
 
@@ -154,6 +154,8 @@ class Handler(BaseHTTPRequestHandler):
             message = "We could not parse the JSON body of your request."
             self._send_error(400, message, protocol)
             return
+        if self._refuse(record, protocol, parsed):
+            return
 
         index, turn = self.fake._take_turn(parsed)
         if turn is None:
@@ -168,6 +170,35 @@ class Handler(BaseHTTPRequestHandler):
             self._send_json(200, fake_wire.compact_json(turn, body, self.fake._new_id))
             return
         self._answer(turn, protocol, body, size)
+
+    def _refuse(self, record: RecordedRequest, protocol: str, body: JSON) -> bool:
+        """Refuse, as the real API would, a request with unpaired tool calls or over the limit."""
+        problems = self.fake._pairing_problems(record, body)
+        if problems:
+            record.rejected = "pairing"
+            self._send_error(400, fake_checks.PAIRING_PREFIX + " ".join(problems), protocol)
+            return True
+        limit = self.fake.context_limit
+        tokens = self.fake.token_counter(record.raw)
+        if limit is None or tokens <= limit:
+            return False
+        record.rejected = "context_limit"
+        style = self.fake.limit_style
+        streamed = body.get("stream") is True and record.path == "/v1/responses"
+        if style == "in-stream" and streamed:
+            try:
+                self._start_stream(protocol)
+                for event in fake_checks.responses_failed_stream(body, self.fake._new_id):
+                    self._write_chunk(event)
+                self._write_chunk(b"")
+            except OSError:
+                self.close_connection = True
+            return True
+        status, obj = fake_checks.context_error(protocol, style, tokens, limit)
+        if protocol == "anthropic":
+            obj["request_id"] = self.fake._new_id("req_fake")
+        self._send_bytes(status, json.dumps(obj).encode(), "application/json", protocol)
+        return True
 
     def _answer(self, turn: Mapping[str, Any], protocol: str, body: JSON, size: int) -> None:
         stream = body.get("stream") is True

@@ -32,6 +32,12 @@ A TURN is a dict with optional keys:
   chunked body (the client sees a broken stream). For a non-streaming request: send half the body.
 - `raw`: send this exact text as the body (an SSE stream if the request asked for one).
 
+Every request is checked before it is played (`lever.testing.fake_checks`): one whose tool calls
+and outputs do not pair up is refused with a 400 as the real API would refuse it, and recorded in
+`violations` (the pytest plugin `lever.testing.pytest_plugin` fails the test). With
+`context_limit=N` (`--context-limit N`), every request over N tokens is refused with the
+provider's real context-length error; neither consumes a turn.
+
 When the script is exhausted the server answers 400 "fake model: script exhausted (N requests)",
 N counting this request. Requests failing the api-key check or carrying unparseable JSON get an
 error without consuming a turn. Every POST is recorded, whatever its fate.
@@ -53,6 +59,8 @@ from pathlib import Path
 from types import FrameType, TracebackType
 from typing import Any
 
+from lever.testing import fake_checks
+from lever.testing.fake_checks import LIMIT_STYLES, TokenCounter
 from lever.testing.fake_http import PROTOCOLS, FakeHTTPServer, Handler
 from lever.testing.fake_script import (
     RecordedRequest,
@@ -87,8 +95,24 @@ class FakeModelServer:
         models: Sequence[str] | None = None,
         port: int = 0,
         responder: Callable[[dict[str, Any]], Mapping[str, Any] | None] | None = None,
+        context_limit: int | None = None,
+        limit_style: str = "openai",
+        token_counter: TokenCounter | None = None,
+        check_pairing: bool = True,
     ) -> None:
         turns, script_models = load_script(script)
+        if limit_style not in LIMIT_STYLES:
+            raise ValueError(f"limit_style must be one of {LIMIT_STYLES}, not {limit_style!r}")
+        #: Refuse every request over this many tokens with the provider's context-length error.
+        self.context_limit = context_limit
+        #: Which server's error a Chat Completions request gets ("openai", "vllm", "llama.cpp");
+        #: "in-stream": a streamed Responses request gets `response.failed`, not a 400.
+        self.limit_style = limit_style
+        self.token_counter: TokenCounter = token_counter or fake_checks.count_tokens
+        #: Refuse (400) and record requests whose tool calls and outputs do not pair up.
+        self.check_pairing = check_pairing
+        #: (request number, path, the provider's complaint) for each pairing violation seen.
+        self.violations: list[tuple[int, str, str]] = []
         #: Sees each request body first; a turn it returns is played instead of the script's next
         #: one (which stays next). For requests whose position is not known in advance, such as
         #: the summary request of a compaction.
@@ -106,6 +130,7 @@ class FakeModelServer:
         self._port = port
         self._httpd: FakeHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        fake_checks.register(self)
 
     @classmethod
     def from_file(
@@ -115,8 +140,9 @@ class FakeModelServer:
         api_key: str | None = None,
         models: Sequence[str] | None = None,
         port: int = 0,
+        **options: Any,
     ) -> FakeModelServer:
-        return cls(Path(path), api_key=api_key, models=models, port=port)
+        return cls(Path(path), api_key=api_key, models=models, port=port, **options)
 
     # -- lifecycle
 
@@ -202,6 +228,13 @@ class FakeModelServer:
         with self._lock:
             return max(0, len(self._turns) - self._next_turn)
 
+    def take_violations(self) -> list[tuple[int, str, str]]:
+        """The pairing violations seen so far, forgotten by the server (for tests that cause
+        them on purpose: what is left fails the test, see `lever.testing.pytest_plugin`)."""
+        with self._lock:
+            taken, self.violations = self.violations, []
+        return taken
+
     def add_turns(self, turns: Sequence[Mapping[str, Any]]) -> None:
         """Append turns to the script, e.g. once a test knows what the next answer must be."""
         start = len(self._turns)
@@ -214,6 +247,15 @@ class FakeModelServer:
     def _record(self, request: RecordedRequest) -> None:
         with self._lock:
             self._requests.append(request)
+
+    def _pairing_problems(self, record: RecordedRequest, body: dict[str, Any]) -> list[str]:
+        if not self.check_pairing:
+            return []
+        problems = fake_checks.pairing_violations(record.protocol, body)
+        with self._lock:
+            number = next(i for i, r in enumerate(self._requests, 1) if r is record)
+            self.violations += [(number, record.path, p) for p in problems]
+        return problems
 
     def _take_turn(self, body: dict[str, Any]) -> tuple[int, dict[str, Any] | None]:
         """(index, turn) for the next request; turn is None once the script is exhausted.
@@ -302,10 +344,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--model", action="append", dest="models", help="a model name to list (repeatable)"
     )
+    parser.add_argument(
+        "--context-limit",
+        type=int,
+        default=None,
+        help="refuse every request over N tokens (body bytes / 4) with a context-length error",
+    )
+    parser.add_argument(
+        "--limit-style",
+        choices=LIMIT_STYLES,
+        default="openai",
+        help="whose context-length error a Chat Completions request gets; in-stream: "
+        "Responses requests get response.failed",
+    )
     args = parser.parse_args(argv)
 
     server = FakeModelServer.from_file(
-        args.script, api_key=args.api_key, models=args.models, port=args.port
+        args.script,
+        api_key=args.api_key,
+        models=args.models,
+        port=args.port,
+        context_limit=args.context_limit,
+        limit_style=args.limit_style,
     )
 
     def terminate(signum: int, frame: FrameType | None) -> None:

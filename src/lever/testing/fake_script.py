@@ -45,6 +45,8 @@ class RecordedRequest:
     turn: int | None = None
     #: The HTTP status it was answered with (None while it is being answered).
     status: int | None = None
+    #: Why the fake refused it without playing a turn: "context_limit" or "pairing".
+    rejected: str | None = None
     #: The body exactly as received, for byte-level checks (prompt-cache stability).
     raw: bytes = field(default=b"", repr=False)
     #: When it arrived (time.time()), for per-step timings measured from the server's side.

@@ -70,7 +70,8 @@ def _responses_pairing(items: list[Any]) -> list[str]:
         elif kind in _RESPONSES_OUTPUTS:
             if calls.get(call_id) != _RESPONSES_OUTPUTS[kind]:
                 problems.append(f"No tool call found for {kind} with call_id {call_id}.")
-            elif call_id in answered:
+                continue
+            if call_id in answered:
                 problems.append(f"Duplicate {kind} for call_id {call_id}.")
             answered.add(call_id)
     problems += [

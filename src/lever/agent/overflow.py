@@ -202,11 +202,18 @@ async def recover(session: Session, error: ContextLengthError) -> list[Item]:
             )
         )
         try:
-            await session.compact()
+            await session.compact()  # its summary request already retried, shrinking
+        except ContextLengthError as failed:
+            raise _exhausted(session, failed, "the summary request") from failed
+        try:
             return await session._sample_once()
         except ContextLengthError as again:
             error = again
-    raise ContextLengthError(
-        f"context exhausted: the provider still refused the request after {MAX_ATTEMPTS} "
-        f"compactions (window now {session.budget.context_window} tokens): {error}"
+    raise _exhausted(session, error, f"the request, after {MAX_ATTEMPTS} compactions,")
+
+
+def _exhausted(session: Session, error: ContextLengthError, what: str) -> ContextLengthError:
+    return ContextLengthError(
+        f"context exhausted: the provider refused {what} even shrunk to "
+        f"{session.budget.context_window} tokens: {error}"
     )

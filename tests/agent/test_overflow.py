@@ -70,6 +70,23 @@ async def test_a_server_that_refuses_every_long_request_is_survived(tmp_path, wi
     assert compactions and all(c.context_window == learned for c in compactions)
 
 
+@pytest.mark.parametrize("wire", WIRES)
+async def test_a_task_larger_than_the_servers_window_is_cut_and_done(tmp_path, wire) -> None:
+    summaries: list[int] = []
+    task = "start " + "t" * 60_000 + " finish"  # 15,000 tokens against a 6,000-token server
+    with enforcing(2, summaries) as server:
+        session = make(server, tmp_path, tmp_path / "r.jsonl", wire, window=TOLD)
+        session.start()
+        finished = await session.run_turn(task)
+        await session.close()
+        requests = server.requests
+    assert finished.reason == "done", finished
+    refused = [r for r in requests if r.rejected == "context_limit"]
+    assert len(refused) == 1 and requests[-1].status == 200
+    sent = json.dumps(requests[-1].body)
+    assert "start ttt" in sent and "ttt finish" in sent and "cut to fit the context window" in sent
+
+
 async def test_the_learned_window_survives_a_resume(tmp_path) -> None:
     summaries: list[int] = []
     rollout = tmp_path / "rollout.jsonl"

@@ -38,6 +38,7 @@ def answer_summaries(body: dict[str, Any]) -> dict[str, Any] | None:
     return None
 
 
+@pytest.mark.timeout(400)  # 30 sandboxed commands and ~40 requests, on a loaded machine too
 @pytest.mark.parametrize("wire", ["openai-responses", "openai-chat", "anthropic"])
 def test_exec_finishes_30_steps_against_an_enforcing_server(
     wire: str, tmp_path: Path, clean_env: dict[str, str], lever_home: Path

@@ -106,15 +106,16 @@ async def test_deny_and_deny_and_stop() -> None:
 
 
 async def test_approve_session_is_keyed_on_parsed_command_and_cwd() -> None:
-    front = Front("approve_session", "approve_once", "approve_once")
+    front = Front("approve_session", "approve_once", "approve_once", "approve_once")
     approvals = Approvals("untrusted", front)
     assert (await check(approvals, "cargo test --all"))[0].allowed
-    for same in ("cargo  test   --all", "RUST_LOG=1 cargo test --all", ["cargo", "test", "--all"]):
+    for same in ("cargo  test   --all", "cargo 'test' --all", ["cargo", "test", "--all"]):
         verdict, events = await check(approvals, same)
         assert verdict.allowed and events == []
     await check(approvals, "cargo test")  # another command: asked
     await check(approvals, "cargo test --all", cwd=Path("/elsewhere"))  # another folder: asked
-    assert len(front.asked) == 3
+    await check(approvals, "RUST_LOG=1 cargo test --all")  # an env prefix: asked (issue 14)
+    assert len(front.asked) == 4
 
 
 async def test_an_unknown_answer_fails_closed() -> None:

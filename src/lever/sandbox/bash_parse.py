@@ -25,7 +25,6 @@ _OPERATORS = (
 )  # fmt: skip
 SEPARATORS = frozenset({"&&", "||", "|", "|&", ";", "&", "\n"})
 REDIRECTS = frozenset({"&>>", "<<<", ">>", "<<", "&>", ">&", "<&", ">|", "<>", "<", ">"})
-_GLOB_CHARS = set("*?[")
 _ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\+?=")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _BRACED_NAME = re.compile(r"\{[A-Za-z_][A-Za-z0-9_]*\}")
@@ -56,10 +55,10 @@ class Word:
     quoted: bool = False
 
     @property
-    def key(self) -> str:
+    def key(self) -> str | tuple[str]:
         """Quoting is irrelevant to what a plain word means; for one that expands it is not
         (`'$X'` is not `$X`, `'*'` is not `*`), so such a word keys on its raw text."""
-        return f"raw:{self.raw}" if self.expands or self.globs else self.text
+        return (self.raw,) if self.expands or self.globs else self.text
 
 
 @dataclass(frozen=True)
@@ -129,7 +128,7 @@ class _Tokenizer:
 
     def _reset(self) -> None:
         self.buf: list[str] = []
-        self.start = -1
+        self.start = self.bracket = -1
         self.started = self.expands = self.globs = self.quoted = self.brace = False
 
     def _begin(self) -> None:
@@ -139,8 +138,10 @@ class _Tokenizer:
     def _end_word(self) -> None:
         if self.started:
             text = "".join(self.buf)
-            # `{a,b}` and `{1..3}` expand; a lone `{}` (find's placeholder) does not.
+            # `{a,b}` and `{1..3}` expand; a lone `{}` (find's placeholder) does not. `[` is a
+            # pattern only with a `]` after it (so `[ -d x ]` is the command `[`).
             globs = self.globs or (self.brace and ("," in text or ".." in text))
+            globs |= self.bracket >= 0 and "]" in text[self.bracket + 1 :]
             start, raw = self.start, self.s[self.start : self.i]
             self.tokens.append(Word(text, raw, start, self.i, self.expands, globs, self.quoted))
         self._reset()
@@ -173,7 +174,9 @@ class _Tokenizer:
             elif any(s.startswith(op, self.i) for op in _OPERATORS):
                 self._operator()
             else:
-                self.globs |= c in _GLOB_CHARS
+                self.globs |= c in "*?"
+                if c == "[" and self.bracket < 0:
+                    self.bracket = len("".join(self.buf))
                 self.brace |= c == "{"
                 self.expands |= c == "~" and not self.started  # tilde expansion
                 self._char(c)

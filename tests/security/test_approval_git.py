@@ -1,10 +1,10 @@
 """Known-safe git commands run neutralised: a hostile configuration runs nothing (issue 14).
 
 A real repository whose configuration names programs for `core.fsmonitor`, `diff.external`
-and a textconv driver, and a bare repository inside it (as a hostile repository can commit
-one: HEAD, config, objects/ are ordinary files) with its own textconv driver. Each command
-first runs as written and starts the program (so the test can fail), then as lever runs it
-and starts nothing.
+and a textconv driver, a bare repository inside it (as a hostile repository can commit one:
+HEAD, config, objects/ are ordinary files) and a nested repository, both configured the same.
+Each command first runs as written and starts the program (so the test can fail), then as
+lever runs it and starts nothing.
 """
 
 from __future__ import annotations
@@ -38,7 +38,10 @@ def hostile(tmp_path: Path) -> tuple[Path, Path, dict[str, str]]:
     (repo / "f.txt").write_text("one\ntwo\n")
     _git(repo, "clone", "-q", "--bare", str(repo), str(repo / "sub"), env=env)
     (repo / "sub" / "info" / "attributes").write_text("*.txt diff=tc\n")
-    for config in (repo / ".git" / "config", repo / "sub" / "config"):
+    _git(repo, "init", "-q", "nested", env=env)
+    (repo / "nested" / "g.txt").write_text("x\n")
+    configs = (repo / ".git" / "config", repo / "sub" / "config", repo / "nested/.git/config")
+    for config in configs:
         with config.open("a") as f:
             f.write(
                 f"[core]\n\tfsmonitor = touch {markers}/fsmonitor; false\n"
@@ -56,6 +59,7 @@ CASES = [
     ("git show HEAD", "textconv"),
     ("cd sub && git show HEAD", "textconv"),
     ("cd sub && git log -p -1", "textconv"),
+    ("cd nested && git status", "fsmonitor"),
 ]
 
 

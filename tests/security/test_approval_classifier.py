@@ -112,6 +112,8 @@ REFUSED: list[tuple[str | list[str], str]] = [
     ("ls <> f", "redirects"),
     ("cat < $F", "redirects"),
     ("ls 2> errors.log", "redirects"),
+    ("ls >&²", "redirects with `>& ²`"),  # not a descriptor: bash writes the file "²"
+    ("echo hi >&3x", "redirects with `>& 3x`"),
     # environment and programs off the list
     ("XDG_CONFIG_HOME=./cfg git status", "it sets XDG_CONFIG_HOME"),
     ("GIT_DIR=x git log", "it sets GIT_DIR"),

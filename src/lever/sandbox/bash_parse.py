@@ -16,7 +16,15 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["ParsedCommand", "Redirect", "Segment", "Word", "parse_command", "shell_script"]
+__all__ = [
+    "ParsedCommand",
+    "Redirect",
+    "Segment",
+    "Word",
+    "is_number",
+    "parse_command",
+    "shell_script",
+]
 
 # Longest first, so `&&` wins over `&` and `>>` over `>`.
 _OPERATORS = (
@@ -259,7 +267,7 @@ class _Tokenizer:
     def _operator(self) -> None:
         op = next(op for op in _OPERATORS if self.s.startswith(op, self.i))
         text = "".join(self.buf)
-        if op in REDIRECTS and self.started and not self.quoted and text.isdigit():
+        if op in REDIRECTS and self.started and not self.quoted and is_number(text):
             self._reset()
             self.tokens.append(_Fd(text))
         else:
@@ -268,6 +276,11 @@ class _Tokenizer:
             self._end_word()
         self.tokens.append(op)
         self.i += len(op)
+
+
+def is_number(text: str) -> bool:
+    """ASCII digits only: `str.isdigit` accepts `²` and `٣`, which bash reads as file names."""
+    return text.isascii() and text.isdigit()
 
 
 # -- parsing -----------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from lever.sandbox.bash_parse import (
     Redirect,
     Segment,
     Word,
+    is_number,
     parse_command,
     shell_script,
 )
@@ -100,7 +101,8 @@ def _harmless_redirect(redirect: Redirect) -> bool:
     if redirect.op in (">", ">>", "&>", "&>>", ">|"):
         return redirect.target == "/dev/null"
     if redirect.op in (">&", "<&"):
-        return redirect.target.isdigit() or redirect.target == "-"  # fd duplication or close
+        # fd duplication or close; `>&word` with anything else writes the file `word`
+        return is_number(redirect.target) or redirect.target == "-"
     if redirect.op == "<":
         return not redirect.target.startswith(_NETWORK_PATHS)
     return False

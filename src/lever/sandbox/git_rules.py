@@ -20,12 +20,15 @@ created. git has no switch to turn them off; see docs/sandbox.md.
 
 from __future__ import annotations
 
+import itertools
+
 from lever.sandbox.option_tables import LONG_OPTIONS, dangerous_long, dangerous_short
 
 __all__ = ["NEUTRAL_DIFF", "NEUTRAL_GLOBAL", "git_reason", "neutral_insertions"]
 
 NEUTRAL_GLOBAL: tuple[str, ...] = (
     "--no-pager",
+    "--no-optional-locks",  # `git status` would otherwise rewrite .git/index
     "-c", "core.fsmonitor=false",
     "-c", "safe.bareRepository=explicit",
     "-c", "log.showSignature=false",
@@ -36,7 +39,7 @@ NEUTRAL_GLOBAL: tuple[str, ...] = (
 NEUTRAL_DIFF: tuple[str, ...] = ("--no-ext-diff", "--no-textconv")
 
 #: `-c` settings a command may carry itself: the neutral ones.
-_NEUTRAL_SETTINGS = frozenset(NEUTRAL_GLOBAL[i + 1] for i in range(1, len(NEUTRAL_GLOBAL), 2))
+_NEUTRAL_SETTINGS = frozenset(b for a, b in itertools.pairwise(NEUTRAL_GLOBAL) if a == "-c")
 _GLOBAL_OK = {"--no-pager", "-P", "--no-optional-locks", "--literal-pathspecs"}
 _READ = ("status", "diff", "log", "show", "branch")
 _DIFFING = {"diff", "log", "show"}

@@ -103,7 +103,7 @@ async def test_known_safe_git_runs_neutralised_only_when_untrusted_let_it_throug
     verdict, _ = await check(Approvals("untrusted"), "git status && ls", sandbox)
     assert verdict.allowed and verdict.argv is not None
     assert verdict.argv[:2] == ("bash", "-lc") and verdict.argv[2].startswith(
-        "git --no-pager --no-optional-locks -c core.fsmonitor=false "
+        "git --no-pager --no-optional-locks -c core.hooksPath=/dev/null "
     )
     verdict, _ = await check(Approvals("untrusted"), "ls -la", sandbox)
     assert verdict.allowed and verdict.argv is None  # nothing to neutralise

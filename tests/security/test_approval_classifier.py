@@ -248,7 +248,7 @@ def test_git_is_neutralised_and_nothing_else_changes(command: str | list[str]) -
     assert argv is not None
     text = " ".join(argv)
     gits = sum(segment.argv[:1] == ("git",) for segment in parsed.segments)
-    assert text.count("--no-pager --no-optional-locks -c core.fsmonitor=false") == gits
+    assert text.count("--no-pager --no-optional-locks -c core.hooksPath=/dev/null") == gits
     for sub in ("diff", "log", "show"):
         if f"git {sub}" in " ".join(parsed.source.split()):
             assert f"{sub} --no-ext-diff --no-textconv" in text

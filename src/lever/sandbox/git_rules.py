@@ -1,7 +1,8 @@
 """Which git commands are known safe, and how lever neutralises the programs git may run.
 
 Read-only git commands still run programs a repository's configuration names:
-`core.fsmonitor` (status, diff), `diff.external` and `diff.<driver>.command` (diff),
+`core.fsmonitor` (status, diff), the `post-index-change` hook (diff, status refreshing the
+index), `diff.external` and `diff.<driver>.command` (diff),
 `diff.<driver>.textconv` (diff, log -p, show), `gpg.program` (log and show when
 `log.showSignature` is set or a format asks for signatures), the pager (on a terminal). The
 configuration need not be the workspace's own: `git -C sub status`, `cd sub && git log` or a
@@ -29,6 +30,7 @@ __all__ = ["NEUTRAL_DIFF", "NEUTRAL_GLOBAL", "git_reason", "neutral_insertions"]
 NEUTRAL_GLOBAL: tuple[str, ...] = (
     "--no-pager",
     "--no-optional-locks",  # `git status` would otherwise rewrite .git/index
+    "-c", "core.hooksPath=/dev/null",  # `git diff` runs post-index-change when it refreshes
     "-c", "core.fsmonitor=false",
     "-c", "safe.bareRepository=explicit",
     "-c", "log.showSignature=false",

@@ -14,9 +14,9 @@ processes it starts) and, for diff/log/show, `NEUTRAL_DIFF` after the subcommand
 undo that (`--ext-diff`, `--textconv`) or change which repository or configuration is used
 (`-C`, `--git-dir`, `--work-tree`, `-c`, `--config-env`, `--exec-path`) are refused.
 
-Not covered: filter drivers (`filter.<name>.clean`) defined in a `.git/config` lever did not
-write — a repository unpacked from an archive with its `.git`, or a nested `.git` someone
-created. git has no switch to turn them off; see docs/sandbox.md.
+Not covered: filter drivers (`filter.<name>.clean`) and a partial clone's lazy-fetch transport
+named by a `.git/config` lever did not write — a repository unpacked from an archive with its
+`.git`, or a nested `.git` someone created. git has no switch to turn them off (docs/sandbox.md).
 """
 
 from __future__ import annotations

@@ -55,6 +55,7 @@ REFUSED: list[tuple[str | list[str], str]] = [
     ("uniq IN -- -OUT", "second operand"),
     ("uniq in.txt out.txt", "second operand"),
     ("hostname X", "sets the host name"),
+    ("hostname -s -", "`hostname -` sets the host name"),
     ("hostname -F /etc/hostname", "(`-F`)"),
     ("hostname --fi=/tmp/name", "(`--file`)"),
     # git: another repository or configuration, programs it would run, writes

@@ -163,7 +163,7 @@ def _takes_value(arg: str, letters: str, long: tuple[str, ...]) -> bool:
 
 def _hostname(args: list[str]) -> str | None:
     reason = _option_reason("hostname", args, ("file", "boot"), "Fb")
-    operand = next((arg for arg in args if not arg.startswith("-")), None)
+    operand = next((arg for arg in args if arg == "-" or not arg.startswith("-")), None)
     if reason is None and operand is not None:
         return f"`hostname {operand}` sets the host name"
     return reason

@@ -5,7 +5,8 @@ Command lines are built (seeded, so failures reproduce) from pieces that trip na
 quotes, backslashes, comments, line continuations, `\\r`, non-ASCII digits and spaces,
 descriptors, redirections, assignments, globs. Each one the classifier lets through runs in
 bash with its programs replaced by functions that record their arguments, in an empty folder
-that must stay empty.
+that must stay empty. Random git command lines check that neutralising (git_rules.py) inserts
+exactly its words where they belong and changes nothing else.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from lever.sandbox.safe_commands import parse_command, unsafe_reason
+from lever.sandbox.git_rules import neutral_insertions
+from lever.sandbox.safe_commands import neutralised_argv, parse_command, unsafe_reason
 
 PIECES = [
     "a", "-o", "'x y'", '"a b"', '"$HOME"', "$HOME", "\\;", "#", "#c", "2>/dev/null", ">/dev/null",
@@ -93,3 +95,44 @@ def test_known_safe_random_commands_split_like_bash_and_write_nothing(
             assert got == expected, command
             checked += 1
     assert checked >= 20
+
+
+GIT_PIECES = [
+    "status", "log", "diff", "show", "branch", "'log'", '"diff"', "s\\how", "-p", "--stat",
+    "--oneline", "-5", "HEAD", "HEAD~1", "--", "a.py", "'a b'", "\\\n", "  ", "\t", "-P",
+    "--no-pager", "#c", "2>/dev/null", "LC_ALL=C", "-c", "core.fsmonitor=false", "--short",
+]  # fmt: skip
+
+
+def _git_command(rng: random.Random) -> str:
+    segments = []
+    for _ in range(rng.randint(1, 3)):
+        words = ["git", *(rng.choice(GIT_PIECES) for _ in range(rng.randint(0, 5)))]
+        if rng.random() < 0.3:
+            words.insert(0, "LC_ALL=C")
+        segments.append(" ".join(words))
+    return "".join(s + rng.choice([" && ", "; ", " | ", "\n"]) for s in segments)[:-1]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_neutralising_inserts_exactly_the_neutral_words(seed: int) -> None:
+    rng = random.Random(seed)
+    checked = 0
+    for _ in range(300):
+        command = _git_command(rng)
+        if unsafe_reason(command) is not None:
+            continue
+        argv = neutralised_argv(command)
+        assert argv is not None and argv[:2] == ["bash", "-lc"]
+        rewritten = parse_command(argv[2])
+        original = parse_command(command)
+        assert rewritten.problems == () and rewritten.operators == original.operators
+        for old, new in zip(original.segments, rewritten.segments, strict=True):
+            expected = list(old.argv)
+            if expected[:1] == ["git"]:
+                for index, extra in sorted(neutral_insertions(expected[1:]), reverse=True):
+                    expected[index + 1 : index + 1] = extra
+            assert list(new.argv) == expected, command
+            assert new.assignments == old.assignments and new.redirects == old.redirects
+        checked += 1
+    assert checked >= 30

@@ -249,18 +249,19 @@ async def test_denied_rerun_keeps_the_sandboxed_failure(make_session: Any, works
 async def test_approve_session_sticks_for_the_same_parsed_command(
     make_session: Any, workspace: Path
 ) -> None:
-    front = Front("approve_session", "deny")
+    front = Front("approve_session", "deny", "deny")
     await run(
         make_session,
         script(
             shell("touch   a.txt", "c1"),
-            shell("FOO=1  touch 'a.txt'", "c2"),
-            shell("touch a.txt && touch b.txt", "c3"),
+            shell("touch 'a.txt'", "c2"),
+            shell("FOO=1  touch a.txt", "c3"),  # an env prefix is another command (issue 14)
+            shell("touch a.txt && touch b.txt", "c4"),
         ),
         sandbox=real_sandbox("workspace-write", workspace),
         approvals=Approvals("untrusted", front),
     )
-    assert [r.call_id for r in front.asked] == ["c1", "c3"]
+    assert [r.call_id for r in front.asked] == ["c1", "c3", "c4"]
     assert (workspace / "a.txt").exists() and not (workspace / "b.txt").exists()
 
 

@@ -95,6 +95,26 @@ async def test_untrusted_runs_known_safe_and_asks_for_the_rest() -> None:
     assert (decided.decision, decided.by) == ("approve_once", "person")
 
 
+@pytest.mark.parametrize("mode", ["workspace-write", "danger-full-access"])
+async def test_known_safe_git_runs_neutralised_only_when_untrusted_let_it_through(
+    mode: str,
+) -> None:
+    sandbox = Confining(mode)
+    verdict, _ = await check(Approvals("untrusted"), "git status && ls", sandbox)
+    assert verdict.allowed and verdict.argv is not None
+    assert verdict.argv[:2] == ("bash", "-lc") and verdict.argv[2].startswith(
+        "git --no-pager --no-optional-locks -c core.hooksPath=/dev/null "
+    )
+    verdict, _ = await check(Approvals("untrusted"), "ls -la", sandbox)
+    assert verdict.allowed and verdict.argv is None  # nothing to neutralise
+    verdict, _ = await check(Approvals("on-request"), "git status", sandbox)
+    assert verdict.allowed and verdict.argv is None  # not classified: runs as written
+    approvals = Approvals("untrusted", Front("approve_session"))
+    await check(approvals, "git -C sub status", sandbox)
+    verdict, events = await check(approvals, "git -C sub status", sandbox)
+    assert verdict.allowed and events == [] and verdict.argv is None  # the person's approval
+
+
 async def test_deny_and_deny_and_stop() -> None:
     approvals = Approvals("untrusted", Front("deny", "deny_and_stop"))
     verdict, _ = await check(approvals, "rm x")
@@ -106,15 +126,16 @@ async def test_deny_and_deny_and_stop() -> None:
 
 
 async def test_approve_session_is_keyed_on_parsed_command_and_cwd() -> None:
-    front = Front("approve_session", "approve_once", "approve_once")
+    front = Front("approve_session", "approve_once", "approve_once", "approve_once")
     approvals = Approvals("untrusted", front)
     assert (await check(approvals, "cargo test --all"))[0].allowed
-    for same in ("cargo  test   --all", "RUST_LOG=1 cargo test --all", ["cargo", "test", "--all"]):
+    for same in ("cargo  test   --all", "cargo 'test' --all", ["cargo", "test", "--all"]):
         verdict, events = await check(approvals, same)
         assert verdict.allowed and events == []
     await check(approvals, "cargo test")  # another command: asked
     await check(approvals, "cargo test --all", cwd=Path("/elsewhere"))  # another folder: asked
-    assert len(front.asked) == 3
+    await check(approvals, "RUST_LOG=1 cargo test --all")  # an env prefix: asked (issue 14)
+    assert len(front.asked) == 4
 
 
 async def test_an_unknown_answer_fails_closed() -> None:

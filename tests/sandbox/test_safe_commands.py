@@ -21,7 +21,6 @@ SAFE = [
     "git diff HEAD~1 -- src",
     "git log --oneline -n 5",
     "git --no-pager show HEAD:README.md",
-    "git -C sub log",
     "git branch -a",
     "git branch --list 'feat/*'",
     "pwd",
@@ -61,6 +60,7 @@ UNSAFE = [
     ("find . -ok rm {} ;", ""),
     ("find $X", "expansion"),
     ("git -c core.pager=x log", "-c"),
+    ("git -C sub log", "-C"),
     ("git --config-env=a=b status", "--config-env"),
     ("git diff --output=patch.txt", "--output"),
     ("git log --ext-diff", "--ext-diff"),
@@ -92,7 +92,7 @@ UNSAFE = [
     ("sed -n '1e rm x' f", "not a plain print"),
     ("sort -o out in", "-o"),
     ("sort --output=out in", "--output"),
-    ("uniq in out", "output file"),
+    ("uniq in out", "second operand"),
     ("tree -o out", "-o"),
     ("rg --pre ./x foo", "--pre"),
     ("eval ls", "eval"),
@@ -174,7 +174,6 @@ def test_redirections_are_parsed_with_their_descriptor() -> None:
     [
         "cargo   test  --all",
         "  cargo test --all  ",
-        "RUST_LOG=debug cargo test --all",
         "cargo 'test' \"--all\"",
         "cargo test --all;",
         ["cargo", "test", "--all"],
@@ -182,7 +181,7 @@ def test_redirections_are_parsed_with_their_descriptor() -> None:
     ],
     ids=repr,
 )
-def test_key_ignores_spacing_quoting_and_env_prefix(variant: str | list[str]) -> None:
+def test_key_ignores_spacing_and_quoting(variant: str | list[str]) -> None:
     assert command_key(variant) == command_key("cargo test --all")
 
 
@@ -194,6 +193,7 @@ def test_key_ignores_spacing_quoting_and_env_prefix(variant: str | list[str]) ->
         "cargo test --all && rm -rf x",
         "cargo test --all > out",
         "LD_PRELOAD=/tmp/x.so cargo test --all",
+        "RUST_LOG=debug cargo test --all",
         "cargo test --all | sh",
         "cargo build --all",
     ],

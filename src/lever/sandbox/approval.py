@@ -11,8 +11,10 @@ The `Approvals` service belongs to a session. Tools call it before they act:
 When the policy says to ask, the service emits `ApprovalRequested`, awaits the front end's
 `decide` callback (or answers itself: `--approve-all` approves, no callback denies), emits
 `ApprovalDecided` and remembers "approve for this session" answers in its cache, keyed on the
-parsed command and working directory (or the patch's paths). A denied command never runs;
-"deny and stop" also raises a flag the session reads to end the turn.
+whole parsed command — environment assignments, words, redirections, every segment of a
+pipeline or chain — and the working directory (or the patch's paths). Known-safe commands run
+without asking under `untrusted` are run neutralised (`Verdict.argv`, safe_commands.py). A
+denied command never runs; "deny and stop" also raises a flag the session reads to end the turn.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from pydantic import BaseModel
 
 from lever.protocol.events import ApprovalDecided, ApprovalRequested, ErrorEvent
 from lever.sandbox.base import NoSandbox, Sandbox
-from lever.sandbox.safe_commands import parse_command, unsafe_reason
+from lever.sandbox.safe_commands import neutralised_argv, parse_command, unsafe_reason
 
 ApprovalPolicy = Literal["untrusted", "on-failure", "on-request", "never"]
 POLICIES: tuple[str, ...] = get_args(ApprovalPolicy)
@@ -68,6 +70,9 @@ class Verdict:
     outside: bool = False
     #: For the model, when not allowed: why nothing ran.
     message: str = ""
+    #: Run this argv instead of the command's own: the same command with the programs it could
+    #: start from a repository's configuration turned off (known-safe git commands).
+    argv: tuple[str, ...] | None = None
 
 
 class ApprovalCache:
@@ -126,7 +131,9 @@ class Approvals:
         if sandbox.policy.mode == FULL_ACCESS:
             # Nothing to escape from; only `untrusted` asks, for what is not known safe.
             reason = unsafe_reason(command) if self.policy == "untrusted" else None
-            if reason is None or outside_key in self.cache:
+            if reason is None:
+                return _auto_approved(command, outside=True, untrusted=self.policy == "untrusted")
+            if outside_key in self.cache:
                 return Verdict(True, outside=True)
             ask = _request(call_id, "shell", argv, cwd, f"untrusted policy: {reason}")
             return await self._ask_to_run(ask, emit, outside_key, outside=True)
@@ -144,7 +151,9 @@ class Approvals:
             return await self._ask_to_run(ask, emit, outside_key, outside=True)
         inside_key = ("sandbox", str(cwd), key)
         reason = unsafe_reason(command) if self.policy == "untrusted" else None
-        if reason is None or inside_key in self.cache:
+        if reason is None:
+            return _auto_approved(command, outside=False, untrusted=self.policy == "untrusted")
+        if inside_key in self.cache:
             return Verdict(True)
         ask = _request(call_id, kind, argv, cwd, f"untrusted policy: {reason}")
         return await self._ask_to_run(ask, emit, inside_key, outside=False)
@@ -262,6 +271,12 @@ class Approvals:
         elif decision == "deny_and_stop":
             self._stop = True
         return decision, by
+
+
+def _auto_approved(command: str | Sequence[str], *, outside: bool, untrusted: bool) -> Verdict:
+    """Run without asking; a command `untrusted` let through as known safe runs neutralised."""
+    argv = neutralised_argv(command) if untrusted else None
+    return Verdict(True, outside=outside, argv=tuple(argv) if argv else None)
 
 
 def _request(

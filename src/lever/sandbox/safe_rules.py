@@ -1,15 +1,28 @@
-"""The known-safe read-only programs, and the flags that make some of them unsafe.
+"""The known-safe read-only programs, and the arguments that make some of them unsafe.
 
-`PLAIN` programs only read, whatever their arguments. `CHECKED` programs read too, except with
-certain flags (`find -delete`, `sort -o`, `git -c`...): each maps to a function that returns a
-reason when the arguments are not known safe. Lists here are allow-lists where that is
-practical (git's subcommands, sed's scripts) because a deny-list misses what it never heard of.
+`PLAIN` programs only read, whatever their arguments (none has an option that writes a file or
+runs a program). `CHECKED` programs read too, except with certain options or operands
+(`find -delete`, `sort -o`, `uniq IN OUT`, `date -s`, `printf -v 'a[$(cmd)]'`...): each maps to
+a function that returns a reason when the arguments are not known safe. Long options are
+matched the way the programs match them, by unique prefix (`sort --outp` is `--output`; see
+option_tables.py). Lists here are allow-lists where that is practical (git's subcommands, sed's
+scripts) because a deny-list misses what it never heard of.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
+
+from lever.sandbox.git_rules import git_reason
+from lever.sandbox.option_tables import (
+    LONG_OPTIONS,
+    dangerous_long,
+    dangerous_short,
+    resolve_long,
+    short_letters,
+)
 
 Check = Callable[[list[str]], str | None]
 
@@ -18,9 +31,10 @@ PLAIN = frozenset(
         "ls", "cat", "head", "tail", "wc", "pwd", "echo", "nl", "stat", "which", "true",
         "false", "basename", "dirname", "realpath", "readlink", "du", "df", "whoami", "id",
         "uname", "printenv", "cut", "tr", "diff", "cmp", "comm", "grep", "egrep", "fgrep",
-        "test", "[", "cd", "printf", "hostname", "type",
+        "cd", "type",
     }
 )  # fmt: skip
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def _short_flags(arg: str) -> str:
@@ -30,24 +44,30 @@ def _short_flags(arg: str) -> str:
     return ""
 
 
-def _has_option(args: Iterable[str], long: Iterable[str], short: str = "") -> str | None:
-    """The first argument that is one of the `long` options (or `--opt=...`) or has a letter
-    of `short` in its cluster; None if there is none."""
-    longs = tuple(long)
+def _option_reason(
+    program: str, args: list[str], long: tuple[str, ...], short: str, valued: str = ""
+) -> str | None:
+    """Why one of `args` is (or abbreviates) a dangerous option, or None. Options end at `--`;
+    `valued` are the short options that take a value (what follows them in a cluster is it)."""
+    table = LONG_OPTIONS.get(program, frozenset())
     for arg in args:
         if arg == "--":
             return None
-        if arg.startswith("--") and arg.split("=", 1)[0] in longs:
-            return arg
-        if short and any(letter in short for letter in _short_flags(arg)):
-            return arg
+        option = dangerous_long(arg, long, table)
+        if option:
+            named = "" if arg.split("=", 1)[0] == f"--{option}" else f" (`--{option}`)"
+            return f"`{program} {arg}`{named} can write files or run programs"
+        letter = dangerous_short(arg, short, valued)
+        if letter:
+            return f"`{program} {arg}` (`-{letter}`) can write files or run programs"
     return None
 
 
-def _refuse_options(program: str, long: Iterable[str], short: str = "") -> Check:
+def _refuse_options(
+    program: str, long: tuple[str, ...], short: str = "", valued: str = ""
+) -> Check:
     def check(args: list[str]) -> str | None:
-        found = _has_option(args, long, short)
-        return f"`{program} {found}` can write or run programs" if found else None
+        return _option_reason(program, args, long, short, valued)
 
     return check
 
@@ -102,82 +122,94 @@ def _sed(args: list[str]) -> str | None:
 
 
 def _uniq(args: list[str]) -> str | None:
-    # `uniq IN OUT` writes OUT: at most one file operand.
+    # `uniq IN OUT` writes OUT, also as `uniq IN -- -OUT`: at most one operand.
     operands = 0
+    options = True
     it = iter(args)
     for arg in it:
-        if arg in ("-f", "-s", "-w"):
-            next(it, None)
-        elif not arg.startswith("-") or arg == "-":
+        if not options or arg == "-" or not arg.startswith("-"):
             operands += 1
-    return "`uniq` with an output file" if operands > 1 else None
+        elif arg == "--":
+            options = False
+        elif arg in ("-f", "-s", "-w"):
+            next(it, None)
+    return "`uniq` with a second operand writes that file" if operands > 1 else None
+
+
+def _date(args: list[str]) -> str | None:
+    reason = _option_reason("date", args, ("set",), "s", valued="dfrI")
+    if reason:
+        return reason
+    options = True
+    it = iter(args)
+    for arg in it:
+        if options and arg == "--":
+            options = False
+        elif options and arg.startswith("-") and arg != "-":
+            if _takes_value(arg, "dfr", ("date", "file", "reference")):
+                next(it, None)
+        elif not arg.startswith("+"):
+            return f"`date {arg}`: an operand other than +FORMAT sets the clock"
+    return None
+
+
+def _takes_value(arg: str, letters: str, long: tuple[str, ...]) -> bool:
+    """Does this option of `date` take the next argument as its value (`-d X`, `--date X`)?"""
+    if arg.startswith("--"):
+        return "=" not in arg and resolve_long(arg, LONG_OPTIONS["date"]) in long
+    found, value_next = short_letters(arg, letters + "I")
+    return value_next and found[-1] != "I"  # `-I` takes its (optional) value only attached
+
+
+def _hostname(args: list[str]) -> str | None:
+    reason = _option_reason("hostname", args, ("file", "boot"), "Fb")
+    operand = next((arg for arg in args if arg == "-" or not arg.startswith("-")), None)
+    if reason is None and operand is not None:
+        return f"`hostname {operand}` sets the host name"
+    return reason
+
+
+def _test(args: list[str]) -> str | None:
+    # `test -v NAME` evaluates an array subscript in NAME: `test -v 'a[$(cmd)]'` runs cmd.
+    for arg, name in itertools.pairwise(args):
+        if arg in ("-v", "-R") and not _IDENTIFIER.fullmatch(name):
+            return f"`test {arg} {name}`: a name that is not a plain identifier can run commands"
+    return None
+
+
+def _printf(args: list[str]) -> str | None:
+    # `printf -v NAME` assigns NAME, evaluating a subscript: `printf -v 'a[$(cmd)]' x` runs cmd.
+    it = iter(args)
+    for arg in it:
+        if arg == "--" or not arg.startswith("-v"):
+            return None
+        name = arg[2:] or next(it, "")
+        if not _IDENTIFIER.fullmatch(name):
+            return f"`printf -v {name}`: a name that is not a plain identifier can run commands"
+    return None
 
 
 def _env(args: list[str]) -> str | None:
     return "`env` with arguments runs a program" if args else None
 
 
-_GIT_GLOBAL_OK = {"--no-pager", "-P", "--no-optional-locks", "--literal-pathspecs"}
-_GIT_READ = {"status", "diff", "log", "show", "branch"}
-# Options of diff/log/show that write a file or run a program (external diff, textconv).
-_GIT_WRITE_OPTIONS = ("--output", "--ext-diff", "--textconv", "--exec", "--upload-pack")
-_BRANCH_LIST = {
-    "-a", "--all", "-r", "--remotes", "-l", "--list", "-v", "-vv", "--verbose", "--show-current",
-    "--no-color", "--color", "--no-abbrev", "-i", "--ignore-case", "--omit-empty",
-}  # fmt: skip
-_BRANCH_VALUE = ("--contains", "--no-contains", "--merged", "--no-merged", "--points-at")
-_BRANCH_VALUE_EQ = (
-    "--sort=", "--format=", "--color=", "--abbrev=", "--column=",
-    *(f"{option}=" for option in _BRANCH_VALUE),
-)  # fmt: skip
-
-
-def _git(args: list[str]) -> str | None:
-    i = 0
-    while i < len(args) and args[i].startswith("-"):
-        if args[i] == "-C" and i + 1 < len(args):
-            i += 2
-            continue
-        if args[i] not in _GIT_GLOBAL_OK:
-            return f"`git {args[i]}` can change git's configuration or behaviour"
-        i += 1
-    if i == len(args):
-        return None  # bare `git` prints its help
-    sub, rest = args[i], args[i + 1 :]
-    if sub not in _GIT_READ:
-        return f"`git {sub}` is not on the known-safe list (status, diff, log, show, branch)"
-    found = _has_option(rest, _GIT_WRITE_OPTIONS)
-    if found:
-        return f"`git {sub} {found}` can write files or run programs"
-    return _git_branch(rest) if sub == "branch" else None
-
-
-def _git_branch(args: list[str]) -> str | None:
-    listing = any(arg in ("-l", "--list") for arg in args)
-    it = iter(args)
-    for arg in it:
-        if arg in _BRANCH_LIST or arg.startswith(_BRANCH_VALUE_EQ):
-            continue
-        if arg in _BRANCH_VALUE:
-            next(it, None)
-        elif _short_flags(arg) and not set(_short_flags(arg)) - set("arlvi"):
-            continue
-        elif arg.startswith("-"):
-            return f"`git branch {arg}` can change branches or configuration"
-        elif not listing:
-            return f"`git branch {arg}` creates a branch"
-    return None
-
-
 CHECKED: dict[str, Check] = {
     "find": _find,
     "sed": _sed,
-    "git": _git,
+    "git": git_reason,
     "uniq": _uniq,
     "env": _env,
-    "sort": _refuse_options("sort", ("--output", "--compress-program"), short="o"),
-    "rg": _refuse_options("rg", ("--pre", "--hostname-bin", "--search-zip"), short="z"),
-    "tree": _refuse_options("tree", ("--fromfile",), short="o"),
-    "file": _refuse_options("file", ("--compile",), short="C"),
-    "date": _refuse_options("date", ("--set",), short="s"),
+    "date": _date,
+    "hostname": _hostname,
+    "test": _test,
+    "[": _test,
+    "printf": _printf,
+    "sort": _refuse_options(
+        "sort", ("output", "compress-program", "temporary-directory"), "oT", valued="kSTto"
+    ),
+    "rg": _refuse_options("rg", ("pre", "hostname-bin", "search-zip"), "z"),
+    "tree": _refuse_options("tree", ("fromfile",), "oR"),
+    "file": _refuse_options(
+        "file", ("compile", "uncompress", "uncompress-noreport"), "CzZ", valued="efFmP"
+    ),
 }

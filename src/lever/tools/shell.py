@@ -212,6 +212,7 @@ class ShellTool:
             if not verdict.allowed:
                 return _error(verdict.message)  # a denied command never runs
             outside = verdict.outside
+            argv = list(verdict.argv or argv)  # a known-safe git command runs neutralised
         result = await self._spawn(argv, workdir, args, ctx, on_chunk, outside=outside)
         if outside or ctx.approvals is None or not is_confining(ctx.sandbox):
             return self._result(result, ctx, polled=False)

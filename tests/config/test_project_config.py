@@ -107,3 +107,17 @@ def test_the_user_config_still_wins_and_may_set_anything(repo: Path) -> None:
     assert config["model"] == "theirs" and warnings == []
     # … and the user's own `[local]` is theirs to set.
     assert config["local"] == {"server_bin": "/opt/llama"}
+
+
+def test_the_unchecked_read_for_the_first_frame_stays_light(repo: Path) -> None:
+    """The app reads its theme before the first frame: no pydantic there, allow-list kept."""
+    import subprocess
+    import sys
+
+    (repo / ".lever" / "config.toml").write_text('[tui]\ntheme = "light"\n[local]\ngguf = "x"\n')
+    code = (
+        "import sys; from pathlib import Path; from lever.config.loader import load_unchecked; "
+        f"print(load_unchecked(Path({str(repo)!r}))); print('pydantic' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.splitlines() == ["{'tui': {'theme': 'light'}}", "False"]

@@ -109,6 +109,26 @@ def load_config(
     return checked
 
 
+def load_unchecked(
+    cwd: Path, overrides: Iterable[str] = (), profile: str | None = None
+) -> dict[str, Any]:
+    """The configuration merged as `load_config` does, but not checked and without pydantic: for
+    display preferences read before the app's first frame (the session, built next, checks it).
+    A value read from it must be checked by its reader; anything unreadable gives {}."""
+    try:
+        config = _read_toml(lever_home() / "config.toml")[1]
+        project = _read_toml(cwd / ".lever" / "config.toml")[1]
+        _merge(config, {k: v for k, v in project.items() if k in PROJECT_ALLOWED})
+        chosen = profile or config.get("profile")
+        if chosen:
+            _merge(config, dict(config.get("profiles", {}).get(chosen, {})))
+        for override in overrides:
+            _merge(config, parse_override(override))
+    except (ConfigError, AttributeError, TypeError, ValueError):
+        return {}
+    return config
+
+
 def _profile(config: Mapping[str, Any], name: str) -> dict[str, Any]:
     profiles: dict[str, Any] = config.get("profiles", {})
     if name in profiles:

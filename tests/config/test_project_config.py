@@ -49,6 +49,9 @@ DANGEROUS = [
     "[limits]\nunknown = 1\n",
     'stuck_detection = "no"\n',
     "tpyo = 1\n",
+    "shell_snapshot = true\n",
+    "plan_nudges = 50\n",
+    '[sandbox]\nallow_read = ["~/.ssh"]\n',
 ]
 
 
@@ -66,6 +69,7 @@ def test_what_a_repository_may_not_set_is_ignored_with_a_warning(repo: Path, pro
 def test_harmless_keys_are_kept(repo: Path) -> None:
     project = (
         'model = "gpt-5.1-codex-mini"\ncompact_at = "70%"\nstuck_detection = false\n'
+        "shell_snapshot = false\n"
         "[limits]\nmax_turns = 20\nmax_tokens = 1000\nmax_seconds = 60\n"
         '[memory]\nworkspace = "on"\n[tui]\ntheme = "light"\n'
     )
@@ -75,6 +79,7 @@ def test_harmless_keys_are_kept(repo: Path) -> None:
         "model": "gpt-5.1-codex-mini",
         "compact_at": "70%",
         "stuck_detection": False,
+        "shell_snapshot": False,
         "limits": {"max_turns": 20, "max_tokens": 1000, "max_seconds": 60.0},
         "memory": {"workspace": "on"},
         "tui": {"theme": "light"},

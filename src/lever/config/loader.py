@@ -30,11 +30,12 @@ PROJECT_ALLOWED: dict[str, frozenset[str] | None] = {
     "compact_at": None,
     "memory": frozenset({"workspace"}),
     "stuck_detection": None,
+    "shell_snapshot": None,  # only false: the snapshot runs the login shell outside the sandbox
     "tui": frozenset({"theme"}),
 }
 _PROJECT_ALLOWED_TEXT = (
     "a repository's config may set only model, limits (lower only), compact_at, "
-    "memory.workspace, stuck_detection and tui.theme"
+    "memory.workspace, stuck_detection, shell_snapshot = false and tui.theme"
 )
 _warned: set[str] = set()
 
@@ -188,6 +189,8 @@ def _project_refusal(key: str, sub: str | None, value: Any, user: Mapping[str, A
     subkeys = PROJECT_ALLOWED[key]
     if sub is not None and subkeys is not None and sub not in subkeys:
         return _PROJECT_ALLOWED_TEXT
+    if key == "shell_snapshot" and value is True:
+        return "a repository's config may only turn the shell snapshot off"
     if key == "model" and isinstance(value, str) and not plain_model_name(value):
         return "a repository's config may only name a model, not a file"
     if key == "limits" and sub is not None and isinstance(value, int | float):

@@ -58,6 +58,8 @@ class SandboxTable(Table):
     mode: Literal[SANDBOX_MODES] | None = allowed(" | ".join(SANDBOX_MODES))  # type: ignore[valid-type]
     writable_roots: list[str] | None = allowed("a list of paths (strings)")
     network: bool | None = allowed("true or false")
+    unix_sockets: bool | None = allowed("true or false")
+    allow_read: list[str] | None = allowed('a list of paths (strings), e.g. ["~/.aws"]')
     mechanism: Literal[MECHANISMS] | None = allowed(" | ".join(MECHANISMS))  # type: ignore[valid-type]
 
 
@@ -122,6 +124,9 @@ class Settings(Table):
     compaction: Literal["local", "remote"] | None = allowed("local | remote")
     approval: Literal[APPROVAL_POLICIES] | None = allowed(" | ".join(APPROVAL_POLICIES))  # type: ignore[valid-type]
     stuck_detection: bool | None = allowed("true or false")
+    plan_nudges: int | None = allowed("an integer ≥ 0 (nudges per task)", ge=0)
+    budget_note: bool | None = allowed("true or false")
+    shell_snapshot: bool | None = allowed("true or false")
     limits: LimitsTable | None = allowed("a table: [limits]")
     sandbox: SandboxTable | None = allowed("a table: [sandbox]")
     shell_environment: ShellEnvironmentTable | None = allowed("a table: [shell_environment]")

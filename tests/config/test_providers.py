@@ -70,6 +70,8 @@ def test_configured_provider_table() -> None:
 def test_unknown_provider_lists_known_ones() -> None:
     with pytest.raises(ConfigError, match=r"known: .*anthropic"):
         resolve_model({}, provider="nope", env={})
+    with pytest.raises(ConfigError, match=r"unknown provider 'lcoal' — did you mean 'local'\?"):
+        resolve_model({}, provider="lcoal", env={})
 
 
 def test_local_preset_needs_a_model_name() -> None:

@@ -146,8 +146,12 @@ def find_provider(name: str, config: Mapping[str, Any]) -> Provider:
         return PRESETS[name]
     if name in _WIRE_DEFAULTS:
         return replace(_WIRE_DEFAULTS[name], name=name)
+    import difflib
+
     known = sorted({*PRESETS, *_WIRE_DEFAULTS, *tables})
-    raise ConfigError(f"unknown provider {name!r}; known: {', '.join(known)}")
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f" — did you mean {close[0]!r}?" if close else ""
+    raise ConfigError(f"error: unknown provider {name!r}{hint} (known: {', '.join(known)})")
 
 
 def _autodetect(env: Mapping[str, str]) -> str | None:

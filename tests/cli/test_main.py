@@ -87,3 +87,11 @@ def test_every_provider_help_names_the_local_model() -> None:
             if "--provider" in a.option_strings
         )
         assert action.help.startswith("local (a small model on this machine")
+
+
+def test_prompt_prints_the_small_prompt_for_a_policy(capsys) -> None:
+    from lever.agent.prompts import small_model_prompt
+    from lever.cli.main import main
+
+    assert main(["prompt", "--local", "-a", "on-request"]) == 0
+    assert capsys.readouterr().out == small_model_prompt("on-request")

@@ -12,7 +12,7 @@ from typing import Any
 
 from lever.agent.budget import TokenBudget, context_window_for
 from lever.agent.limits import Limits
-from lever.agent.prompts import load_prompt
+from lever.agent.prompts import small_model_prompt
 from lever.agent.session import Session
 from lever.config.loader import lever_home, load_config
 from lever.config.providers import (
@@ -22,6 +22,7 @@ from lever.config.providers import (
     ResolvedModel,
     resolve_model,
 )
+from lever.config.values import DEFAULT_MAX_TURNS, parse_compact_at
 from lever.models.base import ModelClient
 from lever.models.factory import make_client
 from lever.models.text_tools import OnParsed, TextToolCalls
@@ -43,11 +44,13 @@ def resolve_from_args(args: argparse.Namespace, config: dict[str, Any]) -> Resol
         api_key_env=args.api_key_env,
     )
     if resolved.provider.name == "local" and resolved.provider.base_url == LOCAL_BASE_URL:
-        resolved = start_local(resolved, config)
+        resolved = start_local(resolved, config, pull=bool(getattr(args, "yes", False)))
     return resolved
 
 
-def start_local(resolved: ResolvedModel, config: dict[str, Any]) -> ResolvedModel:
+def start_local(
+    resolved: ResolvedModel, config: dict[str, Any], *, pull: bool = False
+) -> ResolvedModel:
     """`--provider local`: reuse lever's running llama-server or start one (stopped at exit).
 
     Sampling is greedy (temperature 0) by default, set on the server (`--temp`): lever's
@@ -58,7 +61,7 @@ def start_local(resolved: ResolvedModel, config: dict[str, Any]) -> ResolvedMode
     from dataclasses import replace
 
     from lever.local import LocalError
-    from lever.local.manage import LocalOptions, ensure_server
+    from lever.local.manage import LocalOptions, ensure_server, pull_missing
 
     table = config.get("local", {})
     if not isinstance(table, dict):
@@ -71,8 +74,10 @@ def start_local(resolved: ResolvedModel, config: dict[str, Any]) -> ResolvedMode
         ctx_size=int(table.get("ctx_size", 8192)),
         temperature=float(table.get("temperature", 0.0)),
     )
-    began = time.monotonic()
     try:
+        if pull:  # `--yes`: fetch a missing model or server instead of saying how
+            pull_missing(options)
+        began = time.monotonic()
         server = ensure_server(options)
     except LocalError as e:
         raise ConfigError(str(e)) from e
@@ -86,7 +91,7 @@ def start_local(resolved: ResolvedModel, config: dict[str, Any]) -> ResolvedMode
 def limits_from(config: dict[str, Any], args: argparse.Namespace) -> Limits:
     table = config.get("limits", {})
     return Limits(
-        max_turns=getattr(args, "max_turns", None) or table.get("max_turns", 200),
+        max_turns=getattr(args, "max_turns", None) or table.get("max_turns", DEFAULT_MAX_TURNS),
         max_tokens=getattr(args, "max_tokens", None) or table.get("max_tokens"),
         max_seconds=getattr(args, "timeout", None) or table.get("max_seconds"),
     )
@@ -97,11 +102,9 @@ def budget_from(config: dict[str, Any], resolved: ResolvedModel) -> TokenBudget:
     budget = TokenBudget(window)
     compact_at = config.get("compact_at")
     if compact_at:
-        # "60%" of the window, or an absolute token count.
-        text = str(compact_at).strip()
-        fraction = (
-            float(text[:-1]) / 100 if text.endswith("%") else int(text) / budget.effective_window
-        )
+        # "60%" (or 0.6) of the window, or an absolute token count; checked when loaded.
+        value = parse_compact_at(compact_at)
+        fraction = value if isinstance(value, float) else value / budget.effective_window
         budget.threshold = min(max(fraction, 0.05), 0.95)
     return budget
 
@@ -192,9 +195,11 @@ def build_session(
     retry = config.get("retry", {})
     tools = default_tools()
     mcp_notices = _add_mcp_tools(tools, config, cwd)
+    # Without flags (e.g. a resumed session) the configuration decides.
+    approvals = approvals or approvals_from(config, None)
     session = Session(
         client,
-        instructions=load_prompt("system_small") if provider.name == "local" else None,
+        instructions=small_model_prompt(approvals.policy) if provider.name == "local" else None,
         model=resolved.model,
         provider=provider.name,
         cwd=cwd,
@@ -210,9 +215,8 @@ def build_session(
         max_retries=int(retry.get("max_retries", 4)),
         retry_base_delay=float(retry.get("base_delay", 0.5)),
         config={"provider": provider.name, "wire": provider.wire, "base_url": provider.base_url},
-        # Without flags (e.g. a resumed session) the configuration decides.
         sandbox=sandbox or sandbox_from(config, None, cwd),
-        approvals=approvals or approvals_from(config, None),
+        approvals=approvals,
         env=env_from(config),
     )
     if text_calls is not None:

@@ -181,8 +181,8 @@ def test_config_read_hides_secrets_but_not_variable_names(
         'mcp_servers.web.url="http://127.0.0.1:9/mcp"',
         'mcp_servers.web.headers={X-Team="core-team"}',
         'mcp_servers.web.bearer_token_env_var="WEB_TOKEN"',
-        'api_key="sk-live-123"',
-        'api_key_env="MY_KEY"',
+        'shell_environment.set.MY_API_KEY="sk-live-123"',
+        'providers.box.key_env="MY_KEY"',
     ]
     config = client.result("config/read", {"cwd": str(repo), "config": overrides})["config"]
     assert config["mcp_servers"]["web"] == {
@@ -190,5 +190,6 @@ def test_config_read_hides_secrets_but_not_variable_names(
         "headers": {"X-Team": "***"},
         "bearer_token_env_var": "WEB_TOKEN",
     }
-    assert (config["api_key"], config["api_key_env"]) == ("***", "MY_KEY")
+    assert config["shell_environment"]["set"]["MY_API_KEY"] == "***"
+    assert config["providers"]["box"]["key_env"] == "MY_KEY"
     assert client.close() == 0

@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from lever.cli.exit_codes import HELP as EXIT_CODES_HELP
-from lever.cli.flags import add_model_flags
+from lever.cli.flags import add_limit_flags, add_model_flags, compact_at
 
 
 def register(sub: Any) -> argparse.ArgumentParser:
@@ -24,13 +24,17 @@ def register(sub: Any) -> argparse.ArgumentParser:
         "-o", "--output-last-message", metavar="FILE", help="also write the final message to FILE"
     )
     p.add_argument("-C", "--cd", metavar="DIR", help="work in DIR (default: the current folder)")
-    p.add_argument("--max-turns", type=int, help="stop after this many model requests")
-    p.add_argument("--max-tokens", type=int, help="stop after this many tokens in total")
-    p.add_argument("--timeout", type=float, metavar="SECONDS", help="stop after this wall time")
+    add_limit_flags(p)
     p.add_argument(
         "--compact-at",
+        type=compact_at,
         metavar="N|P%",
         help="compact the context at N tokens or P%% of the window (default 85%%)",
+    )
+    p.add_argument(
+        "--yes",
+        action="store_true",
+        help="with --provider local: pull the model (and llama-server) first if missing",
     )
     _add_sandbox_flags(p)
     add_model_flags(p)

@@ -15,7 +15,7 @@ HELP = """\
 exit codes:
   0    the run finished (the model gave its final answer)
   1    error (model error after retries, bad reply, internal error)
-  2    usage error (bad flags, no model configured)
+  2    usage error (bad flags or configuration, no model configured)
   3    a limit was reached (--max-turns, --max-tokens, --timeout)
   4    the context window is exhausted
   5    the model refused the credentials (authentication or quota)

@@ -1,19 +1,73 @@
-"""Flags shared by every command that talks to a model (argparse only: imported at start-up)."""
+"""Flags shared by the commands, their value checks, and lever's argument parser (argparse only:
+imported at start-up)."""
 
 from __future__ import annotations
 
 import argparse
+import math
+import sys
+from typing import NoReturn
+
+from lever.config.values import COMPACT_AT_ALLOWED, parse_compact_at
+
+PROVIDER_HELP = (
+    "local (a small model on this machine: `lever local pull 1.5b`), a configured provider, a "
+    "preset (openai, anthropic, openrouter, deepseek, gemini, ollama, lmstudio, vllm, llamacpp) "
+    "or a wire protocol (openai-responses, openai-chat, anthropic)"
+)
+
+
+class LeverParser(argparse.ArgumentParser):
+    """Usage errors in one line (the usage block would bury them); `--help` shows the rest."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer ≥ 1, got {text!r}")
+    return value
+
+
+def positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {text!r}")
+    return value
+
+
+def compact_at(text: str) -> str:
+    try:
+        parse_compact_at(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {COMPACT_AT_ALLOWED}, got {text!r}") from None
+    return text
+
+
+def add_limit_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--max-turns", type=positive_int, metavar="N", help="stop after this many model requests"
+    )
+    parser.add_argument(
+        "--max-tokens", type=positive_int, metavar="N", help="stop after this many tokens in total"
+    )
+    parser.add_argument(
+        "--timeout", type=positive_seconds, metavar="SECONDS", help="stop after this wall time"
+    )
 
 
 def add_model_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("model")
     group.add_argument("-m", "--model", help="model name (default: the provider's default)")
-    group.add_argument(
-        "--provider",
-        help="a configured provider, a preset (openai, anthropic, openrouter, deepseek, gemini, "
-        "ollama, lmstudio, vllm, llamacpp) or a wire protocol (openai-responses, openai-chat, "
-        "anthropic)",
-    )
+    group.add_argument("--provider", help=PROVIDER_HELP)
     group.add_argument("--base-url", help="any compatible server, e.g. http://127.0.0.1:8080/v1")
     group.add_argument("--api-key-env", metavar="VAR", help="environment variable holding the key")
     group.add_argument(
@@ -26,3 +80,7 @@ def add_model_flags(parser: argparse.ArgumentParser) -> None:
         help="override a config value (TOML syntax), e.g. -c limits.max_turns=50",
     )
     group.add_argument("-p", "--profile", help="a [profiles.NAME] table of config.toml")
+
+
+def stdio_is_terminal() -> bool:
+    return sys.stdin.isatty() and sys.stdout.isatty()

@@ -11,11 +11,14 @@ A command is a module in `lever.cli` with two functions:
 from __future__ import annotations
 
 import argparse
+import difflib
 import importlib
+import re
 import sys
 from collections.abc import Sequence
 
 from lever import __version__
+from lever.cli.flags import LeverParser
 
 #: Command name -> module under lever.cli, in the order `lever --help` lists them.
 COMMANDS = {
@@ -37,7 +40,7 @@ COMMANDS = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = LeverParser(
         prog="lever",
         description="lever: a local, shell-native coding agent. It reads your code, runs commands "
         "and edits files with patches until the task is done.",
@@ -57,9 +60,28 @@ def _opens_app(argv: Sequence[str]) -> bool:
     return not argv or (argv[0] not in COMMANDS and argv[0] not in ("-h", "--help", "--version"))
 
 
+def _misspelled_command(argv: Sequence[str]) -> str | None:
+    """The command a first word like `sesions` or `exce` was probably meant to be.
+
+    Only a lone lowercase word counts: `lever "fix the bug"` and `lever fix the bug` are prompts.
+    """
+    word = argv[0] if argv else ""
+    if not re.fullmatch(r"[a-z][a-z-]{2,}", word):
+        return None
+    close = difflib.get_close_matches(word, list(COMMANDS), n=1, cutoff=0.7)
+    return close[0] if close else None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     words = sys.argv[1:] if argv is None else list(argv)
     if _opens_app(words):
+        meant = _misspelled_command(words)
+        if meant is not None:
+            print(
+                f"lever: error: unknown command {words[0]!r} — did you mean `lever {meant}`?",
+                file=sys.stderr,
+            )
+            return 2
         from lever.cli import tui_cmd
 
         return tui_cmd.main(words)

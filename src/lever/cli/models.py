@@ -27,6 +27,8 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         config = load_for(args, Path.cwd())
+        if (args.provider or config.get("provider")) == "local" and not args.base_url:
+            return _list_local()
         if not args.model:
             args.model = "-"  # listing needs no model name
         resolved = resolve_from_args(args, config)
@@ -41,4 +43,21 @@ def run(args: argparse.Namespace) -> int:
         return exit_codes.ERROR
     for name in sorted(names):
         print(name)
+    return exit_codes.OK
+
+
+def _list_local() -> int:
+    """`--provider local`: the pulled pinned models (no server is started to list them)."""
+    from lever.local.models import MODELS
+    from lever.local.pull import is_pulled
+
+    pulled = [name for name, model in MODELS.items() if is_pulled(model)]
+    for name in pulled:
+        print(name)  # what --model takes; `lever local status` shows the files
+    if not pulled:
+        print(
+            "lever models: no local model is pulled yet: `lever local pull 1.5b` fetches one "
+            f"(known: {', '.join(MODELS)})",
+            file=sys.stderr,
+        )
     return exit_codes.OK

@@ -6,16 +6,14 @@ import argparse
 import sys
 from typing import Any
 
-from lever.cli.flags import add_model_flags
+from lever.cli.flags import add_limit_flags, add_model_flags
 
 
 def _add_run_flags(p: argparse.ArgumentParser) -> None:
     p.set_defaults(_takes_extra_words=True)
     p.add_argument("--json", action="store_true", help="print the event stream as JSONL on stdout")
     p.add_argument("-o", "--output-last-message", metavar="FILE", help="write the final message")
-    p.add_argument("--max-turns", type=int, help="stop after this many model requests")
-    p.add_argument("--max-tokens", type=int, help="stop after this many tokens in total")
-    p.add_argument("--timeout", type=float, metavar="SECONDS", help="stop after this wall time")
+    add_limit_flags(p)
     add_model_flags(p)
 
 

@@ -5,11 +5,16 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from lever.cli.flags import add_model_flags
+from lever.cli.flags import LeverParser, add_model_flags
+
+NOT_A_TERMINAL = (
+    "lever: error: the interactive app needs a terminal (stdin and stdout are not both one); "
+    'to run a task from a script or a pipe, use `lever exec "task"`'
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = LeverParser(
         prog="lever",
         description="Open the interactive app in the current folder; PROMPT starts the first "
         "turn. Keys, slash commands (/help lists them), themes: docs/tui.md.",
@@ -49,6 +54,12 @@ def run(args: argparse.Namespace) -> int:
     import sys
     from pathlib import Path
 
+    from lever.cli.flags import stdio_is_terminal
+
+    if not stdio_is_terminal():
+        # A full-screen app on a pipe would hang or scribble escape codes into a file.
+        print(NOT_A_TERMINAL, file=sys.stderr)
+        return 2
     cwd = Path(args.cd or ".").resolve()
     if not cwd.is_dir():
         print(f"lever: no such folder: {cwd}", file=sys.stderr)

@@ -88,12 +88,14 @@ _WIRE_DEFAULTS = {
 }
 
 CONFIGURE_HINT = """\
-No model is configured. lever can talk to a model in three ways:
+No model is configured. lever can talk to a model in four ways:
   1. A hosted API: set OPENAI_API_KEY (or ANTHROPIC_API_KEY, OPENROUTER_API_KEY, DEEPSEEK_API_KEY,
      GEMINI_API_KEY) and run again, or pick one with --provider NAME --model MODEL.
-  2. A local server speaking the OpenAI Chat Completions API (Ollama, llama.cpp, vLLM, LM Studio):
+  2. A small model on this machine, offline and without a key (Qwen2.5-Coder 1.5B, ~1.1 GB):
+     lever local pull 1.5b --server && lever exec --provider local "task"
+  3. A local server speaking the OpenAI Chat Completions API (Ollama, llama.cpp, vLLM, LM Studio):
      lever exec --provider openai-chat --base-url http://127.0.0.1:8080/v1 --model NAME "task"
-  3. No model at all: `lever demo` shows the whole flow with a scripted model.
+  4. No model at all: `lever demo` shows the whole flow with a scripted model.
 Providers can also be set in $LEVER_HOME/config.toml (default ~/.lever/config.toml); see README."""
 
 
@@ -141,8 +143,12 @@ def find_provider(name: str, config: Mapping[str, Any]) -> Provider:
         return PRESETS[name]
     if name in _WIRE_DEFAULTS:
         return replace(_WIRE_DEFAULTS[name], name=name)
+    import difflib
+
     known = sorted({*PRESETS, *_WIRE_DEFAULTS, *tables})
-    raise ConfigError(f"unknown provider {name!r}; known: {', '.join(known)}")
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f" — did you mean {close[0]!r}?" if close else ""
+    raise ConfigError(f"error: unknown provider {name!r}{hint} (known: {', '.join(known)})")
 
 
 def _autodetect(env: Mapping[str, str]) -> str | None:

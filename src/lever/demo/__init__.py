@@ -37,6 +37,9 @@ REAL_MODEL_HINT = """
 To use a real model:
   export OPENAI_API_KEY=...      && lever exec "your task"
   export ANTHROPIC_API_KEY=...   && lever exec --provider anthropic "your task"
+  a small model on this machine, offline and without a key (Qwen2.5-Coder 1.5B):
+  lever local pull 1.5b --server && lever exec --provider local "your task"
+  (or try it on this sample: lever demo --local)
   a local server (llama.cpp, Ollama, vLLM):
   lever exec --provider openai-chat --base-url http://127.0.0.1:8080/v1 --model NAME "your task"
 """

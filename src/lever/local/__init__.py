@@ -10,3 +10,12 @@ from __future__ import annotations
 
 class LocalError(Exception):
     """Something about the local model or server is wrong; the message says how to fix it."""
+
+
+class NotPulled(LocalError):
+    """The pinned model asked for is not on this machine yet (`lever local pull NAME`)."""
+
+    def __init__(self, message: str, name: str) -> None:
+        super().__init__(message)
+        #: The short name to pull ("1.5b").
+        self.name = name

@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from lever.local import LocalError
+from lever.local import LocalError, NotPulled
 from lever.local.models import DEFAULT_MODEL, find_model, local_dir, model_path
 from lever.local.pull import is_pulled
 from lever.local.server import (
@@ -56,11 +56,22 @@ def resolve_gguf(options: LocalOptions, home: Path | None = None) -> Path:
     if not is_pulled(model, home):
         from lever.local.models import short_name
 
-        raise LocalError(
-            f"the local model {short_name(model)} ({model.title}) is not pulled yet: "
-            f"run `lever local pull {short_name(model)}` (downloads {model.size / 1e9:.1f} GB)"
+        name = short_name(model)
+        command = f"lever local pull {name}" + ("" if _has_server(options, home) else " --server")
+        raise NotPulled(
+            f"the local model {name} ({model.title}) is not pulled yet: run `{command}` "
+            f"(downloads {model.size / 1e9:.1f} GB), or add --yes to `lever exec` to pull it now",
+            name,
         )
     return model_path(model, home)
+
+
+def _has_server(options: LocalOptions, home: Path | None) -> bool:
+    try:
+        find_server_binary(options.server_bin, home)
+    except LocalError:
+        return False
+    return True
 
 
 def _looks_like_path(value: str | None) -> bool:
@@ -154,6 +165,22 @@ class OnDemandServer:
     def close(self) -> None:
         if self.process is not None and self.process.poll() is None:
             stop_process(self.process.pid, self.process)
+
+
+def pull_missing(options: LocalOptions, home: Path | None = None) -> None:
+    """Pull what `ensure_server` needs and is missing (`lever exec --provider local --yes`): the
+    pinned model, and the pinned llama-server when no binary is found. Progress on stderr."""
+    from lever.local.pull import pull, pull_server
+
+    try:
+        resolve_gguf(options, home)
+    except NotPulled as e:
+        pull(find_model(e.name), home)
+    if not options.server_bin:
+        try:
+            find_server_binary(None, home)
+        except LocalError:
+            pull_server(home)
 
 
 def ensure_server(options: LocalOptions, home: Path | None = None) -> OnDemandServer:

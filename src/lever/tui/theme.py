@@ -25,13 +25,13 @@ def theme_choice(launch: Launch) -> str:
     flag = getattr(launch.args, "theme", None)
     if flag:
         return str(flag)
-    from lever.config.providers import ConfigError
-    from lever.tui.launch import load_launch_config
+    from lever.config.loader import load_unchecked
 
-    try:
-        table = load_launch_config(launch).get("tui", {})
-    except ConfigError:
-        return "auto"  # the session, opened next, reports the broken configuration
+    # Unchecked (checking loads pydantic before the first frame): the session, opened next,
+    # reports a broken configuration.
+    args = launch.args
+    overrides = list(getattr(args, "overrides", None) or [])
+    table = load_unchecked(launch.cwd, overrides, getattr(args, "profile", None)).get("tui", {})
     return str(table.get("theme") or "auto") if isinstance(table, dict) else "auto"
 
 

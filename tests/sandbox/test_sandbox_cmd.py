@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,43 @@ def test_status_prints_mechanism_and_reasons(capsys: pytest.CaptureFixture[str])
     out = capsys.readouterr().out
     assert out.startswith("sandbox mechanism: ")
     assert "not used:" in out
+    assert "network: " in out or "cannot be confined" in out
+
+
+@pytest.mark.parametrize(
+    ("mechanism", "says"),
+    [
+        ("landlock", ["checked before and after each command and restored", ".git/hooks"]),
+        ("bwrap", ["bound read-only", "creates where none existed is removed"]),
+        ("none", ["refuse to run them (exit 6)", "danger-full-access"]),
+    ],
+)
+def test_status_says_what_is_protected_and_how(
+    mechanism: str,
+    says: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setattr(probe_mod, "_cached", SandboxStatus(mechanism, "details"))
+    assert main(["sandbox", "--status"]) == 0
+    out = capsys.readouterr().out
+    for text in says:
+        assert text in out
+
+
+def test_landlock_status_for_real(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    reason = probe_mod.landlock_unusable()
+    if reason:
+        pytest.skip(f"landlock unavailable: {reason}")
+    monkeypatch.setenv("LEVER_SANDBOX", "landlock")
+    monkeypatch.setattr(probe_mod, "_cached", None)
+    assert main(["sandbox", "--status"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("sandbox mechanism: landlock (Landlock ABI ")
+    assert ".git/config" in out and "all of .lever" in out
+    assert "bwrap: not used: not allowed by LEVER_SANDBOX=landlock" in out
 
 
 @pytest.mark.parametrize("mechanism", ["bwrap", "landlock"])
@@ -38,6 +76,38 @@ def test_runs_confined_and_returns_exit_code(
     extra.mkdir()
     monkeypatch.chdir(tmp_path)
     assert main([*base, "--writable", str(extra), "--", "touch", str(extra / "x")]) == 0
+
+
+@pytest.mark.parametrize("mechanism", ["bwrap", "landlock"])
+def test_git_workspace_top_level_and_protected_files(
+    mechanism: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Issue 12: `lever sandbox -- touch x` at the top of a git repository was refused (Landlock).
+    reason = probe_mod.bwrap_unusable() if mechanism == "bwrap" else probe_mod.landlock_unusable()
+    if reason:
+        pytest.skip(f"{mechanism} unavailable: {reason}")
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    monkeypatch.chdir(tmp_path)
+    base = ["sandbox", "--mechanism", mechanism, "--"]
+    assert main([*base, "sh", "-c", "touch x && mv x y && rm y && touch z"]) == 0
+    assert (tmp_path / "z").exists() and not (tmp_path / "y").exists()
+    config = (tmp_path / ".git" / "config").read_text()
+    capsys.readouterr()
+    main(
+        [
+            *base,
+            "sh",
+            "-c",
+            "echo '[core] fsmonitor = x' >> .git/config; touch .git/hooks/pre-commit",
+        ]
+    )
+    assert (tmp_path / ".git" / "config").read_text() == config
+    assert not (tmp_path / ".git" / "hooks" / "pre-commit").exists()
+    if mechanism == "landlock":
+        assert "lever undid it: " in capsys.readouterr().err
 
 
 def test_no_mechanism_means_exit_6(

@@ -23,6 +23,7 @@ from lever.sandbox.approval import is_confining
 from lever.sandbox.base import NoSandbox
 from lever.sandbox.denial import sandbox_denial
 from lever.sandbox.paths import PathOutsideRoots, confine
+from lever.sandbox.protect import after_command, before_command, check_now
 from lever.tools.base import ToolContext, ToolResult
 from lever.tools.processes import ChunkCallback, ProcessError, ProcessManager, ProcessResult
 from lever.tools.truncate import (
@@ -228,7 +229,12 @@ class ShellTool:
         outside: bool,
     ) -> ProcessResult:
         sandbox = NoSandbox(ctx.sandbox.policy) if outside else ctx.sandbox
-        return await self.processes.run(
+        # .git / .lever checked and restored around the command where the sandbox cannot.
+        background = bool(self.processes.running_ids())
+        note = before_command(
+            ctx.sandbox, workdir, ctx.emit, background=background, outside=outside
+        )
+        result = await self.processes.run(
             sandbox.wrap(argv, workdir, ctx.env),
             cwd=workdir,
             env=ctx.env,
@@ -237,6 +243,9 @@ class ShellTool:
             keep_stdin_open=bool(args.keep_stdin_open),
             on_chunk=on_chunk,
         )
+        note += after_command(ctx.sandbox, workdir, ctx.emit, outside=outside)
+        result.output += note.encode()
+        return result
 
     async def _after_sandbox(
         self,
@@ -282,6 +291,7 @@ class ShellTool:
             result = await self.processes.poll(
                 process_id, yield_ms=_yield(args), stdin=args.stdin, on_chunk=on_chunk
             )
+        result.output += check_now(ctx.sandbox, ctx.emit).encode()
         return self._result(result, ctx, polled=True)
 
     def _result(

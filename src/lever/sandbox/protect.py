@@ -1,0 +1,477 @@
+"""Keep `.git` and `.lever` as they were around sandboxed commands, where the mechanism cannot.
+
+Landlock can only grant rights: a writable workspace makes everything beneath it writable,
+`.git` included. Bubblewrap binds an existing `.git` / `.lever` read-only, but cannot cover one
+that does not exist yet (a bind needs a mount point, and making one would create the folder).
+So lever checks, around each sandboxed command, what a command could use to make code run
+unconfined later (when the person runs git, or lever reads its project config):
+
+- in a git dir: everything except the data git commands change as they work (objects, refs,
+  logs, the index, HEAD and the other state files listed in `GIT_DATA`). That is hooks/,
+  config, config.worktree, info/ (attributes, exclude), commondir, the rebase/sequencer state
+  (a todo list can `exec`), and the same inside modules/* and worktrees/* (submodules' and
+  linked worktrees' own git dirs);
+- all of `.lever/` (project config, skills), except the plan and notes lever writes itself;
+- whether `.git` / `.lever` exist at all: one created by a command is removed.
+
+Before a command, the current state becomes the reference (the person or lever itself may
+have changed it since), unless a sandboxed command is still running in the background: then
+the earlier reference holds and anything changed meanwhile is restored. After the command,
+every difference from the reference is undone: content, mode bits, symlinks, new and deleted
+files. Restoring never follows a symlink a command may have planted: it walks from a
+directory fd with O_NOFOLLOW and replaces entries with rename/unlink relative to it.
+
+Cost: one lstat per protected entry (a default `.git` has ~20); contents are read only when
+their stat signature changed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fnmatch
+import os
+import shutil
+import stat
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+PROTECTED_NAMES = (".git", ".lever")
+#: Entries of a git dir that git itself rewrites as it works; nothing git runs or reads as
+#: configuration. Everything else in a git dir is protected.
+GIT_DATA = (
+    "objects",
+    "refs",
+    "logs",
+    "index",
+    "index.*",
+    "sharedindex.*",
+    "*.lock",
+    "HEAD",
+    "ORIG_HEAD",
+    "FETCH_HEAD",
+    "MERGE_HEAD",
+    "MERGE_MSG",
+    "MERGE_MODE",
+    "MERGE_RR",
+    "AUTO_MERGE",
+    "CHERRY_PICK_HEAD",
+    "REVERT_HEAD",
+    "REBASE_HEAD",
+    "BISECT_*",
+    "NOTES_MERGE_*",
+    "COMMIT_EDITMSG",
+    "TAG_EDITMSG",
+    "SQUASH_MSG",
+    "packed-refs",
+    "shallow",
+    "description",
+    "rr-cache",
+    "lfs",
+    "gc.pid",
+    "gc.log",
+    "gitk.cache",
+    "fsmonitor--daemon*",
+)
+#: Files lever writes into `.lever/` itself (agent/memory.py): not a way to run code.
+LEVER_OWN = ("plan.md", "notes.md")
+#: Contents larger than this are not kept: such a file, when changed, is removed, not restored.
+MAX_KEPT_BYTES = 4 << 20
+
+SUMMARY = (
+    "the files git runs or reads configuration from (.git/hooks, .git/config, .git/info, "
+    "the rebase state, and the same in .git/modules/* and .git/worktrees/*) and all of .lever "
+    "are checked before and after each command and restored; a .git or .lever a command "
+    "creates is removed"
+)
+
+
+@dataclass(frozen=True)
+class Entry:
+    kind: str  # "file", "dir", "link", "other"
+    mode: int
+    signature: tuple[int, ...]
+    data: bytes | None = None  # file content (None when too large), or the link's target
+
+
+State = dict[str, Entry]  # relative path under the root -> entry
+
+
+@dataclass
+class Restored:
+    """What one check found changed and put back, as lines such as "restored .git/config"."""
+
+    changes: list[str] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.changes)
+
+    def extend(self, other: Restored) -> None:
+        self.changes.extend(other.changes)
+
+    def note(self) -> str:
+        """For the model, appended to the command's output."""
+        listed = "; ".join(self.changes[:12])
+        more = f"; and {len(self.changes) - 12} more" if len(self.changes) > 12 else ""
+        return (
+            f"\n[lever: .git and .lever are protected: sandboxed commands may not change the "
+            f"files git runs or reads configuration from, nor lever's project files. Undone: "
+            f"{listed}{more}. Change them only by asking the person.]\n"
+        )
+
+    def message(self) -> str:
+        """For the person."""
+        return "a sandboxed command changed protected files; lever undid it: " + "; ".join(
+            self.changes
+        )
+
+
+# --- reading the state ------------------------------------------------------------------
+
+
+def _signature(st: os.stat_result) -> tuple[int, ...]:
+    # ctime cannot be set by a command (only by the kernel, to the current time): with the
+    # inode it tells any change, even one that restored size and mtime.
+    return (st.st_ino, st.st_mode, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISREG(mode):
+        return "file"
+    if stat.S_ISDIR(mode):
+        return "dir"
+    if stat.S_ISLNK(mode):
+        return "link"
+    return "other"
+
+
+def _is_git_data(name: str) -> bool:
+    return any(fnmatch.fnmatchcase(name, pattern) for pattern in GIT_DATA)
+
+
+def _looks_like_git_dir(path: str) -> bool:
+    return os.path.lexists(os.path.join(path, "HEAD")) or os.path.lexists(
+        os.path.join(path, "commondir")
+    )
+
+
+def _walk(root: str) -> Iterator[tuple[str, os.stat_result]]:
+    """(relative path, lstat) of every protected entry under `root`, parents first."""
+    for name in PROTECTED_NAMES:
+        try:
+            st = os.lstat(os.path.join(root, name))
+        except OSError:
+            continue
+        yield name, st
+        if stat.S_ISDIR(st.st_mode):
+            yield from _walk_dir(root, name, git=name == ".git", depth=0)
+
+
+def _walk_dir(
+    root: str, rel: str, *, git: bool, depth: int
+) -> Iterator[tuple[str, os.stat_result]]:
+    if depth > 40:  # a command cannot make lever recurse forever
+        return
+    try:
+        names = sorted(os.listdir(os.path.join(root, rel)))
+    except OSError:
+        return
+    for name in names:
+        child = f"{rel}/{name}"
+        if git and _is_git_data(name):
+            continue
+        if rel == ".lever" and name in LEVER_OWN:
+            continue
+        try:
+            st = os.lstat(os.path.join(root, child))
+        except OSError:
+            continue
+        yield child, st
+        if stat.S_ISDIR(st.st_mode):
+            # Submodules' and linked worktrees' git dirs keep their data writable too.
+            nested = rel.endswith((".git/modules", ".git/worktrees")) or "/modules/" in child
+            is_git = nested and _looks_like_git_dir(os.path.join(root, child))
+            yield from _walk_dir(root, child, git=is_git, depth=depth + 1)
+
+
+def _read(path: str, st: os.stat_result) -> bytes | None:
+    if st.st_size > MAX_KEPT_BYTES:
+        return None
+    try:
+        # O_NONBLOCK: a FIFO swapped in since the lstat must not hang lever.
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        return handle.read(MAX_KEPT_BYTES + 1)[: MAX_KEPT_BYTES + 1]
+
+
+def read_state(root: str, previous: State | None = None) -> State:
+    """The protected entries of `root`; contents reused from `previous` where unchanged."""
+    state: State = {}
+    for rel, st in _walk(root):
+        sig = _signature(st)
+        kind = _kind(st.st_mode)
+        old = (previous or {}).get(rel)
+        if old is not None and old.signature == sig:
+            state[rel] = old
+            continue
+        data: bytes | None = None
+        if kind == "file":
+            data = _read(os.path.join(root, rel), st)
+        elif kind == "link":
+            with contextlib.suppress(OSError):
+                data = os.fsencode(os.readlink(os.path.join(root, rel)))
+        state[rel] = Entry(kind, stat.S_IMODE(st.st_mode), sig, data)
+    return state
+
+
+def _differs(old: Entry, new: Entry) -> bool:
+    if old.signature == new.signature:
+        return False
+    if old.kind != new.kind or old.mode != new.mode:
+        return True
+    if old.kind == "dir":
+        return False  # its entries are compared one by one
+    return old.data is None or new.data is None or old.data != new.data
+
+
+# --- putting it back --------------------------------------------------------------------
+
+
+class _Dirs:
+    """Directory fds opened from the root without following symlinks."""
+
+    def __init__(self, root: str) -> None:
+        self.root_fd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        self.fds: dict[str, int] = {"": self.root_fd}
+
+    def parent(self, rel: str) -> tuple[int, str]:
+        """(fd of the folder holding `rel`, its last name); raises OSError if unsafe."""
+        head, _, name = rel.rpartition("/")
+        if head not in self.fds:
+            fd, up = self.parent(head)
+            flags = os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+            self.fds[head] = os.open(up, flags, dir_fd=fd)
+        return self.fds[head], name
+
+    def forget(self, rel: str) -> None:
+        """Drop the fds of a removed folder and everything under it."""
+        for key in [k for k in self.fds if k == rel or k.startswith(f"{rel}/")]:
+            os.close(self.fds.pop(key))
+
+    def close(self) -> None:
+        for fd in self.fds.values():
+            os.close(fd)
+
+
+def _remove(dirs: _Dirs, rel: str) -> None:
+    fd, name = dirs.parent(rel)
+    try:
+        st = os.stat(name, dir_fd=fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return
+    if stat.S_ISDIR(st.st_mode):
+        # fd-based on Linux: a symlink swapped in below is removed, never followed.
+        shutil.rmtree(name, dir_fd=fd)
+    else:
+        os.unlink(name, dir_fd=fd)
+    dirs.forget(rel)
+
+
+def _put(dirs: _Dirs, rel: str, entry: Entry) -> None:
+    fd, name = dirs.parent(rel)
+    if entry.kind == "dir":
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(name, entry.mode, dir_fd=fd)
+        # fchmod on an fd opened without following links: never chmod a planted symlink's target.
+        flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+        opened = os.open(name, flags, dir_fd=fd)
+        try:
+            os.fchmod(opened, entry.mode)
+        finally:
+            os.close(opened)
+        return
+    temp = f".{name}.lever-restore"
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(temp, dir_fd=fd)
+    if entry.kind == "link":
+        os.symlink(os.fsdecode(entry.data or b""), temp, dir_fd=fd)
+    else:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+        out = os.open(temp, flags, 0o600, dir_fd=fd)
+        with os.fdopen(out, "wb") as handle:
+            handle.write(entry.data or b"")
+            os.fchmod(out, entry.mode)
+    # rename replaces whatever is there now (file or symlink) without following it.
+    os.rename(temp, name, src_dir_fd=fd, dst_dir_fd=fd)
+
+
+def _moved_back(root: str, reference: State, current: State) -> list[str]:
+    """A `.git` / `.lever` the command renamed (`mv .git old`) is renamed back, objects and all
+    (a copy would only bring back the protected files). Looks at the root's top level only."""
+    lines: list[str] = []
+    for name in PROTECTED_NAMES:
+        old = reference.get(name)
+        if old is None or old.kind != "dir":
+            continue
+        now = current.get(name)
+        if now is not None and now.signature[0] == old.signature[0]:
+            continue
+        with contextlib.suppress(OSError), os.scandir(root) as entries:
+            for entry in entries:
+                st = entry.stat(follow_symlinks=False)
+                if entry.name != name and st.st_ino == old.signature[0] and entry.is_dir():
+                    dirs = _Dirs(root)
+                    try:
+                        _remove(dirs, name)
+                        os.rename(
+                            entry.name, name, src_dir_fd=dirs.root_fd, dst_dir_fd=dirs.root_fd
+                        )
+                    finally:
+                        dirs.close()
+                    lines.append(f"moved {entry.name} back to {name} (renamed by the command)")
+                    break
+    return lines
+
+
+def restore(root: str, reference: State, current: State) -> Restored:
+    """Make `root`'s protected entries what `reference` says; report each change undone."""
+    done = Restored(_moved_back(root, reference, current))
+    if done:
+        current = read_state(root, reference)
+    gone = [rel for rel in current if rel not in reference]
+    changed = [r for r in reference if r in current and _differs(reference[r], current[r])]
+    missing = [rel for rel in reference if rel not in current]
+    if not (gone or changed or missing):
+        return done
+    dirs = _Dirs(root)
+    try:
+        for rel in sorted(gone, key=lambda r: -r.count("/")):
+            if not any(rel.startswith(f"{other}/") for other in gone):
+                _attempt(done, rel, "removed {} (created by the command)", _remove, dirs)
+        for rel in sorted(changed + missing, key=lambda r: r.count("/")):
+            old = reference[rel]
+            if old.kind == "other":
+                continue  # a socket or FIFO: nothing to put back
+            if rel in current and current[rel].kind != old.kind:
+                _attempt(done, rel, "", _remove, dirs)
+            if old.kind == "file" and old.data is None:
+                if rel in current:
+                    _attempt(done, rel, "removed {} (changed; too large to restore)", _remove, dirs)
+                else:
+                    done.changes.append(f"could not restore {rel} (deleted; too large to keep)")
+                continue
+            what = "deleted" if rel not in current else "changed"
+            _attempt(done, rel, f"restored {{}} ({what} by the command)", _put, dirs, old)
+    finally:
+        dirs.close()
+    return done
+
+
+def _attempt(done: Restored, rel: str, line: str, action: Callable[..., None], *args: Any) -> None:
+    dirs, *rest = args
+    try:
+        action(dirs, rel, *rest)
+    except OSError as exc:
+        done.changes.append(f"could not undo the change to {rel}: {exc.strerror or exc}")
+        return
+    if line:
+        done.changes.append(line.format(rel))
+
+
+# --- around commands --------------------------------------------------------------------
+
+
+class Protector:
+    """The reference state of each root's `.git` / `.lever`, kept for one session's sandbox."""
+
+    def __init__(self, roots: Sequence[Path] = ()) -> None:
+        self.extra_roots = tuple(roots)
+        self.reference: dict[str, State] = {}
+
+    def roots_for(self, cwd: Path) -> list[str]:
+        """The command's folder and the sandbox's writable roots, each once."""
+        unique: list[str] = []
+        for root in (cwd, *self.extra_roots):
+            resolved = os.path.realpath(root)
+            parts = resolved.split(os.sep)
+            if resolved not in unique and not any(p in PROTECTED_NAMES for p in parts):
+                unique.append(resolved)
+        return unique
+
+    def before(self, cwd: Path, *, background: bool) -> Restored:
+        """Before a sandboxed command: take the reference, or (while a sandboxed command runs
+        in the background, and could have changed things since) restore the last one."""
+        done = Restored()
+        for root in self.roots_for(cwd):
+            current = read_state(root, self.reference.get(root))
+            if background and root in self.reference:
+                done.extend(restore(root, self.reference[root], current))
+            else:
+                self.reference[root] = current
+        return done
+
+    def check(self) -> Restored:
+        """After a command, and on each look at a background one: undo every difference."""
+        done = Restored()
+        for root, reference in self.reference.items():
+            current = read_state(root, reference)
+            done.extend(restore(root, reference, current))
+        return done
+
+    def accept(self, cwd: Path) -> None:
+        """The current state is the reference (after a command a person let run outside)."""
+        for root in self.roots_for(cwd):
+            self.reference[root] = read_state(root, self.reference.get(root))
+
+
+def protector_of(sandbox: object) -> Protector | None:
+    """The sandbox's protector, if its mechanism needs one (Landlock, bubblewrap)."""
+    protector = getattr(sandbox, "protector", None)
+    return protector if isinstance(protector, Protector) else None
+
+
+Emit = Callable[[Any], None]
+
+
+def before_command(
+    sandbox: object, cwd: Path, emit: Emit, *, background: bool, outside: bool
+) -> str:
+    """Call before starting a command (`background`: some command of the session still runs).
+    Returns the note for the model about anything undone ("" when nothing)."""
+    protector = protector_of(sandbox)
+    if protector is None or outside:
+        return ""
+    return report(protector.before(cwd, background=background), emit)
+
+
+def after_command(sandbox: object, cwd: Path, emit: Emit, *, outside: bool) -> str:
+    """Call after a command returned (finished or went to the background): undoes what it did
+    to protected files, tells the person (an event), and returns the note for the model ("" when
+    nothing was changed). A command run outside the sandbox with a person's yes is accepted."""
+    protector = protector_of(sandbox)
+    if protector is None:
+        return ""
+    if outside:
+        protector.accept(cwd)
+        return ""
+    return report(protector.check(), emit)
+
+
+def check_now(sandbox: object, emit: Emit) -> str:
+    """Call when looking at a background command: the same as `after_command`."""
+    protector = protector_of(sandbox)
+    return report(protector.check(), emit) if protector is not None else ""
+
+
+def report(done: Restored, emit: Emit) -> str:
+    if not done:
+        return ""
+    from lever.protocol.events import ErrorEvent
+
+    emit(ErrorEvent(kind="sandbox_protected", message=done.message()))
+    return done.note()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,7 @@ import pytest
 from lever.cli.main import main
 from lever.sandbox import probe as probe_mod
 from lever.sandbox.probe import SandboxStatus
+from lever.testing.fake_model import FakeModelServer
 
 
 def test_status_prints_mechanism_and_reasons(capsys: pytest.CaptureFixture[str]) -> None:
@@ -123,3 +126,36 @@ def test_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["sandbox"]) == 2
     assert "give a command" in capsys.readouterr().err
     assert main(["sandbox", "--", "/nonexistent/cmd"]) in (1, 125, 126, 127)
+
+
+def test_exec_refuses_to_run_unconfined_without_danger_full_access(tmp_path: Path) -> None:
+    # Issue 12: where no mechanism works, commands never run unconfined unless asked for.
+    # LEVER_SANDBOX naming no mechanism is how a machine without any is simulated here.
+    lever = str(Path(sys.executable).with_name("lever"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LEVER_")}
+    env |= {"LEVER_HOME": str(tmp_path / "home"), "LEVER_SANDBOX": "none"}
+    marker = tmp_path / "ran"
+    touch = {"tool_calls": [{"name": "shell", "arguments": {"command": f"touch {marker}"}}]}
+    with FakeModelServer([touch, {"text": "done"}]) as server:
+        model = ["--base-url", server.base_url, "--model", "m"]
+        refused = subprocess.run(
+            [lever, "exec", *model, "--approve-all", "touch it"],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert refused.returncode == 6, refused.stderr
+        assert "danger-full-access" in refused.stderr and "Traceback" not in refused.stderr
+        assert not marker.exists() and not server.bodies()
+        allowed = subprocess.run(
+            [lever, "exec", *model, "--sandbox", "danger-full-access", "touch it"],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert allowed.returncode == 0, allowed.stderr
+    assert marker.exists()

@@ -7,6 +7,7 @@ restoring alone is tested on every machine) and once under the probed real mecha
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import subprocess
@@ -221,6 +222,20 @@ async def test_background_command_is_checked_when_polled(shell: ShellTool, repo:
     polled = await shell.run({"process_id": "p1", "yield_ms": 3000}, ctx)
     assert not (repo / ".git" / "hooks" / "post-merge").exists()
     assert ".git/hooks/post-merge" in polled.output and events
+
+
+async def test_background_command_is_checked_at_the_end(repo: Path) -> None:
+    shell = ShellTool(ProcessManager(kill_grace_s=0.3))
+    command = "echo ready; echo evil > .git/hooks/post-merge; sleep 30"
+    output, events = await run_in(shell, repo, Unconfined(repo), command, yield_ms=0)
+    assert "still running" in output
+    for _ in range(100):  # the hook appears while the command runs on
+        if (repo / ".git" / "hooks" / "post-merge").exists():
+            break
+        await asyncio.sleep(0.05)
+    await shell.aclose()  # the session ends: the command is killed, then the check
+    assert not (repo / ".git" / "hooks" / "post-merge").exists()
+    assert any(isinstance(e, ErrorEvent) and "post-merge" in e.message for e in events)
 
 
 async def test_under_the_real_sandbox(shell: ShellTool, repo: Path) -> None:

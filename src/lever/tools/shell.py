@@ -166,10 +166,13 @@ class ShellTool:
         self.max_bytes = max_bytes
         self.max_lines = max_lines
         self.schema = ToolSchema(name="shell", description=_DESCRIPTION, parameters=_PARAMETERS)
+        self._last_ctx: ToolContext | None = None
 
     async def aclose(self) -> None:
         """Kill every process still running: they die with the session."""
         await self.processes.close()
+        if self._last_ctx is not None:  # what background commands did to .git / .lever
+            check_now(self._last_ctx.sandbox, self._last_ctx.emit)
 
     async def run(self, args: dict[str, Any], ctx: ToolContext) -> ToolResult:
         try:
@@ -180,6 +183,7 @@ class ShellTool:
         if problem:
             return _error(problem)
         on_chunk = _chunk_emitter(ctx)
+        self._last_ctx = ctx
         try:
             if parsed.process_id is not None:
                 return await self._existing(parsed, parsed.process_id, ctx, on_chunk)

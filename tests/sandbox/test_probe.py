@@ -151,7 +151,10 @@ def test_trust_rules(tmp_path: Path) -> None:
         ("#!/bin/sh\nexit 3\n", "probe exited 3"),
     ],
 )
-def test_probe_refuses_a_bwrap_that_does_not_confine(tmp_path: Path, script: str, why: str) -> None:
+def test_probe_refuses_a_bwrap_that_does_not_confine(
+    tmp_path: Path, script: str, why: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("LEVER_SANDBOX", raising=False)
     fake = fake_bwrap(tmp_path / "bin", script)
     reason = probe_mod.bwrap_unusable(str(fake))
     assert reason is not None and why in reason

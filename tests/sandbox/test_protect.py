@@ -224,6 +224,24 @@ async def test_background_command_is_checked_when_polled(shell: ShellTool, repo:
     assert ".git/hooks/post-merge" in polled.output and events
 
 
+async def test_a_child_left_running_cannot_plant_a_hook_between_commands(
+    shell: ShellTool, repo: Path
+) -> None:
+    sandbox = Unconfined(repo)
+    # The shell exits at once; its child lives on in the group and writes after the check.
+    plant = "(sleep 0.4; echo evil > .git/hooks/pre-commit; sleep 30) > /dev/null 2>&1 &"
+    output, _ = await run_in(shell, repo, sandbox, plant)
+    assert output.startswith("exit code: 0")
+    hook = repo / ".git" / "hooks" / "pre-commit"
+    for _ in range(100):
+        if hook.exists():
+            break
+        await asyncio.sleep(0.05)
+    assert hook.exists()  # planted after the first command's check
+    output, _ = await run_in(shell, repo, sandbox, "true")
+    assert not hook.exists() and ".git/hooks/pre-commit" in output
+
+
 async def test_background_command_is_checked_at_the_end(repo: Path) -> None:
     shell = ShellTool(ProcessManager(kill_grace_s=0.3))
     command = "echo ready; echo evil > .git/hooks/post-merge; sleep 30"

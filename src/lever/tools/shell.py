@@ -234,7 +234,7 @@ class ShellTool:
     ) -> ProcessResult:
         sandbox = NoSandbox(ctx.sandbox.policy) if outside else ctx.sandbox
         # .git / .lever checked and restored around the command where the sandbox cannot.
-        background = bool(self.processes.running_ids())
+        background = self.processes.busy()
         note = before_command(
             ctx.sandbox, workdir, ctx.emit, background=background, outside=outside
         )

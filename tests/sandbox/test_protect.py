@@ -158,6 +158,21 @@ def test_submodule_git_dirs_are_protected_but_their_data_is_not(repo: Path) -> N
     assert done.changes == ["restored .git/modules/lib/config (changed by the command)"]
 
 
+def test_a_git_dir_pointed_to_inside_the_workspace_is_protected(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    subprocess.run(["git", "init", "-q", "--separate-git-dir", str(ws / "repo.git"), str(ws)])
+    assert (ws / ".git").is_file()  # "gitdir: …/ws/repo.git"
+    protector = guarded(ws)
+    (ws / "repo.git" / "hooks" / "pre-commit").write_text("evil")
+    (ws / "repo.git" / "HEAD").write_text("ref: refs/heads/other\n")  # data: allowed
+    (ws / ".git").write_text("gitdir: elsewhere\n")
+    done = protector.check()
+    assert sorted(done.changes) == [
+        "removed repo.git/hooks/pre-commit (created by the command)",
+        "restored .git (changed by the command)",
+    ]
+
+
 def test_state_reuses_unchanged_contents(repo: Path) -> None:
     first = read_state(str(repo))
     second = read_state(str(repo), first)

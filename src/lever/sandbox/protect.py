@@ -165,12 +165,35 @@ def _walk(root: str) -> Iterator[tuple[str, os.stat_result]]:
             continue
         yield name, st
         if stat.S_ISDIR(st.st_mode):
-            yield from _walk_dir(root, name, git=name == ".git", depth=0)
+            yield from _walk_dir(root, name, "git" if name == ".git" else "plain", 0)
+        elif name == ".git":
+            yield from _walk_pointed(root, st)
 
 
-def _walk_dir(
-    root: str, rel: str, *, git: bool, depth: int
-) -> Iterator[tuple[str, os.stat_result]]:
+def _walk_pointed(root: str, st: os.stat_result) -> Iterator[tuple[str, os.stat_result]]:
+    """A `.git` symlink or gitfile ("gitdir: PATH") whose git dir lies inside the root: that git
+    dir is as writable as the root, so it is protected too (one outside is read-only)."""
+    path = os.path.join(root, ".git")
+    target = None
+    if stat.S_ISLNK(st.st_mode):
+        target = os.path.realpath(path)
+    elif stat.S_ISREG(st.st_mode) and st.st_size < 4096:
+        with contextlib.suppress(OSError, UnicodeDecodeError), open(path, encoding="utf-8") as f:
+            line = f.readline().strip()
+            if line.startswith("gitdir:"):
+                target = os.path.realpath(os.path.join(root, line[7:].strip()))
+    if target is None or not target.startswith(root.rstrip("/") + "/"):
+        return
+    rel = os.path.relpath(target, root)
+    if any(part in PROTECTED_NAMES for part in rel.split("/")) or not os.path.isdir(target):
+        return  # already walked under .git, or nothing there
+    yield rel, os.lstat(target)
+    yield from _walk_dir(root, rel, "git", 0)
+
+
+def _walk_dir(root: str, rel: str, kind: str, depth: int) -> Iterator[tuple[str, os.stat_result]]:
+    """`kind`: "git" (a git dir: its data skipped), "holder" (modules/ or worktrees/: the git
+    dirs of submodules and linked worktrees, whose names may contain slashes), "plain"."""
     if depth > 40:  # a command cannot make lever recurse forever
         return
     try:
@@ -179,7 +202,7 @@ def _walk_dir(
         return
     for name in names:
         child = f"{rel}/{name}"
-        if git and _is_git_data(name):
+        if kind == "git" and _is_git_data(name):
             continue
         if rel == ".lever" and name in LEVER_OWN:
             continue
@@ -188,11 +211,15 @@ def _walk_dir(
         except OSError:
             continue
         yield child, st
-        if stat.S_ISDIR(st.st_mode):
-            # Submodules' and linked worktrees' git dirs keep their data writable too.
-            nested = rel.endswith((".git/modules", ".git/worktrees")) or "/modules/" in child
-            is_git = nested and _looks_like_git_dir(os.path.join(root, child))
-            yield from _walk_dir(root, child, git=is_git, depth=depth + 1)
+        if not stat.S_ISDIR(st.st_mode):
+            continue
+        if kind == "git":
+            sub = "holder" if name in ("modules", "worktrees") else "plain"
+        elif kind == "holder":
+            sub = "git" if _looks_like_git_dir(os.path.join(root, child)) else "holder"
+        else:
+            sub = "plain"
+        yield from _walk_dir(root, child, sub, depth + 1)
 
 
 def _read(path: str, st: os.stat_result) -> bytes | None:
@@ -339,37 +366,57 @@ def _moved_back(root: str, reference: State, current: State) -> list[str]:
 
 
 def restore(root: str, reference: State, current: State) -> Restored:
-    """Make `root`'s protected entries what `reference` says; report each change undone."""
+    """Make `root`'s protected entries what `reference` says; report each change undone.
+
+    `.git` / `.lever` themselves first (renamed back, or put back as file, link or folder),
+    then the state is read again: a `.git` gitfile or symlink decides which git dir is walked.
+    """
     done = Restored(_moved_back(root, reference, current))
+    tops = {name for name in PROTECTED_NAMES if name in reference or name in current}
+    _undo(done, root, reference, current, only=tops)
     if done:
         current = read_state(root, reference)
-    gone = [rel for rel in current if rel not in reference]
-    changed = [r for r in reference if r in current and _differs(reference[r], current[r])]
-    missing = [rel for rel in reference if rel not in current]
+    _undo(done, root, reference, current, only=None)
+    return done
+
+
+def _undo(
+    done: Restored, root: str, reference: State, current: State, only: set[str] | None
+) -> None:
+    def wanted(rel: str) -> bool:
+        return only is None or rel in only
+
+    gone = [r for r in current if r not in reference and wanted(r)]
+    changed = [
+        r for r in reference if r in current and wanted(r) and _differs(reference[r], current[r])
+    ]
+    missing = [r for r in reference if r not in current and wanted(r)]
     if not (gone or changed or missing):
-        return done
+        return
     dirs = _Dirs(root)
     try:
         for rel in sorted(gone, key=lambda r: -r.count("/")):
             if not any(rel.startswith(f"{other}/") for other in gone):
                 _attempt(done, rel, "removed {} (created by the command)", _remove, dirs)
         for rel in sorted(changed + missing, key=lambda r: r.count("/")):
-            old = reference[rel]
-            if old.kind == "other":
-                continue  # a socket or FIFO: nothing to put back
-            if rel in current and current[rel].kind != old.kind:
-                _attempt(done, rel, "", _remove, dirs)
-            if old.kind == "file" and old.data is None:
-                if rel in current:
-                    _attempt(done, rel, "removed {} (changed; too large to restore)", _remove, dirs)
-                else:
-                    done.changes.append(f"could not restore {rel} (deleted; too large to keep)")
-                continue
-            what = "deleted" if rel not in current else "changed"
-            _attempt(done, rel, f"restored {{}} ({what} by the command)", _put, dirs, old)
+            _put_back(done, dirs, rel, reference[rel], current.get(rel))
     finally:
         dirs.close()
-    return done
+
+
+def _put_back(done: Restored, dirs: _Dirs, rel: str, old: Entry, now: Entry | None) -> None:
+    if old.kind == "other":
+        return  # a socket or FIFO: nothing to put back
+    if now is not None and now.kind != old.kind:
+        _attempt(done, rel, "", _remove, dirs)
+    if old.kind == "file" and old.data is None:
+        if now is not None:
+            _attempt(done, rel, "removed {} (changed; too large to restore)", _remove, dirs)
+        else:
+            done.changes.append(f"could not restore {rel} (deleted; too large to keep)")
+        return
+    what = "deleted" if now is None else "changed"
+    _attempt(done, rel, f"restored {{}} ({what} by the command)", _put, dirs, old)
 
 
 def _attempt(done: Restored, rel: str, line: str, action: Callable[..., None], *args: Any) -> None:

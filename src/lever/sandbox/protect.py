@@ -167,27 +167,33 @@ def _walk(root: str) -> Iterator[tuple[str, os.stat_result]]:
         if stat.S_ISDIR(st.st_mode):
             yield from _walk_dir(root, name, "git" if name == ".git" else "plain", 0)
         elif name == ".git":
-            yield from _walk_pointed(root, st)
+            yield from _walk_pointed(root)
 
 
-def _walk_pointed(root: str, st: os.stat_result) -> Iterator[tuple[str, os.stat_result]]:
-    """A `.git` symlink or gitfile ("gitdir: PATH") whose git dir lies inside the root: that git
-    dir is as writable as the root, so it is protected too (one outside is read-only)."""
+def _pointed(root: str) -> str | None:
+    """Where a `.git` symlink or gitfile ("gitdir: PATH") points, relative to `root`, when that
+    is a folder inside it (None otherwise: one outside is not writable)."""
     path = os.path.join(root, ".git")
     target = None
-    if stat.S_ISLNK(st.st_mode):
+    if os.path.islink(path):
         target = os.path.realpath(path)
-    elif stat.S_ISREG(st.st_mode) and st.st_size < 4096:
+    elif os.path.isfile(path) and os.path.getsize(path) < 4096:
         with contextlib.suppress(OSError, UnicodeDecodeError), open(path, encoding="utf-8") as f:
             line = f.readline().strip()
             if line.startswith("gitdir:"):
                 target = os.path.realpath(os.path.join(root, line[7:].strip()))
     if target is None or not target.startswith(root.rstrip("/") + "/"):
-        return
-    rel = os.path.relpath(target, root)
-    if any(part in PROTECTED_NAMES for part in rel.split("/")) or not os.path.isdir(target):
-        return  # already walked under .git, or nothing there
-    yield rel, os.lstat(target)
+        return None
+    return os.path.relpath(target, root) if os.path.isdir(target) else None
+
+
+def _walk_pointed(root: str) -> Iterator[tuple[str, os.stat_result]]:
+    """The git dir a `.git` symlink or gitfile points to inside the root is as writable as the
+    root: it is protected too."""
+    rel = _pointed(root)
+    if rel is None or any(part in PROTECTED_NAMES for part in rel.split("/")):
+        return  # nothing there, or already walked under .git
+    yield rel, os.lstat(os.path.join(root, rel))
     yield from _walk_dir(root, rel, "git", 0)
 
 
@@ -337,9 +343,19 @@ def _put(dirs: _Dirs, rel: str, entry: Entry) -> None:
     os.rename(temp, name, src_dir_fd=fd, dst_dir_fd=fd)
 
 
+def _candidates(root: str, name: str) -> list[str]:
+    """Where a renamed `.git` / `.lever` may be: the root's top level, and the folder a new
+    `.git` symlink or gitfile points to."""
+    found: list[str] = []
+    with contextlib.suppress(OSError):
+        found = sorted(entry for entry in os.listdir(root) if entry != name)
+    pointed = _pointed(root) if name == ".git" else None
+    return [pointed, *found] if pointed else found
+
+
 def _moved_back(root: str, reference: State, current: State) -> list[str]:
     """A `.git` / `.lever` the command renamed (`mv .git old`) is renamed back, objects and all
-    (a copy would only bring back the protected files). Looks at the root's top level only."""
+    (a copy would only bring back the protected files)."""
     lines: list[str] = []
     for name in PROTECTED_NAMES:
         old = reference.get(name)
@@ -348,20 +364,20 @@ def _moved_back(root: str, reference: State, current: State) -> list[str]:
         now = current.get(name)
         if now is not None and now.signature[0] == old.signature[0]:
             continue
-        with contextlib.suppress(OSError), os.scandir(root) as entries:
-            for entry in entries:
-                st = entry.stat(follow_symlinks=False)
-                if entry.name != name and st.st_ino == old.signature[0] and entry.is_dir():
-                    dirs = _Dirs(root)
-                    try:
-                        _remove(dirs, name)
-                        os.rename(
-                            entry.name, name, src_dir_fd=dirs.root_fd, dst_dir_fd=dirs.root_fd
-                        )
-                    finally:
-                        dirs.close()
-                    lines.append(f"moved {entry.name} back to {name} (renamed by the command)")
-                    break
+        for candidate in _candidates(root, name):
+            try:
+                st = os.lstat(os.path.join(root, candidate))
+            except OSError:
+                continue
+            if st.st_ino == old.signature[0] and stat.S_ISDIR(st.st_mode):
+                dirs = _Dirs(root)
+                try:
+                    _remove(dirs, name)
+                    os.rename(candidate, name, src_dir_fd=dirs.root_fd, dst_dir_fd=dirs.root_fd)
+                finally:
+                    dirs.close()
+                lines.append(f"moved {candidate} back to {name} (renamed by the command)")
+                break
     return lines
 
 

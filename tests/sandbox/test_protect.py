@@ -20,7 +20,8 @@ from pydantic import BaseModel
 from lever.protocol.events import ErrorEvent
 from lever.sandbox.base import SandboxPolicy
 from lever.sandbox.factory import make_sandbox
-from lever.sandbox.protect import Protector, read_state
+from lever.sandbox.protect import Protector
+from lever.sandbox.protect_state import read_state
 from lever.tools.base import ToolContext
 from lever.tools.processes import ProcessManager
 from lever.tools.shell import ShellTool

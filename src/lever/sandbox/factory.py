@@ -15,8 +15,9 @@ MODES = ("read-only", "workspace-write", "danger-full-access")
 
 
 class UnavailableSandbox:
-    """No mechanism can confine commands: they run as they are, and `available` is False so
-    the approval layer asks before every command (DESIGN §5)."""
+    """No mechanism can confine commands. `available` is False: `lever exec` and `lever sandbox`
+    refuse to start (exit 6), interactive sessions ask a person before every command; nothing
+    runs unconfined without a person's say (`--sandbox danger-full-access` or a yes)."""
 
     name = "none"
     available = False

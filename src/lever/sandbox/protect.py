@@ -15,8 +15,9 @@ unconfined later (when the person runs git, or lever reads its project config):
 - whether `.git` / `.lever` exist at all: one created by a command is removed.
 
 Before a command, the current state becomes the reference (the person or lever itself may
-have changed it since), unless a sandboxed command is still running in the background: then
-the earlier reference holds and anything changed meanwhile is restored. After the command,
+have changed it since), unless a command of the session may still run (in the background, or a
+child a finished command left behind): then the earlier reference holds and anything changed
+meanwhile is restored. After the command,
 every difference from the reference is undone: content, mode bits, symlinks, new and deleted
 files. Restoring never follows a symlink a command may have planted: it walks from a
 directory fd with O_NOFOLLOW and replaces entries with rename/unlink relative to it.

@@ -19,7 +19,7 @@ in the current directory, which is writable (workspace-write); its .git and .lev
 under Landlock). Its exit code is returned; 6 means no sandbox mechanism works here, and the
 command was not run (only `--mode danger-full-access` runs it unconfined).
 
-LEVER_SANDBOX=landlock (or bwrap) narrows the probe to that mechanism, e.g. to try the
+LEVER_SANDBOX=landlock (or bwrap) narrows the choice to that mechanism, e.g. to try the
 Landlock fallback on a machine with bubblewrap; it can never turn the sandbox off."""
 
 
@@ -54,7 +54,7 @@ def register(sub: Any) -> argparse.ArgumentParser:
     p.add_argument(
         "--mechanism",
         choices=("bwrap", "landlock", "seatbelt", "none"),
-        help="force a mechanism instead of the probed one",
+        help="force a mechanism instead of the probed one (exit 6 if it does not confine here)",
     )
     p.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- CMD ARGS", help="the command")
     return p

@@ -82,6 +82,7 @@ def test_git_data_stays_writable(repo: Path) -> None:
     env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@x"}
     env |= {"GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@x"}
     subprocess.run(["git", "-C", str(repo), "commit", "-qm", "one"], check=True, env=env)
+    subprocess.run(["git", "-C", str(repo), "gc", "-q"], check=True)  # writes .git/info/refs
     (repo / ".lever" / "plan.md").write_text("lever's own plan\n")
     assert not protector.check()
     log = subprocess.run(["git", "-C", str(repo), "log", "--oneline"], capture_output=True)

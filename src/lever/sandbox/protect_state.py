@@ -52,6 +52,8 @@ GIT_DATA = (
     "gitk.cache",
     "fsmonitor--daemon*",
 )
+#: What `git gc` / `update-server-info` writes into a git dir's info/ (a list of refs).
+INFO_DATA = ("refs",)
 #: Files lever writes into `.lever/` itself (agent/memory.py): not a way to run code.
 LEVER_OWN = ("plan.md", "notes.md")
 #: Contents larger than this are not kept: such a file, when changed, is removed, not restored.
@@ -138,7 +140,8 @@ def _walk_pointed(root: str) -> Iterator[tuple[str, os.stat_result]]:
 
 def _walk_dir(root: str, rel: str, kind: str, depth: int) -> Iterator[tuple[str, os.stat_result]]:
     """`kind`: "git" (a git dir: its data skipped), "holder" (modules/ or worktrees/: the git
-    dirs of submodules and linked worktrees, whose names may contain slashes), "plain"."""
+    dirs of submodules and linked worktrees, whose names may contain slashes), "info" (a git
+    dir's info/: all but `INFO_DATA`), "plain"."""
     if depth > 40:  # a command cannot make lever recurse forever
         return
     try:
@@ -148,6 +151,8 @@ def _walk_dir(root: str, rel: str, kind: str, depth: int) -> Iterator[tuple[str,
     for name in names:
         child = f"{rel}/{name}"
         if kind == "git" and _is_git_data(name):
+            continue
+        if kind == "info" and name in INFO_DATA:
             continue
         if rel == ".lever" and name in LEVER_OWN:
             continue
@@ -159,7 +164,7 @@ def _walk_dir(root: str, rel: str, kind: str, depth: int) -> Iterator[tuple[str,
         if not stat.S_ISDIR(st.st_mode):
             continue
         if kind == "git":
-            sub = "holder" if name in ("modules", "worktrees") else "plain"
+            sub = {"modules": "holder", "worktrees": "holder", "info": "info"}.get(name, "plain")
         elif kind == "holder":
             sub = "git" if _looks_like_git_dir(os.path.join(root, child)) else "holder"
         else:

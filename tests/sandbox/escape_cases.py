@@ -5,6 +5,7 @@ server saw a connection…), so a test proves the effect, not just an exit code.
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import stat
 from collections.abc import Callable
@@ -222,6 +223,78 @@ def _(w: World) -> Attempt:
 @case("write-lever-dir")
 def _(w: World) -> Attempt:
     return Attempt(["touch", ".lever/config.toml"], exists(w.ws / ".lever" / "config.toml"))
+
+
+# Under Landlock these writes happen, and lever's check after the command undoes them
+# (protect.py): the case passes only if nothing is left once the command returned.
+
+
+@case("create-lever-where-none-exists")
+def _(w: World) -> Attempt:
+    shutil.rmtree(w.ws / ".lever")
+    config = w.ws / ".lever" / "config.toml"
+    return Attempt(sh("mkdir .lever && echo '[local]' > .lever/config.toml"), exists(config))
+
+
+@case("create-git-where-none-exists", needs=("git",))
+def _(w: World) -> Attempt:
+    shutil.rmtree(w.ws / ".git")
+    hook = w.ws / ".git" / "hooks" / "post-checkout"
+    return Attempt(sh("git init -q . && echo evil > .git/hooks/post-checkout"), exists(hook))
+
+
+@case("activate-sample-hook")
+def _(w: World) -> Attempt:
+    hook = w.ws / ".git" / "hooks" / "pre-commit"
+    return Attempt(["mv", ".git/hooks/pre-commit.sample", str(hook)], exists(hook))
+
+
+@case("hooks-dir-replaced-by-symlink")
+def _(w: World) -> Attempt:
+    hooks = w.ws / ".git" / "hooks"
+    return Attempt(sh("rm -rf .git/hooks && ln -s ../src .git/hooks"), lambda _: hooks.is_symlink())
+
+
+@case("git-info-attributes")
+def _(w: World) -> Attempt:
+    attributes = w.ws / ".git" / "info" / "attributes"
+    return Attempt(sh("echo '* filter=evil' > .git/info/attributes"), exists(attributes))
+
+
+@case("rebase-todo-exec")
+def _(w: World) -> Attempt:
+    todo = w.ws / ".git" / "rebase-merge" / "git-rebase-todo"
+    script = (
+        "mkdir -p .git/rebase-merge && echo 'exec touch /tmp/x' > .git/rebase-merge/git-rebase-todo"
+    )
+    return Attempt(sh(script), exists(todo))
+
+
+@case("submodule-git-dir-config")
+def _(w: World) -> Attempt:
+    sub = w.ws / ".git" / "modules" / "lib"
+    (sub / "hooks").mkdir(parents=True)
+    (sub / "HEAD").write_text("ref: refs/heads/main\n")
+    (sub / "config").write_text("[core]\n")
+    script = "printf '\\tfsmonitor = evil\\n' >> .git/modules/lib/config"
+    return Attempt(sh(script), lambda _: "fsmonitor" in (sub / "config").read_text())
+
+
+@case("git-dir-moved-behind-a-gitfile")
+def _(w: World) -> Attempt:
+    # `.git` becomes a file pointing at the real git dir moved elsewhere in the workspace,
+    # whose hooks the command then writes.
+    hook = w.ws / "src" / "g" / "hooks" / "pre-commit"
+    script = "mv .git src/g && echo 'gitdir: src/g' > .git && echo evil > src/g/hooks/pre-commit"
+    return Attempt(sh(script), lambda _: (w.ws / ".git").is_file() or hook.exists())
+
+
+@case("git-config-mode-bits")
+def _(w: World) -> Attempt:
+    config = w.ws / ".git" / "config"
+    return Attempt(
+        ["chmod", "0666", str(config)], lambda _: stat.S_IMODE(config.stat().st_mode) == 0o666
+    )
 
 
 # --- privileges: devices, mounts, namespaces, processes --------------------------------------

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from lever.sandbox.base import NoSandbox, Sandbox, SandboxPolicy
 from lever.sandbox.env import command_env
+from lever.sandbox.protect import after_command, before_command
 
 PY = sys.executable
 ORIGINAL = "original\n"
@@ -69,6 +70,8 @@ class World:
     target: Path
     env: dict[str, str]
     cleanups: list[Callable[[], None]] = field(default_factory=list)
+    #: What lever told the person about protected files it restored (see protect.py).
+    told: list[str] = field(default_factory=list)
 
     @classmethod
     def create(cls) -> World:
@@ -154,21 +157,31 @@ class World:
         env: dict[str, str] | None = None,
         cwd: str = "",
     ) -> Result:
+        """Run as lever runs a command: wrapped, with .git / .lever checked around it (the note
+        the model would get is appended to stdout)."""
         env = self.env if env is None else env
         workdir = self.ws / cwd
         wrapped = sandbox.wrap(argv, workdir, env)
-        done = subprocess.run(
-            wrapped,
-            cwd=workdir,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            timeout=30,
-            start_new_session=True,
-        )
+
+        def tell(event: object) -> None:
+            self.told.append(str(event))
+
+        note = before_command(sandbox, workdir, tell, background=False, outside=False)
+        try:
+            done = subprocess.run(
+                wrapped,
+                cwd=workdir,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                timeout=30,
+                start_new_session=True,
+            )
+        finally:
+            note += after_command(sandbox, workdir, tell, outside=False)
         return Result(
             done.returncode,
-            done.stdout.decode(errors="replace"),
+            done.stdout.decode(errors="replace") + note,
             done.stderr.decode(errors="replace"),
         )
 

@@ -15,7 +15,6 @@ import socket
 import subprocess
 import time
 from functools import cache
-from pathlib import Path
 
 import pytest
 
@@ -96,8 +95,9 @@ def test_extra_writable_root_is_writable_but_its_git_is_not(mechanism: str, worl
     ok = world.run(sandbox, ["touch", str(extra / "lib" / "x")])
     assert ok.returncode == 0, ok
     hook = extra / ".git" / "hooks" / "pre-push"
-    denied = world.run(sandbox, ["touch", str(hook)])
-    assert denied.returncode != 0 and not hook.exists()
+    world.run(sandbox, ["touch", str(hook)])
+    # Refused (bubblewrap), or undone right after the command (Landlock).
+    assert not hook.exists()
 
 
 # --- read-only mode ----------------------------------------------------------------------
@@ -185,9 +185,46 @@ def test_killing_the_process_group_stops_the_confined_command(mechanism: str, wo
     assert not (world.ws / "src" / "late").exists()
 
 
-def test_landlock_top_level_of_git_root_is_not_creatable(world: World) -> None:
-    # The documented price of keeping .git read-only under Landlock (see landlock.py).
-    sandbox = sandbox_for("landlock")
-    result = world.run(sandbox, ["touch", "new-top-level-file"])
-    assert result.returncode != 0
-    assert not Path(world.ws / "new-top-level-file").exists()
+@pytest.mark.parametrize("mechanism", MECHANISMS)
+def test_top_level_of_a_git_workspace_is_fully_writable(mechanism: str, world: World) -> None:
+    # Issue 12: under Landlock the top level of a git repository could not be written.
+    sandbox = sandbox_for(mechanism)
+    script = "set -e; touch new; mv new renamed; mkdir d; rmdir d; rm README.md; echo done"
+    result = world.run(sandbox, ["sh", "-c", script])
+    assert result.returncode == 0 and "done" in result.stdout, result
+    assert (world.ws / "renamed").exists() and not (world.ws / "README.md").exists()
+    assert not world.told  # nothing protected was touched
+
+
+@pytest.mark.parametrize("mechanism", MECHANISMS)
+def test_hook_and_config_writes_are_undone_and_told(mechanism: str, world: World) -> None:
+    sandbox = sandbox_for(mechanism)
+    config = world.ws / ".git" / "config"
+    before = config.read_bytes()
+    hook = world.ws / ".git" / "hooks" / "pre-commit"
+    script = (
+        "printf '#!/bin/sh\\ntouch /tmp/pwned\\n' > .git/hooks/pre-commit; "
+        "chmod +x .git/hooks/pre-commit; git config core.fsmonitor 'touch /tmp/pwned'; "
+        "git config --get core.fsmonitor || true"
+    )
+    result = world.run(sandbox, ["sh", "-c", script])
+    assert not hook.exists() and config.read_bytes() == before
+    if mechanism == "landlock":
+        # The command could write them (Landlock cannot deny there): lever undid it and said so.
+        assert "touch /tmp/pwned" in result.stdout  # the write took effect inside the command
+        assert ".git/hooks/pre-commit" in result.stdout and ".git/config" in result.stdout
+        assert "Undone:" in result.stdout
+        assert any(".git/config" in told for told in world.told)
+
+
+@pytest.mark.parametrize("mechanism", MECHANISMS)
+def test_creating_git_or_lever_where_none_exists_is_undone(mechanism: str, world: World) -> None:
+    # Issue 14 item 3: a command could create .lever/config.toml (or a .git) where none exists.
+    shutil.rmtree(world.ws / ".lever")
+    shutil.rmtree(world.ws / ".git")
+    sandbox = sandbox_for(mechanism)
+    script = "mkdir -p .lever .git/hooks && echo x > .lever/config.toml && git init -q; echo done"
+    result = world.run(sandbox, ["sh", "-c", script])
+    assert "done" in result.stdout, result
+    assert not (world.ws / ".lever").exists() and not (world.ws / ".git").exists()
+    assert any(".lever" in told for told in world.told)

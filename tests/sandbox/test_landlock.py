@@ -51,31 +51,23 @@ def test_write_rights_never_include_device_nodes() -> None:
         assert rights & ~landlock.handled_fs(abi) == 0  # never more than the ABI handles
 
 
-def test_root_without_git_is_granted_whole(tmp_path: Path) -> None:
-    (tmp_path / "src").mkdir()
-    assert landlock.writable_targets(str(tmp_path)) == [str(tmp_path)]
-
-
-def test_root_with_git_is_granted_entry_by_entry(tmp_path: Path) -> None:
-    for name in (".git", ".lever", "src"):
-        (tmp_path / name).mkdir()
-    (tmp_path / "README.md").write_text("x")
-    (tmp_path / "out").symlink_to("/etc")
-    targets = landlock.writable_targets(str(tmp_path))
-    assert targets == [str(tmp_path / "README.md"), str(tmp_path / "src")]
-
-
-def test_plan_masks_file_rules_to_file_rights(tmp_path: Path) -> None:
+def test_plan_grants_each_root_whole_even_with_git(tmp_path: Path) -> None:
+    # Landlock cannot keep .git read-only inside a writable root without making the root's top
+    # level unwritable: the root is granted whole and protect.py looks after .git / .lever.
     (tmp_path / ".git").mkdir()
     (tmp_path / "README.md").write_text("x")
-    (tmp_path / "src").mkdir()
-    plan = landlock.plan_rules(3, [str(tmp_path)], network=False)
+    plan = landlock.plan_rules(3, [str(tmp_path), str(tmp_path / "README.md")], network=False)
     rules = {rule.path: rule.access for rule in plan.rules}
     assert rules["/"] == landlock.READ
-    assert rules[str(tmp_path / "README.md")] & ~landlock.FILE_ONLY == 0
-    assert rules[str(tmp_path / "src")] == landlock.write_rights(3)
+    assert rules[str(tmp_path)] == landlock.write_rights(3)
+    assert rules[str(tmp_path / "README.md")] & ~landlock.FILE_ONLY == 0  # a file root
     assert rules["/dev/null"] & landlock.WRITE_FILE
-    assert str(tmp_path / ".git") not in rules and str(tmp_path) not in rules
+    assert str(tmp_path / ".git") not in rules
+
+
+def test_only_workspace_write_has_a_protector(tmp_path: Path) -> None:
+    assert LandlockSandbox(SandboxPolicy(mode="workspace-write")).protector is not None
+    assert LandlockSandbox(SandboxPolicy(mode="read-only")).protector is None
 
 
 def test_abi_probe_is_an_int() -> None:

@@ -18,9 +18,9 @@ from lever.config.providers import ConfigError
 from lever.protocol import TurnFinished, event_to_json
 
 _UNCONFINED = (
-    "lever exec: no sandbox mechanism is available to enforce --sandbox {mode}, and with "
-    "approval policy `never` every command would be refused. Install bubblewrap, or run with "
-    "--sandbox danger-full-access, or --approve-all."
+    "lever exec: no sandbox mechanism works here to enforce --sandbox {mode} "
+    "(`lever sandbox --status` says why), and lever does not run commands unconfined unless "
+    "asked: install bubblewrap, or run with --sandbox danger-full-access."
 )
 
 
@@ -70,8 +70,9 @@ def run_exec(args: argparse.Namespace) -> int:
     except ConfigError as e:
         print(f"lever exec: {e}", file=sys.stderr)
         return exit_codes.USAGE
-    if is_unconfined(sandbox) and approvals.policy == "never" and not approvals.approve_all:
-        # Every command would be refused: say so once, up front, with the exit code for it.
+    if is_unconfined(sandbox):
+        # Commands would run unconfined (or all be refused): only danger-full-access asks for
+        # that. Said once, up front, with the exit code for it.
         print(_UNCONFINED.format(mode=sandbox.policy.mode), file=sys.stderr)
         return exit_codes.SANDBOX
     if args.compact_at:

@@ -19,7 +19,8 @@ exit codes:
   3    a limit was reached (--max-turns, --max-tokens, --timeout)
   4    the context window is exhausted
   5    the model refused the credentials (authentication or quota)
-  6    the sandbox is unavailable
+  6    the sandbox is unavailable: no mechanism confines commands here, so none ran
+       (`lever sandbox --status` says why; --sandbox danger-full-access runs them unconfined)
   7    a person denied a command and stopped the run
   8    the model was stuck (the same call with the same result, again and again)
   130  interrupted (Ctrl-C)"""

@@ -13,8 +13,14 @@ examples:
   lever sandbox --mode read-only -- ls
   lever sandbox --writable ../other --network -- make test
 
-The command runs with the environment agent commands get (secret-looking variables dropped).
-Its exit code is returned; 6 means no sandbox mechanism works here."""
+The command runs with the environment agent commands get (secret-looking variables dropped),
+in the current directory, which is writable (workspace-write); its .git and .lever are protected
+(`--status` says how: read-only binds under bubblewrap, checked and restored around the command
+under Landlock). Its exit code is returned; 6 means no sandbox mechanism works here, and the
+command was not run (only `--mode danger-full-access` runs it unconfined).
+
+LEVER_SANDBOX=landlock (or bwrap) narrows the choice to that mechanism, e.g. to try the
+Landlock fallback on a machine with bubblewrap; it can never turn the sandbox off."""
 
 
 def register(sub: Any) -> argparse.ArgumentParser:
@@ -25,12 +31,17 @@ def register(sub: Any) -> argparse.ArgumentParser:
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--status", action="store_true", help="print the mechanism and why, then exit")
+    p.add_argument(
+        "--status",
+        action="store_true",
+        help="print the mechanism, what it protects and how, and why others are not used",
+    )
     p.add_argument(
         "--mode",
         choices=("read-only", "workspace-write", "danger-full-access"),
         default="workspace-write",
-        help="sandbox mode (default: workspace-write; the current directory is writable)",
+        help="sandbox mode (default: workspace-write: the current directory is writable, "
+        "except its .git and .lever)",
     )
     p.add_argument(
         "--writable",
@@ -43,7 +54,7 @@ def register(sub: Any) -> argparse.ArgumentParser:
     p.add_argument(
         "--mechanism",
         choices=("bwrap", "landlock", "seatbelt", "none"),
-        help="force a mechanism instead of the probed one",
+        help="force a mechanism instead of the probed one (exit 6 if it does not confine here)",
     )
     p.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- CMD ARGS", help="the command")
     return p
@@ -75,6 +86,7 @@ def _run_confined(args: argparse.Namespace, cmd: list[str]) -> int:
     from lever.sandbox.base import SandboxPolicy
     from lever.sandbox.env import command_env
     from lever.sandbox.factory import make_sandbox
+    from lever.sandbox.protect import after_command, before_command
 
     cwd = Path.cwd()
     roots = tuple(Path(root).resolve() for root in args.writable)
@@ -90,6 +102,7 @@ def _run_confined(args: argparse.Namespace, cmd: list[str]) -> int:
         return exit_codes.SANDBOX
     env = command_env(os.environ)
     argv = sandbox.wrap(cmd, cwd, env)
+    before_command(sandbox, cwd, _tell, background=False, outside=False)
     try:
         done = subprocess.run(argv, cwd=cwd, env=env, check=False)
     except FileNotFoundError as exc:
@@ -97,5 +110,11 @@ def _run_confined(args: argparse.Namespace, cmd: list[str]) -> int:
         return 127
     except KeyboardInterrupt:
         return exit_codes.INTERRUPTED
+    finally:
+        after_command(sandbox, cwd, _tell, outside=False)
     # A command killed by a signal reports 128 + signal, as shells do.
     return done.returncode if done.returncode >= 0 else 128 - done.returncode
+
+
+def _tell(event: Any) -> None:
+    print(f"lever sandbox: {event.message}", file=sys.stderr)

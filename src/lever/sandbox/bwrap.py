@@ -15,20 +15,64 @@ or the test runner's folders often live there and commands must be able to run t
 workspace-write mode the session's private temp dir (a folder under the host's temp dir, files
 persist between the session's commands) is bound writable and TMPDIR points at it, so
 `mktemp` and friends work; writing to the host's /tmp itself is refused.
+
+A `.git` / `.lever` that does not exist yet cannot be bound (a bind needs a mount point, and
+making one would create the folder): one a command creates is removed after it (protect.py).
+
+The bwrap program is taken only from a trusted place (`find_bwrap`): a `bwrap` a command could
+have written (in the workspace, a writable root, a temp dir, a virtualenv there) is never run.
 """
 
 from __future__ import annotations
 
-import shutil
+import os
+import stat
+import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from lever.sandbox.base import SandboxPolicy
 from lever.sandbox.landlock import PROTECTED_NAMES, inside_protected
 
+#: Where distributions install bubblewrap: tried first, before any PATH entry.
+SYSTEM_BWRAP = ("/usr/bin/bwrap", "/bin/bwrap", "/usr/local/bin/bwrap")
 
-def find_bwrap() -> str | None:
-    return shutil.which("bwrap")
+
+def find_bwrap(untrusted: Sequence[Path | str] = ()) -> str | None:
+    """The absolute path of a bwrap lever may trust, or None.
+
+    The system locations first, then PATH entries; a candidate is refused when it (or the
+    folder it is in) lies in the current folder, in `untrusted` (the writable roots), in a temp
+    dir, or is writable by others: a sandboxed command could have put it there.
+    """
+    avoid = [os.path.realpath(p) for p in (os.getcwd(), *untrusted, tempfile.gettempdir())]
+    avoid = [p for p in (*avoid, "/tmp", "/var/tmp", "/dev/shm") if p != "/"]
+    dirs = [os.path.dirname(path) for path in SYSTEM_BWRAP]
+    dirs += [entry for entry in os.environ.get("PATH", "").split(os.pathsep) if entry]
+    for folder in dirs:
+        if not os.path.isabs(folder):
+            continue  # "" or "." mean the current folder
+        candidate = os.path.join(folder, "bwrap")
+        if _trusted(candidate, avoid):
+            return os.path.realpath(candidate)
+    return None
+
+
+def _trusted(candidate: str, avoid: Sequence[str]) -> bool:
+    real = os.path.realpath(candidate)
+    try:
+        st = os.stat(real)
+        folder = os.stat(os.path.dirname(real))
+    except OSError:
+        return False
+    if not stat.S_ISREG(st.st_mode) or not os.access(real, os.X_OK):
+        return False
+    if (st.st_mode | folder.st_mode) & stat.S_IWOTH:
+        return False
+    for place in (os.path.abspath(candidate), real):
+        if any(place == root or place.startswith(root.rstrip("/") + "/") for root in avoid):
+            return False
+    return True
 
 
 class BwrapSandbox:
@@ -38,9 +82,14 @@ class BwrapSandbox:
     def __init__(
         self, policy: SandboxPolicy, *, bwrap: str = "bwrap", tmp_dir: Path | None = None
     ) -> None:
+        from lever.sandbox.protect import Protector
+
         self.policy = policy
         self.bwrap = bwrap
         self.tmp_dir = tmp_dir
+        # An absent .git / .lever cannot be bound read-only: its creation is undone instead.
+        writable = policy.mode == "workspace-write"
+        self.protector = Protector(policy.writable_roots) if writable else None
 
     def roots(self, cwd: Path) -> list[Path]:
         """cwd and the writable roots: bound read-write, or read-only in read-only mode (they

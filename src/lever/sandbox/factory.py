@@ -15,8 +15,9 @@ MODES = ("read-only", "workspace-write", "danger-full-access")
 
 
 class UnavailableSandbox:
-    """No mechanism can confine commands: they run as they are, and `available` is False so
-    the approval layer asks before every command (DESIGN §5)."""
+    """No mechanism can confine commands. `available` is False: `lever exec` and `lever sandbox`
+    refuse to start (exit 6), interactive sessions ask a person before every command; nothing
+    runs unconfined without a person's say (`--sandbox danger-full-access` or a yes)."""
 
     name = "none"
     available = False
@@ -34,7 +35,9 @@ def make_sandbox(policy: SandboxPolicy, mechanism: str | None = None) -> Sandbox
 
     `mechanism` None picks the probed best; "bwrap", "landlock", "seatbelt" force one (used by
     tests and `lever sandbox`), "none" gives an `UnavailableSandbox`. `danger-full-access`
-    always gives `NoSandbox` (available: nothing to confine).
+    always gives `NoSandbox` (available: nothing to confine). A forced mechanism that does not
+    confine here (missing, hidden by LEVER_SANDBOX, a bwrap from an untrusted place) gives an
+    `UnavailableSandbox` saying why: never a sandbox that would run commands unconfined.
     """
     if policy.mode not in MODES:
         raise ValueError(f"unknown sandbox mode {policy.mode!r} (one of {', '.join(MODES)})")
@@ -53,16 +56,36 @@ def make_sandbox(policy: SandboxPolicy, mechanism: str | None = None) -> Sandbox
         )
     if mechanism == "none":
         return UnavailableSandbox(policy, "forced: no sandbox")
-    return _build(policy, mechanism)
+    reason, bwrap = _unusable(policy, mechanism)
+    if reason is not None:
+        return UnavailableSandbox(policy, f"{mechanism}: {reason}")
+    return _build(policy, mechanism, bwrap)
 
 
-def _build(policy: SandboxPolicy, mechanism: str) -> Sandbox:
+def _unusable(policy: SandboxPolicy, mechanism: str) -> tuple[str | None, str]:
+    """Why `mechanism` cannot confine this policy's commands (None: it can), and for bwrap the
+    trusted program: found again with the policy's writable roots, which must not hold it."""
+    from lever.sandbox import probe
+
+    if mechanism == "bwrap":
+        from lever.sandbox.bwrap import find_bwrap
+
+        path = find_bwrap(policy.writable_roots)
+        if path is None:
+            return probe.hidden("bwrap") or probe.NO_BWRAP, ""
+        return probe.bwrap_unusable(path), path
+    if mechanism == "landlock":
+        return probe.landlock_unusable(), ""
+    return probe.hidden(mechanism), ""
+
+
+def _build(policy: SandboxPolicy, mechanism: str, bwrap: str = "") -> Sandbox:
     tmp_dir = _private_tmp() if policy.mode == "workspace-write" else None
     sandbox: Sandbox
     if mechanism == "bwrap":
-        from lever.sandbox.bwrap import BwrapSandbox, find_bwrap
+        from lever.sandbox.bwrap import BwrapSandbox
 
-        sandbox = BwrapSandbox(policy, bwrap=find_bwrap() or "bwrap", tmp_dir=tmp_dir)
+        sandbox = BwrapSandbox(policy, bwrap=bwrap, tmp_dir=tmp_dir)
     elif mechanism == "landlock":
         from lever.sandbox.landlock import LandlockSandbox
 

@@ -14,11 +14,10 @@ so a command cannot kill or talk to processes outside it.
 Only the standard library's cheapest modules are imported at module level (no dataclasses,
 platform or pathlib): the launcher imports this before every sandboxed command.
 
-Landlock rules only add rights, so `.git` / `.lever` cannot be carved out of a writable root.
-When a root holds one of them, write access is granted to each of the root's other top-level
-entries instead of to the root itself: the protected directories stay read-only, at the price
-that a sandboxed command cannot create, delete or rename entries directly at the top level of
-such a root (it can inside its subdirectories, and can rewrite top-level files in place).
+Landlock rules only add rights, so `.git` / `.lever` cannot be carved out of a writable root:
+each writable root is granted whole (files can be created, renamed and deleted anywhere in the
+workspace, its top level included), and what matters in `.git` / `.lever` (hooks, config, the
+project's lever files) is checked and restored around each command instead (see protect.py).
 """
 
 from __future__ import annotations
@@ -111,30 +110,16 @@ def write_rights(abi: int) -> int:
     return handled_fs(abi) & ~(MAKE_CHAR | MAKE_BLOCK)
 
 
-def writable_targets(root: str, protected: Sequence[str] = PROTECTED_NAMES) -> list[str]:
-    """The root itself, or its top-level entries minus protected ones when any exists."""
-    if not any(os.path.lexists(os.path.join(root, name)) for name in protected):
-        return [root]
-    try:
-        names = sorted(os.listdir(root))
-    except OSError:
-        return []
-    # Symlinked entries are skipped: a rule on one would grant its target, wherever it is.
-    entries = (os.path.join(root, name) for name in names if name not in protected)
-    return [entry for entry in entries if not os.path.islink(entry)]
-
-
 def plan_rules(abi: int, writable_roots: Sequence[str], network: bool) -> Plan:
     fs = handled_fs(abi)
     rules = [Rule("/", READ & fs)]
     for device in WRITE_DEVICES:
         rules.append(Rule(device, (READ_FILE | WRITE_FILE | TRUNCATE | IOCTL_DEV) & fs))
     for root in writable_roots:
-        for target in writable_targets(root):
-            rights = write_rights(abi)
-            if not os.path.isdir(target):
-                rights &= FILE_ONLY
-            rules.append(Rule(target, rights))
+        rights = write_rights(abi)
+        if not os.path.isdir(root):
+            rights &= FILE_ONLY
+        rules.append(Rule(root, rights))
     return Plan(abi, network, tuple(rules))
 
 
@@ -236,8 +221,13 @@ class LandlockSandbox:
     available = True
 
     def __init__(self, policy: SandboxPolicy, *, tmp_dir: Path | None = None) -> None:
+        from lever.sandbox.protect import Protector
+
         self.policy = policy
         self.tmp_dir = tmp_dir
+        # Landlock cannot keep .git / .lever read-only inside a writable root: checked instead.
+        writable = policy.mode == "workspace-write"
+        self.protector = Protector(policy.writable_roots) if writable else None
 
     def writable_roots(self, cwd: Path) -> list[str]:
         if self.policy.mode != "workspace-write":

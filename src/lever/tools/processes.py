@@ -216,6 +216,11 @@ class ProcessManager:
         """Ids of the background processes the model can poll (state to re-inject, DESIGN §11)."""
         return list(self._by_id)
 
+    def busy(self) -> bool:
+        """Whether a command may still run: backgrounded, or a group whose leader exited while
+        other members live on (`cmd &`). Such a command can change files at any moment."""
+        return bool(self._by_id) or any(group_alive(pgid) for pgid in self._lingering)
+
     async def run(
         self,
         argv: Sequence[str],

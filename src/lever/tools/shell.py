@@ -23,6 +23,7 @@ from lever.sandbox.approval import is_confining
 from lever.sandbox.base import NoSandbox
 from lever.sandbox.denial import sandbox_denial
 from lever.sandbox.paths import PathOutsideRoots, confine
+from lever.sandbox.protect import after_command, before_command, check_now
 from lever.tools.base import ToolContext, ToolResult
 from lever.tools.processes import ChunkCallback, ProcessError, ProcessManager, ProcessResult
 from lever.tools.truncate import (
@@ -165,10 +166,13 @@ class ShellTool:
         self.max_bytes = max_bytes
         self.max_lines = max_lines
         self.schema = ToolSchema(name="shell", description=_DESCRIPTION, parameters=_PARAMETERS)
+        self._last_ctx: ToolContext | None = None
 
     async def aclose(self) -> None:
         """Kill every process still running: they die with the session."""
         await self.processes.close()
+        if self._last_ctx is not None:  # what background commands did to .git / .lever
+            check_now(self._last_ctx.sandbox, self._last_ctx.emit)
 
     async def run(self, args: dict[str, Any], ctx: ToolContext) -> ToolResult:
         try:
@@ -179,6 +183,7 @@ class ShellTool:
         if problem:
             return _error(problem)
         on_chunk = _chunk_emitter(ctx)
+        self._last_ctx = ctx
         try:
             if parsed.process_id is not None:
                 return await self._existing(parsed, parsed.process_id, ctx, on_chunk)
@@ -229,7 +234,12 @@ class ShellTool:
         outside: bool,
     ) -> ProcessResult:
         sandbox = NoSandbox(ctx.sandbox.policy) if outside else ctx.sandbox
-        return await self.processes.run(
+        # .git / .lever checked and restored around the command where the sandbox cannot.
+        background = self.processes.busy()
+        note = before_command(
+            ctx.sandbox, workdir, ctx.emit, background=background, outside=outside
+        )
+        result = await self.processes.run(
             sandbox.wrap(argv, workdir, ctx.env),
             cwd=workdir,
             env=ctx.env,
@@ -238,6 +248,9 @@ class ShellTool:
             keep_stdin_open=bool(args.keep_stdin_open),
             on_chunk=on_chunk,
         )
+        note += after_command(ctx.sandbox, workdir, ctx.emit, outside=outside)
+        result.output += note.encode()
+        return result
 
     async def _after_sandbox(
         self,
@@ -283,6 +296,7 @@ class ShellTool:
             result = await self.processes.poll(
                 process_id, yield_ms=_yield(args), stdin=args.stdin, on_chunk=on_chunk
             )
+        result.output += check_now(ctx.sandbox, ctx.emit).encode()
         return self._result(result, ctx, polled=True)
 
     def _result(

@@ -44,10 +44,12 @@ async def one_round(world: Path, mechanism: str, op: str) -> Round:
     (ws / "d").mkdir(parents=True)
     outside.mkdir()
     (outside / "keep.txt").write_text("the person's file\n")
-    if op == "update":
-        for i in range(FILES):
+    for i in range(FILES):
+        # The person's files, named as the patch's: overwritten, or deleted by a rollback that
+        # goes through the link, if lever writes by path.
+        (outside / f"f{i:04}.txt").write_text(f"precious {i}\n")
+        if op == "update":
             (ws / "d" / f"f{i:04}.txt").write_text("old\n")
-            (outside / f"f{i:04}.txt").write_text("old\n")  # same names: an update would fit
     before = snapshot(outside)
     attacker = Attacker(ws, sandbox_for(mechanism))
     try:
@@ -68,7 +70,7 @@ async def test_a_folder_swapped_mid_patch_never_lets_the_patch_write_outside(
     rounds = [await one_round(tmp_path / f"round{n}", mechanism, op) for n in range(ROUNDS)]
     for n, r in enumerate(rounds):
         assert not r.outside_changed, f"round {n}: the patch wrote outside: {r.output[:400]}"
-        if r.refused:
-            assert "symbolic link" in r.output and "No files were changed" in r.output
+        if r.refused:  # the swap was seen: refused, and the rollback says what it could not reach
+            assert "symbolic link" in r.output, r.output[:400]
     # The swap really happened while the patch was being written (else nothing was tested).
     assert any(r.refused for r in rounds), [r.output[:200] for r in rounds]

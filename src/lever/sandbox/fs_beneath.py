@@ -112,7 +112,10 @@ class Beneath:
                 except FileNotFoundError:
                     return None  # the rest will be created as named
                 if stat.S_ISLNK(info.st_mode) and (follow_last or not last):
-                    link = os.readlink(name, dir_fd=fd)
+                    try:
+                        link = os.readlink(name, dir_fd=fd)
+                    except OSError as exc:  # EINVAL: no longer a link
+                        raise _changed(root.joinpath(*parts[: i + 1])) from exc
                     here = root.joinpath(*parts[:i])
                     # `here` is symlink-free, so folding the link's `..` lexically is exact.
                     return Path(os.path.normpath(here / link / Path(*parts[i + 1 :])))
@@ -266,18 +269,28 @@ def _open_subdir(fd: int, name: str, root: Path, parts: tuple[str, ...]) -> int:
 def _link_error(
     exc: OSError, loc: Located, *, fd: int | None = None, name: str | None = None
 ) -> OSError | UnsafePath:
-    """Name a refused symlink as such; other errors pass through."""
+    """Name a refused symlink as such (O_NOFOLLOW says ELOOP, or ENOTDIR with O_DIRECTORY);
+    other errors pass through."""
     if exc.errno not in (errno.ELOOP, errno.ENOTDIR, errno.EMLINK):
         return exc
-    if fd is not None and name is not None:
-        with suppress(OSError):
-            if not stat.S_ISLNK(os.stat(name, dir_fd=fd, follow_symlinks=False).st_mode):
-                return NotADirectoryError(errno.ENOTDIR, "not a directory", str(loc.path))
-    elif exc.errno == errno.ENOTDIR:
-        return exc
+    if fd is None or name is None:
+        return exc if exc.errno == errno.ENOTDIR else _changed(loc.path, now_link=True)
+    try:
+        mode = os.stat(name, dir_fd=fd, follow_symlinks=False).st_mode
+    except OSError:
+        return _changed(loc.path)
+    if stat.S_ISLNK(mode):
+        return _changed(loc.path, now_link=True)
+    if stat.S_ISDIR(mode):  # a link when opened, a folder again now
+        return _changed(loc.path)
+    return NotADirectoryError(errno.ENOTDIR, "not a directory", str(loc.path))
+
+
+def _changed(path: Path, *, now_link: bool = False) -> UnsafePath:
+    what = "is a symbolic link now" if now_link else "changed (a symbolic link came and went)"
     return UnsafePath(
-        f"{loc.path} is a symbolic link now (it changed while lever was using it); "
-        "lever does not write or read through links that could lead out of the workspace"
+        f"{path} {what} while lever was using it; lever does not read or write through links "
+        "that could lead out of the workspace"
     )
 
 

@@ -43,7 +43,12 @@ _PROTECTED_DIRS = frozenset({".git", ".lever"})
 
 
 class PatchApplyError(Exception):
-    """The patch cannot be applied; nothing was written. The message says exactly why."""
+    """The patch cannot be applied. The message says exactly why, and whether anything stayed
+    written (`unchanged` False: a rollback that could not reach a folder swapped mid-patch)."""
+
+    def __init__(self, message: str, *, unchanged: bool = True) -> None:
+        super().__init__(message)
+        self.unchanged = unchanged
 
 
 @dataclass
@@ -354,17 +359,30 @@ def commit(plan: PlannedPatch) -> None:
                 data = text.encode("utf-8", "surrogateescape")
                 fs.write_atomic(plan.where[path], data, plan.modes.get(path), created)
     except (OSError, UnsafePath) as exc:
-        _roll_back(fs, [(plan.where[p], saved[p]) for p in reversed(done)], created)
+        stuck = _roll_back(fs, [(plan.where[p], saved[p]) for p in reversed(done)], created)
+        if not stuck:
+            raise PatchApplyError(
+                f"writing {path} failed: {_reason(exc)}; no files were changed"
+            ) from exc
         raise PatchApplyError(
-            f"writing {path} failed: {_reason(exc)}; no files were changed"
+            f"writing {path} failed: {_reason(exc)}. The patch was stopped and the files "
+            f"written so far put back, except {len(stuck)} in a folder that changed while the "
+            f"patch was applied ({', '.join(str(p) for p in stuck[:3])}); check them with git",
+            unchanged=False,
         ) from exc
 
 
-def _roll_back(fs: Beneath, undo: list[tuple[Located, Saved | None]], made: list[Located]) -> None:
-    """Best effort: the original error is what the caller reports."""
+def _roll_back(
+    fs: Beneath, undo: list[tuple[Located, Saved | None]], made: list[Located]
+) -> list[Path]:
+    """Put back what was written, as far as the fd walks reach; the paths that stay changed."""
+    stuck: list[Path] = []
     for loc, saved in undo:
-        with suppress(OSError, UnsafePath):
+        try:
             fs.restore(loc, saved)
+        except (OSError, UnsafePath):
+            stuck.append(loc.path)
     for folder in reversed(made):
         with suppress(OSError, UnsafePath):
             fs.rmdir(folder)
+    return stuck

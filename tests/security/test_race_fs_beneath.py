@@ -226,3 +226,19 @@ def test_open_folder_holds_the_very_folder(world: tuple[Path, Path]) -> None:
         open_folder("missing", ws, [ws])
     with pytest.raises(NotADirectoryError):
         open_folder("a/moved/f.txt", ws, [ws])
+
+
+def test_an_updated_file_keeps_its_mode_but_never_setuid(world: tuple[Path, Path]) -> None:
+    ws, _ = world
+    tool = ws / "tool"
+    tool.write_text("a\n")
+    tool.chmod(0o6755)
+    commit(
+        plan_patch(
+            parse_patch("*** Begin Patch\n*** Update File: tool\n@@\n-a\n+b\n*** End Patch\n"),
+            ws,
+            [ws],
+        )
+    )
+    assert tool.read_text() == "b\n"
+    assert stat.S_IMODE(tool.stat().st_mode) == 0o755

@@ -173,7 +173,8 @@ class _Workspace:
             raise PatchApplyError(f"{what} {raw}: {exc}") from None
         if b"\0" in data:
             raise PatchApplyError(f"{what} {raw}: the file is binary; apply_patch edits text only")
-        self.plan.modes.setdefault(path, mode)
+        # lever may run as root: a rewritten file never gets setuid/setgid bits from lever.
+        self.plan.modes.setdefault(path, mode & ~0o6000)
         return data.decode("utf-8", "surrogateescape")
 
 

@@ -51,9 +51,14 @@ class Outcome:
     outputs: list[str]
 
 
-async def flip_while_running(world: Path, mechanism: str) -> Outcome:
+async def flip_while_running(world: Path, mechanism: str, *, git: bool = False) -> Outcome:
     ws, outside = world / "ws", world / "outside"
-    (ws / "d").mkdir(parents=True)
+    # In a repository the sandbox keeps `.git` read-only (under Landlock, by granting only the
+    # top-level entries), so the attacker works one folder down, as it would there.
+    top = ws / "src" if git else ws
+    (top / "d").mkdir(parents=True)
+    if git:
+        (ws / ".git").mkdir()
     outside.mkdir()
     (outside / "keep.txt").write_text("the person's file\n")
     before = snapshot(outside)
@@ -64,19 +69,20 @@ async def flip_while_running(world: Path, mechanism: str) -> Outcome:
     outputs: list[str] = []
     ran = 0
     try:
-        args = [str(ws / "d"), str(outside), str(ws / ".ready"), str(ws / ".stop")]
-        await attacker.start(TOGGLE, *args, ready=ws / ".ready")
+        args = [str(top / "d"), str(outside), str(top / ".ready"), str(top / ".stop")]
+        await attacker.start(TOGGLE, *args, ready=top / ".ready")
         for i in range(ATTEMPTS):
             # A relative write (lands wherever the command starts), and, in a sandbox, an
             # absolute one into the outside folder (works only if it was made writable).
             absolute = "" if mechanism == "none" else f"; touch {outside}/abs-{i}"
             command = ["sh", "-c", f"touch rel-{i}{absolute}"]
-            call = {"command": command, "workdir": "d", "yield_ms": 30_000}
+            workdir = "src/d" if git else "d"
+            call = {"command": command, "workdir": workdir, "yield_ms": 30_000}
             outputs.append((await ShellTool(manager).run(call, ctx)).output)
             ran += outputs[-1].startswith("exit code")
             if ran == RUNS:
                 break
-        (ws / ".stop").touch()
+        (top / ".stop").touch()
         await attacker.finish()
     finally:
         await manager.close()
@@ -85,11 +91,12 @@ async def flip_while_running(world: Path, mechanism: str) -> Outcome:
     return Outcome(snapshot(outside) != before, granted, ran, outputs)
 
 
+@pytest.mark.parametrize("git", [False, True], ids=["folder", "repository"])
 @pytest.mark.parametrize("mechanism", MECHANISMS)
 async def test_a_flipping_workdir_never_runs_a_command_outside(
-    tmp_path: Path, mechanism: str
+    tmp_path: Path, mechanism: str, git: bool
 ) -> None:
-    outcome = await flip_while_running(tmp_path, mechanism)
+    outcome = await flip_while_running(tmp_path, mechanism, git=git)
     assert not outcome.outside_changed, outcome.outputs
     assert outcome.granted_outside == 0
     # Commands really ran while the folder flipped (the others were refused: it was a link to

@@ -500,3 +500,32 @@ async def test_make_patch_and_make_add_patch_apply(ws: Path) -> None:
     assert (ws / "z.txt").read_bytes() == b"no newline"
     with pytest.raises(ValueError):
         make_patch("m.py", new, new)
+
+
+async def test_links_that_stay_inside_the_workspace_are_followed(ws: Path) -> None:
+    """A repository's own symlinks (docs -> site/docs) work: resolved beneath the workspace, then
+    written through a walk that follows nothing (tests/security/test_race_*.py)."""
+    (ws / "site" / "docs").mkdir(parents=True)
+    (ws / "site" / "docs" / "a.md").write_text("old\n")
+    (ws / "docs").symlink_to("site/docs")
+    result = await Run(ws)(
+        patch("*** Update File: docs/a.md", "@@", "-old", "+new", "*** Add File: docs/b.md", "+b")
+    )
+    assert not result.is_error, result.output
+    assert result.output.endswith("M site/docs/a.md\nA site/docs/b.md")
+    assert (ws / "site" / "docs" / "a.md").read_text() == "new\n"
+    assert (ws / "site" / "docs" / "b.md").read_text() == "b\n"
+    assert (ws / "docs").is_symlink()
+
+
+async def test_added_files_get_the_usual_permissions(ws: Path) -> None:
+    (ws / "run.sh").write_text("echo 1\n")
+    (ws / "run.sh").chmod(0o755)
+    umask = os.umask(0o022)
+    os.umask(umask)
+    result = await Run(ws)(
+        patch("*** Add File: n.txt", "+n", "*** Update File: run.sh", "@@", "-echo 1", "+echo 2")
+    )
+    assert not result.is_error, result.output
+    assert (ws / "n.txt").stat().st_mode & 0o777 == 0o666 & ~umask
+    assert (ws / "run.sh").stat().st_mode & 0o777 == 0o755  # an updated file keeps its mode

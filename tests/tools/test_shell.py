@@ -130,7 +130,8 @@ async def test_command_goes_through_the_sandbox(tool: ShellTool, ctx: ToolContex
     ctx.sandbox = sandbox
     result = await run(tool, ctx, command="echo $WRAPPED", workdir="sub")
     assert result.output.endswith("\nyes\n")
-    assert sandbox.calls == [(["bash", "-lc", "echo $WRAPPED"], ctx.cwd / "sub")]
+    # The writable roots come from the workspace, never from the workdir (tests/security).
+    assert sandbox.calls == [(["bash", "-lc", "echo $WRAPPED"], ctx.cwd)]
 
 
 async def test_workdir(tool: ShellTool, ctx: ToolContext, tmp_path: Path) -> None:

@@ -6,7 +6,10 @@ rendered block tells the model. At any level `AGENTS.override.md` replaces `AGEN
 override silences that level).
 
 The text is data for the model only: nothing here (or anywhere) reads it as configuration, so a
-repository cannot change the provider, the sandbox or the approval policy through it.
+repository cannot change the provider, the sandbox or the approval policy through it. A project
+file is read beneath the repository root (`fs_beneath`): `AGENTS.md -> CLAUDE.md` works, but a
+link a repository (or an earlier session's model) planted towards `~/.ssh/id_rsa` is ignored, so
+lever never puts a file the sandbox hides into the model's prompt.
 
 The total is capped at `max_bytes` of file content. The budget goes to the closest files first
 (they take precedence, so they are the last thing to lose); what does not fit is cut or omitted
@@ -17,6 +20,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from lever.sandbox.fs_beneath import Beneath, UnsafePath
+from lever.sandbox.paths import PathOutsideRoots
 
 DOC_NAME = "AGENTS.md"
 OVERRIDE_NAME = "AGENTS.override.md"
@@ -111,23 +117,28 @@ def _cut(data: bytes, limit: int) -> str:
     return data[:end].decode("utf-8", errors="replace")
 
 
-def _read(path: Path) -> bytes | None:
+def _read(path: Path, top: Path | None) -> bytes | None:
+    """The file's bytes; beneath `top` (following no link out of it) when given."""
     try:
-        return path.read_bytes()
-    except OSError:
-        return None  # unreadable (permissions, a race with a delete): as if absent
+        if top is None:
+            return path.read_bytes()  # the person's own global file
+        fs = Beneath([top])
+        return fs.read_regular(fs.locate(path, top))[0]
+    except (OSError, UnsafePath, PathOutsideRoots):
+        return None  # unreadable, a race with a delete, or a link out: as if absent
 
 
 def load_project_docs(cwd: Path, home: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> ProjectDocs:
     """Collect the AGENTS.md files that apply to `cwd`, in the order the model reads them."""
     found: list[tuple[Path, bytes]] = []
     seen: set[Path] = set()
-    for folder in [home, *doc_folders(cwd)]:
+    folders = doc_folders(cwd)
+    for folder, top in [(home, None), *((f, folders[0]) for f in folders)]:
         path = _doc_at(folder)
         if path is None or path.resolve() in seen:
             continue
         seen.add(path.resolve())
-        data = _read(path)
+        data = _read(path, top)
         # Whitespace-only files say nothing; an empty override still silences its level.
         if data is not None and data.strip():
             found.append((path.resolve(), data.strip()))

@@ -117,7 +117,9 @@ class BwrapSandbox:
         args += ["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
         if not self.policy.network:
             args.append("--unshare-net")
-        args += ["--die-with-parent", "--new-session", "--chdir", str(Path(cwd).resolve())]
+        # No --chdir: bwrap stays in the folder it was started in (lever starts it in the
+        # workdir, by fd); `cwd` only decides the writable roots, so it is the workspace.
+        args += ["--die-with-parent", "--new-session"]
         if writable and self.tmp_dir is not None:
             args += ["--bind", str(self.tmp_dir), str(self.tmp_dir)]
             args += ["--setenv", "TMPDIR", str(self.tmp_dir)]

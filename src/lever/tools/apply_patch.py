@@ -99,7 +99,7 @@ class ApplyPatchTool:
             return ToolResult(output=f"Invalid patch: {exc}\n{_UNCHANGED}", is_error=True)
         except PatchApplyError as exc:
             message = str(exc)
-            if _UNCHANGED.lower() not in message.lower():
+            if exc.unchanged and _UNCHANGED.lower() not in message.lower():
                 message += f"\n{_UNCHANGED}"
             return ToolResult(output=f"Patch not applied: {message}", is_error=True)
         except OSError as exc:  # e.g. a file that cannot be read; planning writes nothing

@@ -5,6 +5,10 @@ match, any path outside the writable roots, an Add onto an existing file or an U
 missing one raises `PatchApplyError` before a single byte is written. `commit` then writes all
 changes (deletes, then atomic replaces) and puts everything back if the disk fails half-way.
 
+Every read and write goes through `lever.sandbox.fs_beneath`: a walk from the root's fd that
+follows no symlink, so a background command swapping a folder for a link mid-patch gets the patch
+refused (and rolled back), never a write outside the workspace.
+
 Matching, per chunk, tries increasingly tolerant line comparisons (exact, trailing whitespace,
 leading+trailing whitespace, unicode punctuation) and takes the first position at or after the
 previous chunk. Context lines keep the file's own bytes; only removed/added lines change, so a
@@ -14,13 +18,13 @@ fuzzy match never rewrites lines the model did not mean to touch.
 from __future__ import annotations
 
 import difflib
-import os
-import tempfile
 from collections.abc import Callable, Iterable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lever.sandbox.paths import PathOutsideRoots, confine
+from lever.sandbox.fs_beneath import Beneath, Located, Saved, UnsafePath
+from lever.sandbox.paths import PathOutsideRoots
 from lever.tools.patch_parser import AddFile, Chunk, DeleteFile, Op, Patch, UpdateFile
 from lever.tools.patch_text import (
     LEVEL_NAMES,
@@ -39,7 +43,12 @@ _PROTECTED_DIRS = frozenset({".git", ".lever"})
 
 
 class PatchApplyError(Exception):
-    """The patch cannot be applied; nothing was written. The message says exactly why."""
+    """The patch cannot be applied. The message says exactly why, and whether anything stayed
+    written (`unchanged` False: a rollback that could not reach a folder swapped mid-patch)."""
+
+    def __init__(self, message: str, *, unchanged: bool = True) -> None:
+        super().__init__(message)
+        self.unchanged = unchanged
 
 
 @dataclass
@@ -62,6 +71,9 @@ class PlannedPatch:
     modes: dict[Path, int] = field(default_factory=dict)
     #: Hunks that only matched with whitespace/punctuation tolerance, worth telling the model.
     notes: list[str] = field(default_factory=list)
+    #: Where each touched path is, for the fd-based walks (never the path string itself).
+    where: dict[Path, Located] = field(default_factory=dict)
+    fs: Beneath = field(default_factory=lambda: Beneath(()))
 
     @property
     def files(self) -> list[str]:
@@ -111,26 +123,30 @@ class _Workspace:
     def __init__(self, cwd: Path, roots: Iterable[Path]) -> None:
         self.cwd = cwd
         self.roots = tuple(roots)
-        self.plan = PlannedPatch()
+        self.plan = PlannedPatch(fs=Beneath(self.roots))
+        self.fs = self.plan.fs
 
-    def resolve(self, raw: str, what: str) -> Path:
+    def resolve(self, raw: str, what: str, *, follow: bool = True) -> Path:
+        """The real path `raw` names (symlinks followed beneath the roots; with `follow=False`
+        a final symlink stays itself), remembered for the fd-based walks that read and write."""
         try:
-            path = confine(raw, self.cwd, self.roots)
+            loc = self.fs.locate(raw, self.cwd, follow_last=follow)
         except PathOutsideRoots:
             roots = ", ".join(str(r) for r in self.roots)
             raise PatchApplyError(
                 f"{what} {raw}: the path is outside the workspace (writable roots: {roots}); "
                 "the whole patch was refused"
             ) from None
-        for root in self.roots:
-            top = root.resolve()
-            if path.is_relative_to(top) and _PROTECTED_DIRS.intersection(
-                path.relative_to(top).parts
-            ):
-                raise PatchApplyError(
-                    f"{what} {raw}: .git and .lever are read-only; the whole patch was refused"
-                )
-        return path
+        except (UnsafePath, OSError) as exc:
+            raise PatchApplyError(
+                f"{what} {raw}: {_reason(exc)}; the whole patch was refused"
+            ) from None
+        if _PROTECTED_DIRS.intersection(loc.parts):
+            raise PatchApplyError(
+                f"{what} {raw}: .git and .lever are read-only; the whole patch was refused"
+            )
+        self.plan.where[loc.path] = loc
+        return loc.path
 
     def display(self, path: Path) -> str:
         base = self.cwd.resolve()
@@ -139,7 +155,7 @@ class _Workspace:
     def exists(self, path: Path) -> bool:
         if path in self.plan.writes:
             return self.plan.writes[path] is not None
-        return path.exists() or path.is_symlink()
+        return self.fs.lstat(self.plan.where[path]) is not None
 
     def read(self, path: Path, what: str, raw: str) -> str:
         if path in self.plan.writes:
@@ -147,15 +163,25 @@ class _Workspace:
             if text is None:
                 raise PatchApplyError(f"{what} {raw}: the file was deleted earlier in this patch")
             return text
-        if not path.exists():
-            raise PatchApplyError(f"{what} {raw}: the file does not exist")
-        if path.is_dir():
-            raise PatchApplyError(f"{what} {raw}: the path is a directory, not a file")
-        data = path.read_bytes()
+        try:
+            data, mode = self.fs.read_regular(self.plan.where[path])
+        except (FileNotFoundError, NotADirectoryError):
+            raise PatchApplyError(f"{what} {raw}: the file does not exist") from None
+        except IsADirectoryError:
+            raise PatchApplyError(f"{what} {raw}: the path is a directory, not a file") from None
+        except UnsafePath as exc:
+            raise PatchApplyError(f"{what} {raw}: {exc}") from None
         if b"\0" in data:
             raise PatchApplyError(f"{what} {raw}: the file is binary; apply_patch edits text only")
-        self.plan.modes.setdefault(path, path.stat().st_mode & 0o7777)
+        # lever may run as root: a rewritten file never gets setuid/setgid bits from lever.
+        self.plan.modes.setdefault(path, mode & ~0o6000)
         return data.decode("utf-8", "surrogateescape")
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.filename}: {exc.strerror}" if exc.filename else exc.strerror
+    return str(exc)
 
 
 def plan_patch(patch: Patch, cwd: Path, roots: Iterable[Path]) -> PlannedPatch:
@@ -166,7 +192,8 @@ def plan_patch(patch: Patch, cwd: Path, roots: Iterable[Path]) -> PlannedPatch:
         raise PatchApplyError("the patch contains no hunks; nothing to do")
     for hunk in patch.hunks:
         if isinstance(hunk, AddFile):
-            path = ws.resolve(hunk.path, "Add File:")
+            # A symlink already there (even dangling) counts as existing: never write through it.
+            path = ws.resolve(hunk.path, "Add File:", follow=False)
             if ws.exists(path):
                 raise PatchApplyError(
                     f"Add File: {hunk.path}: the file already exists; use '*** Update File: "
@@ -175,11 +202,10 @@ def plan_patch(patch: Patch, cwd: Path, roots: Iterable[Path]) -> PlannedPatch:
             plan.writes[path] = hunk.contents
             plan.ops.append(FileOp("A", ws.display(path), after=hunk.contents))
         elif isinstance(hunk, DeleteFile):
-            path = ws.resolve(hunk.path, "Delete File:")
-            lexical = _lexical(hunk.path, ws)
-            before = ws.read(path, "Delete File:", hunk.path)
-            # Deleting a symlink removes the link, never the file it points to.
-            key = lexical if lexical is not None and lexical.is_symlink() else path
+            # Deleting a symlink removes the link, never the file it points to; the target is
+            # read for the diff (and a link leading outside is refused, as any other path).
+            key = ws.resolve(hunk.path, "Delete File:", follow=False)
+            before = ws.read(ws.resolve(hunk.path, "Delete File:"), "Delete File:", hunk.path)
             plan.writes[key] = None
             plan.ops.append(FileOp("D", ws.display(key), before=before))
         else:
@@ -187,18 +213,10 @@ def plan_patch(patch: Patch, cwd: Path, roots: Iterable[Path]) -> PlannedPatch:
     return plan
 
 
-def _lexical(raw: str, ws: _Workspace) -> Path | None:
-    candidate = Path(raw) if Path(raw).is_absolute() else ws.cwd / raw
-    try:
-        return confine(candidate.parent, ws.cwd, ws.roots) / candidate.name
-    except PathOutsideRoots:
-        return None
-
-
 def _plan_update(ws: _Workspace, hunk: UpdateFile) -> None:
     plan = ws.plan
     path = ws.resolve(hunk.path, "Update File:")
-    dest = path if hunk.move_to is None else ws.resolve(hunk.move_to, "Move to:")
+    dest = path if hunk.move_to is None else ws.resolve(hunk.move_to, "Move to:", follow=False)
     before = ws.read(path, "Update File:", hunk.path)
     if dest != path and ws.exists(dest):
         raise PatchApplyError(
@@ -320,16 +338,15 @@ def _rebuild(ft: FileText, repls: list[_Replacement]) -> FileText:
 
 
 def commit(plan: PlannedPatch) -> None:
-    """Write the planned changes. On an OS error, restore what was already written and raise."""
-    saved: dict[Path, tuple[str, bytes | str] | None] = {}
-    for path in plan.writes:
-        if path.is_symlink():
-            saved[path] = ("link", os.readlink(path))
-        elif path.is_file():
-            saved[path] = ("file", path.read_bytes())
-        else:
-            saved[path] = None
+    """Write the planned changes through fd walks that follow no symlink. On any failure (the
+    disk, or a folder swapped for a link half-way), put back what was written and raise."""
+    fs = plan.fs
+    try:
+        saved = {path: fs.save(plan.where[path]) for path in plan.writes}
+    except (OSError, UnsafePath) as exc:
+        raise PatchApplyError(f"{_reason(exc)}; no files were changed") from exc
     done: list[Path] = []
+    created: list[Located] = []
     # Deletes first, so a patch may replace a file by a directory of the same name.
     order = [p for p, t in plan.writes.items() if t is None]
     order += [p for p, t in plan.writes.items() if t is not None]
@@ -338,38 +355,35 @@ def commit(plan: PlannedPatch) -> None:
             done.append(path)
             text = plan.writes[path]
             if text is None:
-                if path.is_symlink() or path.exists():
-                    path.unlink()
+                fs.unlink(plan.where[path], missing_ok=True)
             else:
-                _atomic_write(path, text.encode("utf-8", "surrogateescape"), plan.modes.get(path))
-    except OSError as exc:
-        for path in reversed(done):
-            _restore(path, saved[path])
-        raise PatchApplyError(f"writing {path} failed: {exc}; no files were changed") from exc
+                data = text.encode("utf-8", "surrogateescape")
+                fs.write_atomic(plan.where[path], data, plan.modes.get(path), created)
+    except (OSError, UnsafePath) as exc:
+        stuck = _roll_back(fs, [(plan.where[p], saved[p]) for p in reversed(done)], created)
+        if not stuck:
+            raise PatchApplyError(
+                f"writing {path} failed: {_reason(exc)}; no files were changed"
+            ) from exc
+        raise PatchApplyError(
+            f"writing {path} failed: {_reason(exc)}. The patch was stopped and the files "
+            f"written so far put back, except {len(stuck)} in a folder that changed while the "
+            f"patch was applied ({', '.join(str(p) for p in stuck[:3])}); check them with git",
+            unchanged=False,
+        ) from exc
 
 
-def _atomic_write(path: Path, data: bytes, mode: int | None) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".lever-tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        if mode is not None:
-            os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _restore(path: Path, saved: tuple[str, bytes | str] | None) -> None:
-    try:
-        if saved is None:
-            path.unlink(missing_ok=True)
-        elif saved[0] == "link":
-            path.unlink(missing_ok=True)
-            os.symlink(saved[1], path)
-        elif isinstance(saved[1], bytes):
-            _atomic_write(path, saved[1], None)
-    except OSError:
-        pass  # best effort: the original error is what the caller reports
+def _roll_back(
+    fs: Beneath, undo: list[tuple[Located, Saved | None]], made: list[Located]
+) -> list[Path]:
+    """Put back what was written, as far as the fd walks reach; the paths that stay changed."""
+    stuck: list[Path] = []
+    for loc, saved in undo:
+        try:
+            fs.restore(loc, saved)
+        except (OSError, UnsafePath):
+            stuck.append(loc.path)
+    for folder in reversed(made):
+        with suppress(OSError, UnsafePath):
+            fs.rmdir(folder)
+    return stuck

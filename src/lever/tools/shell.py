@@ -22,7 +22,8 @@ from lever.protocol.events import ToolOutputChunk
 from lever.sandbox.approval import is_confining
 from lever.sandbox.base import NoSandbox
 from lever.sandbox.denial import sandbox_denial
-from lever.sandbox.paths import PathOutsideRoots, confine
+from lever.sandbox.fs_beneath import OpenedDir, UnsafePath, open_folder
+from lever.sandbox.paths import PathOutsideRoots
 from lever.sandbox.protect import after_command, before_command, check_now
 from lever.tools.base import ToolContext, ToolResult
 from lever.tools.processes import ChunkCallback, ProcessError, ProcessManager, ProcessResult
@@ -198,6 +199,13 @@ class ShellTool:
         workdir = _resolve_workdir(args.workdir, ctx)
         if isinstance(workdir, str):
             return _error(workdir)
+        with workdir:  # held open until the command (and a rerun) has started in it
+            return await self._start_in(workdir, args, ctx, on_chunk)
+
+    async def _start_in(
+        self, workdir: OpenedDir, args: ShellArgs, ctx: ToolContext, on_chunk: ChunkCallback
+    ) -> ToolResult:
+        assert args.command is not None
         if isinstance(args.command, str):
             argv = ["bash", "-lc", args.command]
         else:
@@ -208,7 +216,7 @@ class ShellTool:
                 call_id=ctx.call_id,
                 command=args.command,
                 argv=argv,
-                cwd=workdir,
+                cwd=workdir.path,
                 sandbox=ctx.sandbox,
                 emit=ctx.emit,
                 escalate=bool(args.escalate),
@@ -226,7 +234,7 @@ class ShellTool:
     async def _spawn(
         self,
         argv: list[str],
-        workdir: Path,
+        workdir: OpenedDir,
         args: ShellArgs,
         ctx: ToolContext,
         on_chunk: ChunkCallback,
@@ -237,18 +245,20 @@ class ShellTool:
         # .git / .lever checked and restored around the command where the sandbox cannot.
         background = self.processes.busy()
         note = before_command(
-            ctx.sandbox, workdir, ctx.emit, background=background, outside=outside
+            ctx.sandbox, workdir.path, ctx.emit, background=background, outside=outside
         )
         result = await self.processes.run(
-            sandbox.wrap(argv, workdir, ctx.env),
-            cwd=workdir,
+            # The sandbox's writable roots come from the workspace, never from the workdir: a
+            # workdir swapped for a symlink must not make the folder it points to writable.
+            sandbox.wrap(argv, ctx.cwd, ctx.env),
+            cwd=workdir.spawn_cwd,
             env=ctx.env,
             timeout_ms=args.timeout_ms or DEFAULT_TIMEOUT_MS,
             yield_ms=_yield(args),
             keep_stdin_open=bool(args.keep_stdin_open),
             on_chunk=on_chunk,
         )
-        note += after_command(ctx.sandbox, workdir, ctx.emit, outside=outside)
+        note += after_command(ctx.sandbox, workdir.path, ctx.emit, outside=outside)
         result.output += note.encode()
         return result
 
@@ -256,7 +266,7 @@ class ShellTool:
         self,
         args: ShellArgs,
         argv: list[str],
-        workdir: Path,
+        workdir: OpenedDir,
         ctx: ToolContext,
         on_chunk: ChunkCallback,
         first: ProcessResult,
@@ -274,7 +284,7 @@ class ShellTool:
             call_id=ctx.call_id,
             command=args.command,
             argv=argv,
-            cwd=workdir,
+            cwd=workdir.path,
             failure=failure,
             emit=ctx.emit,
         )
@@ -379,21 +389,25 @@ def _names_the_workspace(workdir: str, cwd: Path) -> bool:
     return f"{str(cwd).rstrip('/')}/".endswith(f"/{wanted}/")
 
 
-def _resolve_workdir(workdir: str | None, ctx: ToolContext) -> Path | str:
-    """The directory to run in, or an error message."""
+def _resolve_workdir(workdir: str | None, ctx: ToolContext) -> OpenedDir | str:
+    """The directory to run in, held open (`lever.sandbox.fs_beneath`), or an error message.
+
+    The command starts in that very folder through its fd, so a background command swapping it
+    for a symlink between this check and the start cannot move the command elsewhere."""
     roots = (ctx.cwd, *ctx.writable_roots)
     if workdir and _names_the_workspace(workdir, ctx.cwd):
         workdir = "."
     try:
-        path = confine(workdir or ".", ctx.cwd, roots)
+        return open_folder(workdir or ".", ctx.cwd, roots)
     except PathOutsideRoots:
         listed = ", ".join(str(root) for root in roots)
         return f"`workdir` {workdir} is outside the workspace ({listed})"
-    if not path.exists():
-        return f"`workdir` {workdir or path} does not exist"
-    if not path.is_dir():
-        return f"`workdir` {workdir or path} is not a directory"
-    return path
+    except FileNotFoundError:
+        return f"`workdir` {workdir or '.'} does not exist"
+    except NotADirectoryError:
+        return f"`workdir` {workdir or '.'} is not a directory"
+    except (UnsafePath, OSError) as exc:
+        return f"`workdir` {workdir or '.'}: {exc}"
 
 
 def _chunk_emitter(ctx: ToolContext) -> ChunkCallback:

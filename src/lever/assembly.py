@@ -147,8 +147,11 @@ def approvals_from(config: dict[str, Any], args: argparse.Namespace | None) -> A
     return Approvals(policy, approve_all=approve_all)
 
 
-def env_from(config: dict[str, Any]) -> dict[str, str]:
-    """The commands' environment: secrets dropped, then `shell_environment.*` applied."""
+def env_from(config: dict[str, Any], key_env: str | None = None) -> dict[str, str]:
+    """The commands' environment: secrets dropped, then `shell_environment.*` applied.
+
+    `key_env`, the variable holding lever's own API key, is never passed, whatever its name.
+    """
     table = config.get("shell_environment", {})
     if not isinstance(table, dict):
         raise ConfigError("`shell_environment` must be a table (include, exclude, set)")
@@ -160,6 +163,7 @@ def env_from(config: dict[str, Any]) -> dict[str, str]:
         include=table.get("include", []),
         exclude=table.get("exclude", []),
         set_vars={str(name): str(value) for name, value in set_vars.items()},
+        hide=(key_env,),
     )
 
 
@@ -213,7 +217,7 @@ def build_session(
         # Without flags (e.g. a resumed session) the configuration decides.
         sandbox=sandbox or sandbox_from(config, None, cwd),
         approvals=approvals or approvals_from(config, None),
-        env=env_from(config),
+        env=env_from(config, provider.key_env),
     )
     if text_calls is not None:
         text_calls.on_parsed = _parsed_notice(session)

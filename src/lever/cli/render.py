@@ -24,6 +24,7 @@ from lever.protocol import (
     ToolStarted,
     TurnFinished,
 )
+from lever.safe_text import terminal_safe
 from lever.tools.describe import describe_call
 
 _PLAN_MARKS = {"completed": "[x]", "in_progress": "[>]", "pending": "[ ]"}
@@ -44,7 +45,8 @@ class HumanRenderer:
         if self._in_text:
             self.out.write("\n\n")
             self._in_text = False
-        self.out.write(text + "\n")
+        # Command output and model text may carry escape sequences aimed at the terminal.
+        self.out.write(terminal_safe(text, keep_colour=True) + "\n")
         self.out.flush()
 
     def __call__(self, event: BaseModel) -> None:
@@ -52,7 +54,7 @@ class HumanRenderer:
             self._line(f"lever · {event.model} via {event.provider} · {event.cwd}")
             self._line(f"session {event.session_id} · sandbox {event.sandbox}")
         elif isinstance(event, TextDelta) and event.channel == "text":
-            self.out.write(event.delta)
+            self.out.write(terminal_safe(event.delta, keep_colour=True))
             self.out.flush()
             self._in_text = True
         elif isinstance(event, ItemAdded) and isinstance(event.item, AssistantMessage):

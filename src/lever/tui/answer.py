@@ -6,10 +6,18 @@ does not pause the screen while Markdown loads.
 
 from __future__ import annotations
 
+from textual.await_complete import AwaitComplete
 from textual.widgets import Markdown
+
+from lever.safe_text import terminal_safe
 
 
 class AnswerCell(Markdown):
     def __init__(self, text: str = "") -> None:
+        text = terminal_safe(text)
         super().__init__(text, classes="cell answer")
         self.streamed = text
+
+    def append(self, markdown: str) -> AwaitComplete:
+        # Model text may carry escape sequences aimed at the terminal.
+        return super().append(terminal_safe(markdown))

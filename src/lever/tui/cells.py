@@ -13,6 +13,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Collapsible, Static
 
+from lever.safe_text import terminal_safe
 from lever.tools.describe import describe_call
 
 #: Lines of live output a running command shows; the rollout keeps the whole output.
@@ -40,12 +41,13 @@ class ReasoningCell(Collapsible):
     """A reasoning summary, folded: the title says it is there, Enter unfolds it."""
 
     def __init__(self, text: str = "") -> None:
+        text = terminal_safe(text)
         self._body = Static(Text(text), classes="reasoning-body")
         self.text = text
         super().__init__(self._body, title="thinking…", collapsed=True, classes="cell reasoning")
 
     def add(self, delta: str) -> None:
-        self.text += delta
+        self.text += terminal_safe(delta)
         self._body.update(Text(self.text))
 
     def done(self) -> None:
@@ -79,7 +81,7 @@ class CommandCell(Collapsible):
         )
 
     def add_output(self, chunk: str) -> None:
-        self.output += chunk
+        self.output += terminal_safe(chunk)
         tail = self.output.rstrip("\n").splitlines()[-LIVE_TAIL_LINES:]
         self._body.update(Text("\n".join(tail)))
 
@@ -91,7 +93,7 @@ class CommandCell(Collapsible):
         is_error: bool,
         pid: str | None,
     ) -> None:
-        self.output = full_output
+        self.output = full_output = terminal_safe(full_output)
         self._body.update(Text(full_output.rstrip("\n") or "(no output)"))
         self.title = f"{self.label} · {finished_status(exit_code, duration_ms, is_error, pid)}"
         self.collapsed = True
@@ -104,8 +106,8 @@ class PatchCell(Vertical):
 
     def __init__(self, files: list[str], diff: str, title: str = "") -> None:
         super().__init__(classes="cell patch")
-        self.files = files
-        self.diff = diff
+        self.files = [terminal_safe(name) for name in files]
+        self.diff = terminal_safe(diff)
         self.heading = title or "patched " + ", ".join(files)
 
     def compose(self) -> ComposeResult:
@@ -123,6 +125,7 @@ class NoticeCell(Static):
     """Something lever says to the person (not the model): results of slash commands, hints."""
 
     def __init__(self, text: str, kind: str = "notice") -> None:
+        text = terminal_safe(text)
         super().__init__(Text(text), classes=f"cell {kind}")
         self.text = text
 

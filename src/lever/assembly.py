@@ -121,7 +121,16 @@ def sandbox_from(config: dict[str, Any], args: argparse.Namespace | None, cwd: P
     if not isinstance(extra, list) or not all(isinstance(root, str) for root in extra):
         raise ConfigError("`sandbox.writable_roots` must be a list of paths")
     roots = (cwd, *((cwd / Path(root).expanduser()).resolve() for root in extra))
-    policy = SandboxPolicy(mode=mode, writable_roots=roots, network=bool(table.get("network")))
+    allow_read = table.get("allow_read", [])
+    if not isinstance(allow_read, list) or not all(isinstance(p, str) for p in allow_read):
+        raise ConfigError('`sandbox.allow_read` must be a list of paths (e.g. ["~/.aws"])')
+    policy = SandboxPolicy(
+        mode=mode,
+        writable_roots=roots,
+        network=bool(table.get("network")),
+        allow_read=tuple(allow_read),
+        unix_sockets=bool(table.get("unix_sockets")),
+    )
     try:
         factory = importlib.import_module("lever.sandbox.factory")
     except ImportError:  # no mechanisms built in: commands cannot be confined

@@ -4,8 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from lever.sandbox import bwrap
 from lever.sandbox.base import SandboxPolicy
 from lever.sandbox.bwrap import BwrapSandbox
+
+
+@pytest.fixture(autouse=True)
+def _no_credential_places(monkeypatch: pytest.MonkeyPatch) -> None:
+    # This machine's own ~/.ssh, /run/user… would add binds (tests/security covers those).
+    monkeypatch.setattr(bwrap, "hidden_paths", lambda *args, **kwargs: [])
 
 
 def pairs(argv: list[str], flag: str) -> list[str]:

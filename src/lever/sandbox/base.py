@@ -17,6 +17,10 @@ class SandboxPolicy:
     mode: str = "danger-full-access"  # read-only | workspace-write | danger-full-access
     writable_roots: tuple[Path, ...] = ()
     network: bool = False
+    #: Credential places to leave readable (`[sandbox] allow_read`, see hidden.py).
+    allow_read: tuple[str, ...] = ()
+    #: Let commands create unix sockets (`[sandbox] unix_sockets`; Landlock: see seccomp.py).
+    unix_sockets: bool = False
 
 
 class Sandbox(Protocol):

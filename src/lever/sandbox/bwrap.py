@@ -19,11 +19,13 @@ persist between the session's commands) is bound writable and TMPDIR points at i
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from lever.sandbox.base import SandboxPolicy
+from lever.sandbox.hidden import bwrap_args, hidden_paths
 from lever.sandbox.landlock import PROTECTED_NAMES, inside_protected
 
 
@@ -64,6 +66,10 @@ class BwrapSandbox:
             # After every writable bind, so none of them can cover a protected entry again.
             for root in roots:
                 args += _protect(root)
+        # Last of the binds, so no root bind uncovers one (see hidden.py).
+        keep = [cwd, *roots] + ([self.tmp_dir] if self.tmp_dir is not None else [])
+        hidden = hidden_paths(os.environ, keep, self.policy.allow_read, sockets=True)
+        args += bwrap_args(hidden)
         args += ["--unshare-user", "--disable-userns", "--cap-drop", "ALL"]
         args += ["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
         if not self.policy.network:

@@ -25,7 +25,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from lever.sandbox.base import SandboxPolicy
-from lever.sandbox.hidden import bwrap_args, hidden_paths
+from lever.sandbox.filter_exec import filter_argv
+from lever.sandbox.hidden import RUNTIME, bwrap_args, hidden_paths
 from lever.sandbox.landlock import PROTECTED_NAMES, inside_protected
 
 
@@ -67,7 +68,9 @@ class BwrapSandbox:
             for root in roots:
                 args += _protect(root)
         # Last of the binds, so no root bind uncovers one (see hidden.py).
-        keep = [cwd, *roots] + ([self.tmp_dir] if self.tmp_dir is not None else [])
+        keep: list[str | os.PathLike[str]] = [cwd, *roots, *RUNTIME]
+        if self.tmp_dir is not None:
+            keep.append(self.tmp_dir)
         hidden = hidden_paths(os.environ, keep, self.policy.allow_read, sockets=True)
         args += bwrap_args(hidden)
         args += ["--unshare-user", "--disable-userns", "--cap-drop", "ALL"]
@@ -78,7 +81,9 @@ class BwrapSandbox:
         if writable and self.tmp_dir is not None:
             args += ["--bind", str(self.tmp_dir), str(self.tmp_dir)]
             args += ["--setenv", "TMPDIR", str(self.tmp_dir)]
-        return [*args, "--", *argv]
+        # The same seccomp filter as under Landlock: keyring, unix sockets, terminal ioctls.
+        policy = {"network": self.policy.network, "unix_sockets": self.policy.unix_sockets}
+        return [*args, "--", *filter_argv(policy), *argv]
 
 
 def _protect(root: Path) -> list[str]:

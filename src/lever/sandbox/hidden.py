@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import os
 import stat
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 
 #: Under $HOME: credentials, tokens, keys, browser profiles (cookies), password stores.
@@ -61,6 +62,10 @@ HOME_CREDENTIALS = (
     ".config/BraveSoftware",
     ".lever",
 )
+
+#: What the sandbox's own launchers run from (Python, lever): a hidden place holding one of
+#: them (a lever installed under ~/.lever) stays visible, or no command could start.
+RUNTIME = (sys.prefix, sys.base_prefix, os.path.dirname(os.path.dirname(__file__)))
 
 #: Sockets of the person's session (bubblewrap hides them; see the module doc for Landlock).
 SOCKET_PLACES = ("/run/user", "/run/dbus", "/run/docker.sock", "/run/containerd", "/run/podman")

@@ -268,11 +268,12 @@ class LandlockSandbox:
         }
         if self.tmp_dir is not None and self.policy.mode == "workspace-write":
             policy["tmpdir"] = str(self.tmp_dir)
-        from lever.sandbox.hidden import hidden_paths
+        from lever.sandbox.hidden import RUNTIME, hidden_paths
 
         # Computed here: the launcher gets the commands' environment, without XDG_RUNTIME_DIR.
-        keep: list[str | os.PathLike[str]] = [cwd, *self.writable_roots(cwd)]
+        keep: list[str | os.PathLike[str]] = [cwd, *self.writable_roots(cwd), *RUNTIME]
         policy["hidden"] = hidden_paths(os.environ, keep, self.policy.allow_read)
+        policy["unix_sockets"] = self.policy.unix_sockets
         return policy
 
     def wrap(self, argv: Sequence[str], cwd: Path, env: Mapping[str, str]) -> list[str]:

@@ -50,3 +50,33 @@ def visible_controls(text: str) -> str:
     """`text` with every control character shown as `\\xNN`: for what a person must read
     exactly (a command to approve), where removing characters would hide what runs."""
     return _ANY_CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
+
+
+# An escape sequence still open at the end of a chunk: its introducer, then no terminator yet.
+_OPEN_TAIL = re.compile(
+    r"(?:\x1b[\]PX^_]|[\x90\x98\x9d\x9e\x9f])[^\x07\x1b\x9c]*\x1b?$"
+    r"|(?:\x1b\[|\x9b)[\x20-\x3f]*$"
+    r"|\x1b[\x20-\x2f]*$"
+)
+#: An open sequence longer than this is dropped rather than held (a stream of garbage).
+MAX_HELD = 4096
+
+
+class TerminalFilter:
+    """`terminal_safe` for a stream: a sequence split across chunks (as the model streams text
+    or a command writes output) is held back until it is complete, then removed whole, so no
+    fragment of its payload shows as text."""
+
+    def __init__(self, *, keep_colour: bool = False) -> None:
+        self.keep_colour = keep_colour
+        self._held = ""
+
+    def feed(self, chunk: str) -> str:
+        text = self._held + chunk
+        self._held = ""
+        match = _OPEN_TAIL.search(text)
+        if match is not None:
+            held = text[match.start() :]
+            self._held = held if len(held) <= MAX_HELD else ""
+            text = text[: match.start()]
+        return terminal_safe(text, keep_colour=self.keep_colour)

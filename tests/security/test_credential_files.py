@@ -133,7 +133,9 @@ def test_read_rules_grant_everything_but_the_hidden(tmp_path: Path) -> None:
 def test_bwrap_covers_folders_with_tmpfs_and_files_with_dev_null(tmp_path: Path) -> None:
     (tmp_path / "dir").mkdir()
     (tmp_path / "file").write_text("x")
-    args = hidden.bwrap_args([str(tmp_path / "file"), str(tmp_path / "dir")])
+    (tmp_path / "dir" / "inner").mkdir()
+    paths = [str(tmp_path / "file"), str(tmp_path / "dir" / "inner"), str(tmp_path / "dir")]
+    args = hidden.bwrap_args(paths)
     assert args == [
         "--tmpfs",
         str(tmp_path / "dir"),

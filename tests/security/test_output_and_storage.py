@@ -13,7 +13,7 @@ import pytest
 
 from lever.cli.render import HumanRenderer
 from lever.protocol import TextDelta, ToolFinished
-from lever.safe_text import terminal_safe, visible_controls
+from lever.safe_text import TerminalFilter, terminal_safe, visible_controls
 from lever.store.index import INDEX_FILE, SessionIndex
 from lever.store.rollout import RolloutWriter, new_session_id
 from tests.server.conftest import env, repo  # noqa: F401  (fixtures)
@@ -55,10 +55,12 @@ def test_colours_tabs_newlines_and_text_stay() -> None:
     assert terminal_safe(text) == "error:\tline 1\nline 2 — ✓ 日本"
 
 
-def test_a_sequence_split_across_chunks_still_does_nothing() -> None:
-    chunks = ["look\x1b", "]52;c;Y3VybA==", "\x07 done"]
-    joined = "".join(terminal_safe(chunk, keep_colour=True) for chunk in chunks)
-    assert "\x1b" not in joined and "\x07" not in joined
+@pytest.mark.parametrize("size", [1, 2, 3, 7])
+def test_a_sequence_split_across_chunks_is_removed_whole(size: int) -> None:
+    text = f"look{HOSTILE['osc52 clipboard']} and{HOSTILE['title']}{HOSTILE['osc52 st']} \x1b[32mok"
+    stream = TerminalFilter(keep_colour=True)
+    chunks = [text[i : i + size] for i in range(0, len(text), size)]
+    assert "".join(stream.feed(chunk) for chunk in chunks) == "look and \x1b[32mok"
 
 
 def test_controls_in_a_command_to_approve_are_shown_not_sent() -> None:

@@ -24,7 +24,7 @@ from lever.protocol import (
     ToolStarted,
     TurnFinished,
 )
-from lever.safe_text import terminal_safe
+from lever.safe_text import TerminalFilter, terminal_safe
 from lever.tools.describe import describe_call
 
 _PLAN_MARKS = {"completed": "[x]", "in_progress": "[>]", "pending": "[ ]"}
@@ -40,6 +40,7 @@ class HumanRenderer:
     def __init__(self, out: TextIO | None = None) -> None:
         self.out = out or sys.stderr
         self._in_text = False
+        self._text = TerminalFilter(keep_colour=True)
 
     def _line(self, text: str) -> None:
         if self._in_text:
@@ -54,7 +55,7 @@ class HumanRenderer:
             self._line(f"lever · {event.model} via {event.provider} · {event.cwd}")
             self._line(f"session {event.session_id} · sandbox {event.sandbox}")
         elif isinstance(event, TextDelta) and event.channel == "text":
-            self.out.write(terminal_safe(event.delta, keep_colour=True))
+            self.out.write(self._text.feed(event.delta))
             self.out.flush()
             self._in_text = True
         elif isinstance(event, ItemAdded) and isinstance(event.item, AssistantMessage):

@@ -154,7 +154,10 @@ def hidden_paths(
 def bwrap_args(hidden: Iterable[str]) -> list[str]:
     """bubblewrap arguments covering each hidden path: tmpfs on folders, /dev/null on files."""
     args: list[str] = []
-    for path in sorted(hidden, key=len):
+    paths = list(hidden)
+    for path in sorted(paths, key=len):
+        if any(other != path and _contains(other, path) for other in paths):
+            continue  # already under a tmpfs: its mount point would not exist there
         try:
             mode = os.stat(path).st_mode
         except OSError:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from textual.await_complete import AwaitComplete
 from textual.widgets import Markdown
 
-from lever.safe_text import terminal_safe
+from lever.safe_text import TerminalFilter, terminal_safe
 
 
 class AnswerCell(Markdown):
@@ -17,7 +17,8 @@ class AnswerCell(Markdown):
         text = terminal_safe(text)
         super().__init__(text, classes="cell answer")
         self.streamed = text
+        self._filter = TerminalFilter()
 
     def append(self, markdown: str) -> AwaitComplete:
         # Model text may carry escape sequences aimed at the terminal.
-        return super().append(terminal_safe(markdown))
+        return super().append(self._filter.feed(markdown))

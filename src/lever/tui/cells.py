@@ -13,7 +13,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Collapsible, Static
 
-from lever.safe_text import terminal_safe
+from lever.safe_text import TerminalFilter, terminal_safe
 from lever.tools.describe import describe_call
 
 #: Lines of live output a running command shows; the rollout keeps the whole output.
@@ -42,12 +42,13 @@ class ReasoningCell(Collapsible):
 
     def __init__(self, text: str = "") -> None:
         text = terminal_safe(text)
+        self._filter = TerminalFilter()
         self._body = Static(Text(text), classes="reasoning-body")
         self.text = text
         super().__init__(self._body, title="thinking…", collapsed=True, classes="cell reasoning")
 
     def add(self, delta: str) -> None:
-        self.text += terminal_safe(delta)
+        self.text += self._filter.feed(delta)
         self._body.update(Text(self.text))
 
     def done(self) -> None:
@@ -75,13 +76,14 @@ class CommandCell(Collapsible):
         self.call_id = call_id
         self.label = describe_call(name, arguments)
         self.output = ""
+        self._filter = TerminalFilter()
         self._body = Static("", classes="command-output")
         super().__init__(
             self._body, title=f"{self.label} · running…", collapsed=False, classes="cell command"
         )
 
     def add_output(self, chunk: str) -> None:
-        self.output += terminal_safe(chunk)
+        self.output += self._filter.feed(chunk)
         tail = self.output.rstrip("\n").splitlines()[-LIVE_TAIL_LINES:]
         self._body.update(Text("\n".join(tail)))
 

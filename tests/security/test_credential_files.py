@@ -143,3 +143,16 @@ def test_bwrap_covers_folders_with_tmpfs_and_files_with_dev_null(tmp_path: Path)
         "/dev/null",
         str(tmp_path / "file"),
     ]
+
+
+def test_sandbox_switches_are_read_from_config(tmp_path: Path) -> None:
+    from lever.assembly import sandbox_from
+    from lever.config.providers import ConfigError
+
+    table = {"allow_read": ["~/.aws"], "unix_sockets": True, "mechanism": "none"}
+    policy = sandbox_from({"sandbox": table}, None, tmp_path).policy
+    assert policy.allow_read == ("~/.aws",) and policy.unix_sockets
+    default = sandbox_from({"sandbox": {"mechanism": "none"}}, None, tmp_path).policy
+    assert default.allow_read == () and not default.unix_sockets
+    with pytest.raises(ConfigError, match="allow_read"):
+        sandbox_from({"sandbox": {"allow_read": "~/.aws"}}, None, tmp_path)

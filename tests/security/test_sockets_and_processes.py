@@ -239,3 +239,13 @@ def test_filter_rules(arch: seccomp.Arch) -> None:
         assert verdict(off, name) == eperm, name
     assert verdict(off, "prlimit64", 0, 7) == seccomp.RET_ALLOW
     assert verdict(off, "prlimit64", 1234, 7) == eperm
+
+
+@pytest.mark.parametrize("mechanism", MECHANISMS)
+def test_the_command_status_survives_the_launcher(mechanism: str, tmp_path: Path) -> None:
+    sandbox = sandbox_for(mechanism)
+    env = command_env(os.environ)
+    assert run_in(sandbox, ["sh", "-c", "exit 7"], tmp_path, env).returncode == 7
+    assert run_in(sandbox, ["sh", "-c", "kill -9 $$"], tmp_path, env).returncode == -9
+    missing = run_in(sandbox, ["/nonexistent/cmd"], tmp_path, env)
+    assert missing.returncode == 127 and "nonexistent" in missing.stderr

@@ -131,7 +131,8 @@ def run(command: Sequence[str]) -> int:
     if os.WIFSIGNALED(status):
         # Die of the same signal, so lever sees what a shell would.
         died_of = os.WTERMSIG(status)
-        signal.signal(died_of, signal.SIG_DFL)
+        with contextlib.suppress(OSError, ValueError):  # SIGKILL has no handler to reset
+            signal.signal(died_of, signal.SIG_DFL)
         os.kill(os.getpid(), died_of)
         return 128 + died_of
     return os.waitstatus_to_exitcode(status)

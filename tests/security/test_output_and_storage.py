@@ -145,3 +145,13 @@ def test_config_read_redacts_urls_and_mcp_env(
     for secret in ("hunter2-url", "corp-pw-1", "dbname=x", "xoxb-"):
         assert secret not in text
     assert client.close() == 0
+
+
+def test_tui_plan_and_review_text_is_stripped() -> None:
+    from lever.protocol import PlanStep
+    from lever.tui.plan import plan_text
+
+    text = plan_text(
+        [PlanStep(step=f"fix{HOSTILE['osc52 clipboard']}", status="pending")], "why\x1b[2J"
+    )
+    assert text.plain == "plan (0/1 done)\n · fix\n why"

@@ -5,6 +5,7 @@ CLI, the TUI, the app-server, the MCP server) — so none of them imports anothe
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib
 import os
 from pathlib import Path
@@ -176,6 +177,15 @@ def env_from(config: dict[str, Any], key_env: str | None = None) -> dict[str, st
     )
 
 
+def _with_session_files(sandbox: Sandbox, rollout: RolloutWriter | None) -> Sandbox:
+    """Commands may read back the session's truncated outputs, though lever's home is hidden
+    from them (sandbox/hidden.py)."""
+    if rollout is not None:
+        files = (str(rollout.artifacts_dir),)
+        sandbox.policy = dataclasses.replace(sandbox.policy, session_files=files)
+    return sandbox
+
+
 def build_session(
     resolved: ResolvedModel,
     cwd: Path,
@@ -224,7 +234,7 @@ def build_session(
         retry_base_delay=float(retry.get("base_delay", 0.5)),
         config={"provider": provider.name, "wire": provider.wire, "base_url": provider.base_url},
         # Without flags (e.g. a resumed session) the configuration decides.
-        sandbox=sandbox or sandbox_from(config, None, cwd),
+        sandbox=_with_session_files(sandbox or sandbox_from(config, None, cwd), rollout),
         approvals=approvals or approvals_from(config, None),
         env=env_from(config, provider.key_env),
     )

@@ -156,3 +156,48 @@ def test_sandbox_switches_are_read_from_config(tmp_path: Path) -> None:
     assert default.allow_read == () and not default.unix_sockets
     with pytest.raises(ConfigError, match="allow_read"):
         sandbox_from({"sandbox": {"allow_read": "~/.aws"}}, None, tmp_path)
+
+
+@pytest.mark.parametrize("mechanism", MECHANISMS)
+def test_only_the_sessions_own_artifacts_are_readable_in_levers_home(
+    mechanism: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    day = tmp_path / "lever-home" / "sessions" / "2026" / "01" / "01"
+    for session in ("mine", "other"):
+        (day / session).mkdir(parents=True)
+        (day / session / "call.txt").write_text(f"{session}-full-output")
+        (day / f"rollout-{session}.jsonl").write_text(f"{session}-rollout-secret")
+    (tmp_path / "lever-home" / "config.toml").write_text("api_key = 'k-config-secret'")
+    monkeypatch.setenv("LEVER_HOME", str(tmp_path / "lever-home"))
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    sandbox = sandbox_for(mechanism, session_files=(str(day / "mine"),))
+    env = command_env(os.environ)
+    assert run_in(sandbox, ["cat", str(day / "mine" / "call.txt")], ws, env).stdout == (
+        "mine-full-output"
+    )
+    for path in (
+        day / "rollout-mine.jsonl",
+        day / "other" / "call.txt",
+        day.parents[3] / "config.toml",
+    ):
+        done = run_in(sandbox, ["cat", str(path)], ws, env)
+        assert done.returncode != 0 and "secret" not in done.stdout and "other" not in done.stdout
+
+
+def test_read_rules_keep_a_visible_path_inside_a_hidden_one(tmp_path: Path) -> None:
+    (tmp_path / "home" / "keep").mkdir(parents=True)
+    (tmp_path / "home" / "secret").write_text("x")
+    rules = dict(
+        hidden.read_rules(
+            [str(tmp_path / "home")], str(tmp_path), [str(tmp_path / "home" / "keep")]
+        )
+    )
+    assert rules == {
+        str(tmp_path): hidden.READ_DIR_ONLY,
+        str(tmp_path / "home"): hidden.READ_DIR_ONLY,
+        str(tmp_path / "home" / "keep"): hidden.READ_ALL,
+    }
+    args = hidden.bwrap_args([str(tmp_path / "home")], [str(tmp_path / "home" / "keep")])
+    keep = str(tmp_path / "home" / "keep")
+    assert args == ["--tmpfs", str(tmp_path / "home"), "--ro-bind", keep, keep]

@@ -72,7 +72,7 @@ class BwrapSandbox:
         if self.tmp_dir is not None:
             keep.append(self.tmp_dir)
         hidden = hidden_paths(os.environ, keep, self.policy.allow_read, sockets=True)
-        args += bwrap_args(hidden)
+        args += bwrap_args(hidden, self.policy.session_files)
         args += ["--unshare-user", "--disable-userns", "--cap-drop", "ALL"]
         args += ["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
         if not self.policy.network:

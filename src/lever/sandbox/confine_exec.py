@@ -95,7 +95,8 @@ def confine(policy: dict[str, Any]) -> None:
         raise OSError(f"landlock unavailable: {reason}")
     roots = [str(root) for root in policy.get("writable_roots", [])]
     network = bool(policy.get("network", False))
-    plan = landlock.plan_rules(abi, roots, network, policy.get("hidden", []))
+    hidden, visible = policy.get("hidden", []), policy.get("visible", [])
+    plan = landlock.plan_rules(abi, roots, network, hidden, visible)
     drop_capabilities()
     ctypes.CDLL(None, use_errno=True).prctl(38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS
     landlock.apply(plan)

@@ -16,7 +16,9 @@ How each mechanism hides them:
   names show), their hidden entries cannot be opened. Landlock does not govern `connect()` on
   unix sockets: the seccomp filter refuses AF_UNIX sockets instead (see seccomp.py).
 
-`[sandbox] allow_read = ["~/.aws"]` lets one through when a task needs it. A hidden path that
+`[sandbox] allow_read = ["~/.aws"]` lets one through when a task needs it. The session's own
+artifacts folder (full outputs of truncated commands, under lever's home) stays readable, so
+the model can read back what was cut (`SandboxPolicy.session_files`). A hidden path that
 holds the workspace (or another writable root) is not hidden: the person chose to work there.
 
 Only `os` is imported: the Landlock launcher imports this before every command.
@@ -151,8 +153,9 @@ def hidden_paths(
     ]
 
 
-def bwrap_args(hidden: Iterable[str]) -> list[str]:
-    """bubblewrap arguments covering each hidden path: tmpfs on folders, /dev/null on files."""
+def bwrap_args(hidden: Iterable[str], visible: Iterable[str] = ()) -> list[str]:
+    """bubblewrap arguments covering each hidden path: tmpfs on folders, /dev/null on files;
+    then the `visible` paths inside them bound back, read-only."""
     args: list[str] = []
     paths = list(hidden)
     for path in sorted(paths, key=len):
@@ -163,22 +166,31 @@ def bwrap_args(hidden: Iterable[str]) -> list[str]:
         except OSError:
             continue
         args += ["--tmpfs", path] if stat.S_ISDIR(mode) else ["--ro-bind", "/dev/null", path]
+    for keep in visible:
+        if os.path.exists(keep) and any(_contains(place, keep) for place in paths):
+            args += ["--ro-bind", keep, keep]
     return args
 
 
-def read_rules(hidden: Sequence[str], root: str = "/") -> list[tuple[str, str]]:
+def read_rules(
+    hidden: Sequence[str], root: str = "/", visible: Sequence[str] = ()
+) -> list[tuple[str, str]]:
     """(path, READ_ALL | READ_FILE | READ_DIR_ONLY) pairs granting reads on everything but
-    `hidden`.
+    `hidden`, except the `visible` paths inside hidden places (the session's own artifacts).
 
-    A folder above a hidden path gets READ_DIR_ONLY (it can be listed) and each of its entries
-    is visited; any other entry gets READ_ALL on its whole subtree. Symlinked entries need no
-    rule: Landlock checks the file a path resolves to, under that file's own folders.
+    A folder above a hidden (or visible) path gets READ_DIR_ONLY (it can be listed) and each of
+    its entries is visited; any other entry gets READ_ALL on its whole subtree. Symlinked
+    entries need no rule: Landlock checks the file a path resolves to, under that file's own
+    folders.
     """
-    hidden = [path for path in hidden if _contains(root, path)]
-    if not hidden:
-        return [(root, READ_ALL if os.path.isdir(root) else READ_FILE)]
-    if root in hidden:
-        return []
+    whole = [(root, READ_ALL if os.path.isdir(root) else READ_FILE)]
+    if any(_contains(place, root) for place in hidden):
+        if any(_contains(keep, root) for keep in visible):
+            return whole
+        if not any(_contains(root, keep) for keep in visible):
+            return []
+    elif not any(_contains(root, place) for place in hidden):
+        return whole
     rules = [(root, READ_DIR_ONLY)]
     try:
         names = sorted(os.listdir(root))
@@ -186,7 +198,6 @@ def read_rules(hidden: Sequence[str], root: str = "/") -> list[tuple[str, str]]:
         return rules
     for name in names:
         entry = os.path.join(root, name)
-        if os.path.islink(entry):
-            continue
-        rules += read_rules(hidden, entry)
+        if not os.path.islink(entry):
+            rules += read_rules(hidden, entry, visible)
     return rules

@@ -125,14 +125,18 @@ def writable_targets(root: str, protected: Sequence[str] = PROTECTED_NAMES) -> l
 
 
 def plan_rules(
-    abi: int, writable_roots: Sequence[str], network: bool, hidden: Sequence[str] = ()
+    abi: int,
+    writable_roots: Sequence[str],
+    network: bool,
+    hidden: Sequence[str] = (),
+    visible: Sequence[str] = (),
 ) -> Plan:
     from lever.sandbox.hidden import read_rules
 
     fs = handled_fs(abi)
     # Read everywhere but the hidden credential places (see hidden.py).
     kinds = {"read": READ & fs, "file": READ & FILE_ONLY & fs, "list": READ_DIR & fs}
-    rules = [Rule(path, kinds[kind]) for path, kind in read_rules(hidden)]
+    rules = [Rule(path, kinds[kind]) for path, kind in read_rules(hidden, "/", visible)]
     for device in WRITE_DEVICES:
         rules.append(Rule(device, (READ_FILE | WRITE_FILE | TRUNCATE | IOCTL_DEV) & fs))
     for root in writable_roots:
@@ -274,6 +278,7 @@ class LandlockSandbox:
         keep: list[str | os.PathLike[str]] = [cwd, *self.writable_roots(cwd), *RUNTIME]
         policy["hidden"] = hidden_paths(os.environ, keep, self.policy.allow_read)
         policy["unix_sockets"] = self.policy.unix_sockets
+        policy["visible"] = list(self.policy.session_files)
         return policy
 
     def wrap(self, argv: Sequence[str], cwd: Path, env: Mapping[str, str]) -> list[str]:

@@ -23,6 +23,7 @@ from lever.config.providers import (
     ResolvedModel,
     resolve_model,
 )
+from lever.context.skills import personal_skills_dir
 from lever.models.base import ModelClient
 from lever.models.factory import make_client
 from lever.models.text_tools import OnParsed, TextToolCalls
@@ -178,11 +179,12 @@ def env_from(config: dict[str, Any], key_env: str | None = None) -> dict[str, st
 
 
 def _with_session_files(sandbox: Sandbox, rollout: RolloutWriter | None) -> Sandbox:
-    """Commands may read back the session's truncated outputs, though lever's home is hidden
-    from them (sandbox/hidden.py)."""
+    """Commands may read back the session's truncated outputs and the personal skills (their
+    SKILL.md and scripts), though the rest of lever's home is hidden (sandbox/hidden.py)."""
+    files = [str(personal_skills_dir(lever_home()))]
     if rollout is not None:
-        files = (str(rollout.artifacts_dir),)
-        sandbox.policy = dataclasses.replace(sandbox.policy, session_files=files)
+        files.append(str(rollout.artifacts_dir))
+    sandbox.policy = dataclasses.replace(sandbox.policy, session_files=tuple(files))
     return sandbox
 
 

@@ -201,3 +201,20 @@ def test_read_rules_keep_a_visible_path_inside_a_hidden_one(tmp_path: Path) -> N
     args = hidden.bwrap_args([str(tmp_path / "home")], [str(tmp_path / "home" / "keep")])
     keep = str(tmp_path / "home" / "keep")
     assert args == ["--tmpfs", str(tmp_path / "home"), "--ro-bind", keep, keep]
+
+
+def test_sessions_read_their_artifacts_and_personal_skills(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lever.assembly import _with_session_files
+    from lever.sandbox.base import NoSandbox
+    from lever.store.rollout import RolloutWriter
+
+    monkeypatch.setenv("LEVER_HOME", str(tmp_path / "home"))
+    rollout = RolloutWriter.create(tmp_path / "home", "s1")
+    sandbox = _with_session_files(NoSandbox(), rollout)
+    rollout.close()
+    assert sandbox.policy.session_files == (
+        str(tmp_path / "home" / "skills"),
+        str(rollout.artifacts_dir),
+    )

@@ -1,0 +1,111 @@
+"""Executors run attempts and yield their results as they finish, behind one interface.
+
+`local`: asyncio tasks in this process, at most `concurrency` at once. `ray`: each attempt is a
+Ray task running the same `run_attempt` on a worker (this slice: workers that share this
+machine's file system — a local Ray, or a cluster with the repository on a shared path).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator, Callable, Sequence
+from typing import Any, Protocol
+
+from lever.fleet.attempt import AttemptResult, AttemptSpec, run_attempt, run_attempt_sync
+
+Started = Callable[[AttemptSpec], None]
+
+RAY_MISSING = (
+    "the ray executor needs Ray: install lever with the `ray` extra "
+    "(`pip install 'lever[ray]'` or `uv sync --extra ray`)"
+)
+
+
+class ExecutorError(RuntimeError):
+    """The executor cannot run (Ray missing, cluster unreachable): one line for the person."""
+
+
+class Executor(Protocol):
+    name: str
+
+    def run(
+        self, specs: Sequence[AttemptSpec], started: Started
+    ) -> AsyncGenerator[AttemptResult, None]:
+        """Run every attempt; yield each result as it finishes. Closing the iterator (or
+        cancelling its consumer) cancels the attempts still running and waits for them."""
+        ...
+
+
+class LocalExecutor:
+    name = "local"
+
+    def __init__(self, concurrency: int) -> None:
+        self.concurrency = max(1, concurrency)
+
+    async def run(
+        self, specs: Sequence[AttemptSpec], started: Started
+    ) -> AsyncGenerator[AttemptResult, None]:
+        gate = asyncio.Semaphore(self.concurrency)
+
+        async def one(spec: AttemptSpec) -> AttemptResult:
+            async with gate:
+                started(spec)
+                return await run_attempt(spec)
+
+        tasks = [asyncio.create_task(one(spec)) for spec in specs]
+        try:
+            for next_done in asyncio.as_completed(tasks):
+                yield await next_done
+        finally:
+            for task in tasks:
+                task.cancel()
+            # Each attempt closes its session (killing its processes) before it ends.
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+
+class RayExecutor:
+    name = "ray"
+
+    def __init__(self, concurrency: int, address: str | None = None) -> None:
+        self.concurrency = max(1, concurrency)
+        self.address = address
+
+    def _start(self) -> Any:
+        try:
+            import ray
+        except ImportError as e:
+            raise ExecutorError(RAY_MISSING) from e
+        if not ray.is_initialized():
+            if self.address:
+                ray.init(address=self.address, include_dashboard=False, log_to_driver=False)
+            else:
+                ray.init(num_cpus=self.concurrency, include_dashboard=False, log_to_driver=False)
+        return ray
+
+    async def run(
+        self, specs: Sequence[AttemptSpec], started: Started
+    ) -> AsyncGenerator[AttemptResult, None]:
+        ray = await asyncio.to_thread(self._start)
+        remote = ray.remote(num_cpus=1, max_retries=0)(run_attempt_sync)
+        waiting = list(specs)
+        running: dict[asyncio.Future[Any], Any] = {}
+        try:
+            while waiting or running:
+                while waiting and len(running) < self.concurrency:
+                    spec = waiting.pop(0)
+                    started(spec)
+                    ref = remote.remote(spec)
+                    running[asyncio.wrap_future(ref.future())] = ref
+                done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                for future in done:
+                    running.pop(future)
+                    yield AttemptResult.from_json(future.result())
+        finally:
+            for ref in running.values():
+                ray.cancel(ref, force=True)
+
+
+def make_executor(name: str, concurrency: int, address: str | None = None) -> Executor:
+    if name == "ray":
+        return RayExecutor(concurrency, address)
+    return LocalExecutor(concurrency)

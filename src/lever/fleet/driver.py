@@ -59,6 +59,11 @@ def plan(options: FleetOptions, executor: str) -> FleetRun:
     """The run's folder, the snapshot of the person's tree and every attempt, recorded before
     any workspace exists (so `clean` can always find what a run made)."""
     source = workspace.inspect(options.cwd)
+    if options.home.resolve().is_relative_to(source.root):
+        # Worktrees (or copies) would land inside the tree they are made from.
+        raise workspace.WorkspaceError(
+            f"LEVER_HOME ({options.home}) is inside {source.root}; set LEVER_HOME elsewhere"
+        )
     run_id = store.new_run_id()
     folder = store.fleets_dir(options.home) / run_id
     snap = folder / "base"

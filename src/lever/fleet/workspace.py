@@ -120,6 +120,7 @@ def create(source: Source, snap: Path, path: Path, branch: str, git_dir: Path) -
     else:
         shutil.copytree(source.root, path, symlinks=True)
         ws = Workspace(path, None, git_dir)
+        git_dir.parent.mkdir(parents=True, exist_ok=True)
         git(None, "--git-dir", str(git_dir), "init", "-q")
     return ws
 

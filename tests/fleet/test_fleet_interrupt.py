@@ -10,9 +10,9 @@ import time
 from pathlib import Path
 
 from lever.testing.fake_model import FakeModelServer
+from tests.e2e.conftest import lever_bin
 
 from .conftest import Plan, fleet_branches, git, model_flags, processes_under, responder
-from tests.e2e.conftest import lever_bin
 
 #: A command that outlives the test unless lever kills it (the marker finds it in /proc).
 SLOW = "sleep 37.25"
@@ -47,6 +47,7 @@ def test_sigint_kills_every_attempt_and_clean_removes_every_worktree(repo, env, 
             if proc.poll() is None:
                 proc.kill()
     assert proc.returncode == 130, err
+    assert out.splitlines()[0].split()[:2] == ["task", "attempt"]  # the summary, empty
     assert "interrupted; 4 attempts did not finish" in err
     assert processes_under(lever_home) == []
 

@@ -8,6 +8,7 @@ machine's file system — a local Ray, or a cluster with the repository on a sha
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncGenerator, Callable, Sequence
 from typing import Any, Protocol
 
@@ -69,17 +70,31 @@ class RayExecutor:
     def __init__(self, concurrency: int, address: str | None = None) -> None:
         self.concurrency = max(1, concurrency)
         self.address = address
+        #: This run started Ray (a local cluster, or a connection): it shuts it down after.
+        self._started = False
 
     def _start(self) -> Any:
+        # Under `uv run`, Ray would package the current folder (the person's repository) as
+        # the workers' working_dir and start them with `uv run`; workers need neither: they
+        # import lever from this same environment. And no usage reports leave the machine.
+        os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
+        os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
         try:
             import ray
         except ImportError as e:
             raise ExecutorError(RAY_MISSING) from e
-        if not ray.is_initialized():
-            if self.address:
-                ray.init(address=self.address, include_dashboard=False, log_to_driver=False)
-            else:
-                ray.init(num_cpus=self.concurrency, include_dashboard=False, log_to_driver=False)
+        if ray.is_initialized():
+            return ray
+        options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
+        if self.address:
+            options["address"] = self.address
+        else:
+            options["num_cpus"] = self.concurrency
+        try:
+            ray.init(**options)
+        except Exception as e:  # Ray raises many kinds; the person needs one line
+            raise ExecutorError(f"cannot start Ray: {e}") from e
+        self._started = True
         return ray
 
     async def run(
@@ -103,6 +118,8 @@ class RayExecutor:
         finally:
             for ref in running.values():
                 ray.cancel(ref, force=True)
+            if self._started:
+                await asyncio.to_thread(ray.shutdown)
 
 
 def make_executor(name: str, concurrency: int, address: str | None = None) -> Executor:

@@ -8,6 +8,7 @@ machine's file system — a local Ray, or a cluster with the repository on a sha
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from collections.abc import AsyncGenerator, Callable, Sequence
 from typing import Any, Protocol
@@ -85,7 +86,11 @@ class RayExecutor:
             raise ExecutorError(RAY_MISSING) from e
         if ray.is_initialized():
             return ray
-        options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
+        options: dict[str, Any] = {
+            "include_dashboard": False,
+            "log_to_driver": False,
+            "logging_level": logging.ERROR,  # lever's progress is the report, not Ray's log
+        }
         if self.address:
             options["address"] = self.address
         else:
@@ -116,7 +121,8 @@ class RayExecutor:
                     running.pop(future)
                     yield AttemptResult.from_json(future.result())
         finally:
-            for ref in running.values():
+            for future, ref in running.items():
+                future.cancel()  # its TaskCancelledError is then nobody's to report
                 ray.cancel(ref, force=True)
             if self._started:
                 await asyncio.to_thread(ray.shutdown)

@@ -22,6 +22,7 @@ MODEL = ["--base-url", "http://127.0.0.1:9/v1", "--model", "m"]
         (["fleet", "run", *MODEL], "no tasks: give TASK arguments or --tasks FILE"),
         (["fleet", "run", "x", "--tasks", "t.jsonl", *MODEL], "not both"),
         (["fleet", "run", "x", "-k", "0", *MODEL], "-k must be at least 1"),
+        (["fleet", "run", "x", "--concurrency", "0", *MODEL], "--concurrency must be at least 1"),
         (["fleet", "run", "--tasks", "missing.jsonl", *MODEL], "cannot read missing.jsonl"),
         (["fleet", "show", "nope"], "no fleet run 'nope' (see `lever fleet list`)"),
         (["fleet", "apply", "nope"], "no fleet run 'nope'"),

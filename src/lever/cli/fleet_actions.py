@@ -101,9 +101,9 @@ def run_fleet(args: argparse.Namespace) -> int:
         options = _options(args)
     except (TaskError, ConfigError) as e:
         return fail(str(e))
-    concurrency = args.concurrency or os.cpu_count() or 1
-    if concurrency < 1:
+    if args.concurrency is not None and args.concurrency < 1:
         return fail("--concurrency must be at least 1")
+    concurrency = args.concurrency or os.cpu_count() or 1
     executor = make_executor(args.executor, concurrency, args.ray_address)
     try:
         fleet = plan(options, executor.name)

@@ -99,3 +99,10 @@ def test_choose_passing_then_smallest_diff_then_tokens_then_attempt() -> None:
     ]
     assert choose(results) == {"a": 4, "b": 1, "c": None}
     assert choose(reversed(results)) == {"a": 4, "b": 1, "c": None}
+
+
+def test_fleet_alone_prints_its_help(repo, env) -> None:
+    result = run_lever("fleet", env=env, cwd=repo)
+    assert result.returncode == 0
+    assert result.stdout.startswith("usage: lever fleet")
+    assert all(action in result.stdout for action in ("run", "show", "apply", "clean", "list"))

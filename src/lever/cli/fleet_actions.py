@@ -24,6 +24,9 @@ from lever.protocol import TurnFinished
 
 def dispatch(args: argparse.Namespace) -> int:
     action = args.fleet_action
+    if action is None:
+        print(args.fleet_help(), end="")
+        return exit_codes.OK
     try:
         if action == "run":
             return run_fleet(args)

@@ -21,7 +21,9 @@ def register(sub: Any) -> argparse.ArgumentParser:
         "its own session; grade each with a verification command; apply the best. Docs: "
         "docs/fleet.md.",
     )
-    actions = p.add_subparsers(dest="fleet_action", metavar="ACTION", required=True)
+    # `lever fleet` alone prints this help (like `lever` alone).
+    actions = p.add_subparsers(dest="fleet_action", metavar="ACTION")
+    p.set_defaults(fleet_help=p.format_help)
     _register_run(actions)
     show = actions.add_parser("show", help="the results table and the chosen diffs of a run")
     show.add_argument("run", help="the run id (or a unique prefix)")

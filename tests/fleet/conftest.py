@@ -125,7 +125,8 @@ def run_lever(
 
 
 def processes_under(folder: Path) -> list[str]:
-    """Live processes whose working folder is inside `folder` (leftovers of attempts)."""
+    """Live processes whose working folder is inside `folder` (leftovers of attempts), as
+    "PID: CWD: COMMAND LINE"."""
     found = []
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
@@ -136,8 +137,14 @@ def processes_under(folder: Path) -> list[str]:
         except OSError:
             continue
         if cwd.startswith(str(folder)):
-            found.append(f"{proc.name}: {cmdline}")
+            found.append(f"{proc.name}: {cwd}: {cmdline}")
     return found
+
+
+def folders_running(folder: Path, marker: str) -> set[str]:
+    """The working folders (one per attempt) of live processes running `marker`: one command
+    shows up as several processes (the sandbox helper, bash, the command itself)."""
+    return {p.split(": ")[1] for p in processes_under(folder) if marker in p}
 
 
 def run_id_of(stderr: str) -> str:

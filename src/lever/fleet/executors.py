@@ -108,24 +108,33 @@ class RayExecutor:
         ray = await asyncio.to_thread(self._start)
         remote = ray.remote(num_cpus=1, max_retries=0)(run_attempt_sync)
         waiting = list(specs)
-        running: dict[asyncio.Future[Any], Any] = {}
+        running: dict[asyncio.Future[Any], tuple[Any, AttemptSpec]] = {}
         try:
             while waiting or running:
                 while waiting and len(running) < self.concurrency:
                     spec = waiting.pop(0)
                     started(spec)
                     ref = remote.remote(spec)
-                    running[asyncio.wrap_future(ref.future())] = ref
+                    running[asyncio.wrap_future(ref.future())] = (ref, spec)
                 done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
                 for future in done:
-                    running.pop(future)
-                    yield AttemptResult.from_json(future.result())
+                    _, spec = running.pop(future)
+                    yield _result_of(future, spec)
         finally:
-            for future, ref in running.items():
+            for future, (ref, _) in running.items():
                 future.cancel()  # its TaskCancelledError is then nobody's to report
                 ray.cancel(ref, force=True)
             if self._started:
                 await asyncio.to_thread(ray.shutdown)
+
+
+def _result_of(future: asyncio.Future[Any], spec: AttemptSpec) -> AttemptResult:
+    """The worker's result; a worker that died or could not run the attempt is its error."""
+    try:
+        return AttemptResult.from_json(future.result())
+    except Exception as e:  # RayTaskError, WorkerCrashedError, …: one line in the results
+        message = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
+        return AttemptResult(spec.task.id, spec.n, "error", error=f"ray: {message}")
 
 
 def make_executor(name: str, concurrency: int, address: str | None = None) -> Executor:

@@ -1,0 +1,57 @@
+"""Must-show #2: the same 3 x 4 run on a local Ray cluster (started by lever with `ray.init`)
+gives the same results and the same choice as the local executor.
+
+Ray is in the dev dependency group, so this test runs wherever the suite runs (no skip)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+from lever.testing.fake_model import FakeModelServer
+
+from .conftest import fleet_branches, model_flags, processes_under, responder, run_id_of, run_lever
+from .test_fleet_run import EXPECTED, PLANS, TASKS, expected_rows, table_rows
+
+
+def test_the_ray_executor_gives_the_same_results(repo, env, lever_home, tmp_path) -> None:
+    tasks = tmp_path / "tasks.jsonl"
+    tasks.write_text("".join(json.dumps(t) + "\n" for t in TASKS))
+    # Ray's socket paths must stay under 108 bytes: a short folder of its own.
+    env["RAY_TMPDIR"] = tempfile.mkdtemp(prefix="ray", dir="/tmp")
+    with FakeModelServer(responder=responder(PLANS)) as server:
+        result = run_lever(
+            "fleet", "run", "--tasks", str(tasks), "-k", "4", "--executor", "ray",
+            "--concurrency", "2", "--max-turns", "3", *model_flags(server),
+            env=env, cwd=repo, timeout=300,
+        )  # fmt: skip
+    assert result.returncode == 1, result.stderr
+    assert result.stdout, result.stderr
+    assert table_rows(result.stdout) == expected_rows()
+    run = run_id_of(result.stderr)
+    results = json.loads((lever_home / "fleets" / run / "results.json").read_text())
+    assert results["chosen"] == {"t1": 3, "t2": 1, "t3": None}
+    assert len(results["attempts"]) == len(EXPECTED)
+    manifest = json.loads((lever_home / "fleets" / run / "manifest.json").read_text())
+    assert manifest["executor"] == "ray" and manifest["status"] == "finished"
+
+    assert run_lever("fleet", "clean", run, env=env, cwd=repo).returncode == 0
+    assert fleet_branches(repo) == []
+    assert processes_under(lever_home) == []
+    assert ray_processes(env["RAY_TMPDIR"]) == []
+    shutil.rmtree(env["RAY_TMPDIR"], ignore_errors=True)
+
+
+def ray_processes(tmpdir: str) -> list[str]:
+    """Live processes of the Ray cluster lever started (their command lines name its tmpdir)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if tmpdir in cmdline:
+            found.append(f"{proc.name}: {cmdline[:200]}")
+    return found

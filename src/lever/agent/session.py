@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -31,7 +31,7 @@ from lever.agent.stuck import StuckDetector
 from lever.agent.turn import TurnRunner
 from lever.context.agents_md import load_project_docs
 from lever.context.skills import discover_skills, render_skills_list
-from lever.models.base import ModelClient, ModelError, ModelRequest
+from lever.models.base import ModelClient, ModelError, ModelEvent, ModelRequest
 from lever.models.retry import RetryingClient
 from lever.protocol import (
     Compaction,
@@ -40,6 +40,7 @@ from lever.protocol import (
     PlanUpdated,
     SessionEnded,
     SessionStarted,
+    TokenUsage,
     ToolCall,
     ToolFinished,
     ToolOutput,
@@ -145,6 +146,12 @@ class Session:
     def add_note(self, tag: str, body: str) -> None:
         """A harness message between turns (a `/review` report): the next request carries it."""
         self.add(harness_message(tag, body))
+
+    def count(self, usage: TokenUsage) -> None:
+        """Tokens a request spent: the session's and the running task's (limits use it)."""
+        for spent in (self.usage, self.runner.task):
+            spent.add(usage.input_tokens, usage.output_tokens, usage.cached_input_tokens)
+        self.emit(usage)
 
     def _on_retry(self, error: ModelError, attempt: int, delay: float) -> None:
         self.emit(
@@ -268,7 +275,8 @@ class Session:
             summary = "(compacted by the provider: opaque)"
             self.history = compaction.rebuild_from_remote(self.history, self.state, items, snapshot)
         else:
-            summary = await compaction.summarize(self.client, self.request())
+            # The summary request's tokens count against the task's limits like any other.
+            summary = await compaction.summarize(CountingClient(self), self.request())
             budget_chars = int(
                 self.budget.effective_window
                 * self.budget.bytes_per_token
@@ -304,6 +312,23 @@ class Session:
         for item in self.history:
             if isinstance(item, ToolCall) and item.call_id not in answered:
                 self.answer_call(item, why, None, 0)
+
+
+class CountingClient:
+    """The session's client, with each response's token usage counted (`Session.count`)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.wire = session.client.wire
+
+    async def stream(self, request: ModelRequest) -> AsyncIterator[ModelEvent]:
+        async for event in self.session.client.stream(request):
+            if isinstance(event, TokenUsage):
+                self.session.count(event)
+            yield event
+
+    async def aclose(self) -> None:
+        await self.session.client.aclose()
 
 
 def size_of(item: Item) -> int:

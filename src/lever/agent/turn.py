@@ -7,9 +7,12 @@ history and the event stream; the runner adds to them through `session.add` and 
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import TYPE_CHECKING
 
-from lever.agent.harness_messages import harness_message, tool_call_error
+from lever.agent.harness_messages import harness_message, tag_of, tool_call_error
+from lever.agent.limits import Usage, time_limit_message
+from lever.agent.prompts import load_prompt
 from lever.models.base import (
     AuthError,
     ContextLengthError,
@@ -37,6 +40,8 @@ from lever.tools.base import ToolContext, ToolResult
 if TYPE_CHECKING:
     from lever.agent.session import Session
 
+log = logging.getLogger(__name__)
+
 #: A reply that cannot be parsed at all is asked for again this many times, then the turn fails.
 MALFORMED_ATTEMPTS = 3
 
@@ -44,30 +49,95 @@ MALFORMED_ATTEMPTS = 3
 class TurnRunner:
     def __init__(self, session: Session) -> None:
         self.session = session
+        #: What the current (or last) task spent; limits apply to it, not to the session.
+        self.task = Usage()
         self._turn: asyncio.Task[TurnFinished] | None = None
+        #: Set when the time limit, not the person, cancelled the turn.
+        self._expired: str | None = None
+        #: The tool calls of the step being run, and the outputs they got so far.
+        self._step: list[ToolCall] = []
+        self._outputs: dict[str, ToolOutput] = {}
 
     async def run_turn(self, text: str | None) -> TurnFinished:
-        """Run one user turn to its end; `None` continues the open turn of a restored session."""
+        """Run one task to its end; `None` continues the open turn of a restored session.
+
+        The task's limits start from zero. The time limit is enforced while the model streams
+        and while a command runs (the turn is cancelled, which kills the command's process
+        group). An exception inside the turn ends it as an error and leaves every call answered.
+        """
+        self.task = Usage()
+        self._expired = None
         self._turn = asyncio.create_task(self._loop(text))
+        deadline = self._arm_deadline()
         try:
             return await self._turn
         except asyncio.CancelledError:
             current = asyncio.current_task()
             if current is not None and current.cancelling():
+                self._settle("interrupted: lever stopped before it ran")
                 raise  # we ourselves are being cancelled, not just the turn
-            self.session.answer_dangling_calls("interrupted by the user before it ran")
-            return self._finish("interrupted", "interrupted by the user")
+            return self._stopped()
+        except Exception as e:  # a bug must leave a valid history and a usable session
+            return self._crashed(e)
         finally:
+            if deadline is not None:
+                deadline.cancel()
             self._turn = None
 
     def interrupt(self) -> None:
         if self._turn is not None:
             self._turn.cancel()
 
+    def _arm_deadline(self) -> asyncio.TimerHandle | None:
+        left = self.task.seconds_left(self.session.limits)
+        if left is None:
+            return None
+        return asyncio.get_running_loop().call_later(left, self._expire)
+
+    def _expire(self) -> None:
+        limits = self.session.limits
+        assert limits.max_seconds is not None
+        self._expired = time_limit_message(self.task.elapsed(), limits.max_seconds)
+        self.interrupt()
+
+    def _stopped(self) -> TurnFinished:
+        """The turn was cancelled: by the person, or by the time limit."""
+        if self._expired is not None:
+            self._settle("not run: the time limit was reached")
+            body = load_prompt("turn_stopped").format(reason=self._expired)
+            self.session.add(harness_message("turn_aborted", body))
+            return self._finish("limit", self._expired)
+        self._settle("interrupted by the user before it ran")
+        self.session.add(harness_message("turn_aborted", load_prompt("turn_aborted")))
+        return self._finish("interrupted", "interrupted by the user")
+
+    def _crashed(self, error: Exception) -> TurnFinished:
+        log.exception("internal error in a turn")
+        message = f"internal error: {type(error).__name__}: {error}"
+        self._settle(f"not run: {message}")
+        self.session.emit(ErrorEvent(message=message, kind="internal"))
+        return self._finish("error", f"internal: {type(error).__name__}: {error}")
+
+    def _settle(self, why: str) -> None:
+        """After a stop: the step's finished calls keep their results, in call order; calls
+        that never ran are answered with `why`; so is any other call left without output."""
+        session = self.session
+        answered = {item.call_id for item in session.history if isinstance(item, ToolOutput)}
+        for call in self._step:
+            if call.call_id in answered:
+                continue
+            output = self._outputs.get(call.call_id)
+            if output is not None:
+                session.add(output)
+            else:
+                session.answer_call(call, why, None, 0)
+        self._step, self._outputs = [], {}
+        session.answer_dangling_calls(why)
+
     def _finish(self, reason: str, detail: str = "") -> TurnFinished:
         last = ""
         for item in reversed(self.session.history):
-            if isinstance(item, UserMessage):
+            if isinstance(item, UserMessage) and tag_of(item) is None:
                 break
             if isinstance(item, AssistantMessage):
                 last = item.text
@@ -85,7 +155,7 @@ class TurnRunner:
                 session.stuck.reset()
         session.open_turn = True
         while True:
-            limit = session.usage.exceeded(session.limits)
+            limit = self.task.exceeded(session.limits)
             if limit:
                 return self._finish("limit", limit)
             try:
@@ -102,22 +172,41 @@ class TurnRunner:
             calls = [item for item in items if isinstance(item, ToolCall)]
             if not calls:
                 return self._finish("done")
-            results: list[ToolResult] = []
-            if len(calls) > 1 and all(session.router.is_read_only(call) for call in calls):
-                # Read-only calls run at once; their outputs still enter the history in order.
-                results = list(await asyncio.gather(*(self._execute(call) for call in calls)))
-                for call, result in zip(calls, results, strict=True):
-                    self._record(call, result)
-            else:
-                for call in calls:
-                    results.append(await self._execute(call))
-                    self._record(call, results[-1])
-                    if session.approvals is not None and session.approvals.take_stop():
-                        session.answer_dangling_calls("not run: the person stopped the turn")
-                        return self._finish("denied", "the person denied a request and stopped")
-            stuck = self._check_stuck(calls, results)
-            if stuck is not None:
-                return stuck
+            stop = await self._run_calls(calls)
+            if stop is not None:
+                return stop
+
+    async def _run_calls(self, calls: list[ToolCall]) -> TurnFinished | None:
+        """Run one step's calls; their outputs enter the history in call order."""
+        session = self.session
+        self._step, self._outputs = calls, {}
+        if len(calls) > 1 and all(session.router.is_read_only(call) for call in calls):
+            # Read-only calls run at once; each result is kept as it comes (see `_settle`).
+            results = await self._run_at_once(calls)
+            for call in calls:
+                session.add(self._outputs[call.call_id])
+        else:
+            results = []
+            for call in calls:
+                results.append(await self._execute(call))
+                session.add(self._outputs[call.call_id])
+                if session.approvals is not None and session.approvals.take_stop():
+                    self._settle("not run: the person stopped the turn")
+                    return self._finish("denied", "the person denied a request and stopped")
+        self._step, self._outputs = [], {}
+        return self._check_stuck(calls, results)
+
+    async def _run_at_once(self, calls: list[ToolCall]) -> list[ToolResult]:
+        tasks = [asyncio.ensure_future(self._execute(call)) for call in calls]
+        try:
+            return list(await asyncio.gather(*tasks))
+        except BaseException:
+            # One failed (or the turn was stopped): stop the others before the history is
+            # settled, so no call finishes after the turn did.
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
 
     def _check_stuck(self, calls: list[ToolCall], results: list[ToolResult]) -> TurnFinished | None:
         """The same call with the same result again: nudge the model once, then stop."""
@@ -162,6 +251,7 @@ class TurnRunner:
         session = self.session
         for attempt in range(1, MALFORMED_ATTEMPTS + 1):
             session.usage.requests += 1
+            self.task.requests += 1
             try:
                 items = await self._stream(session.request(), session._request_bytes())
                 session.compacted_since_sample = False
@@ -190,11 +280,8 @@ class TurnRunner:
             elif isinstance(event, ItemAdded):
                 items.append(event.item)
             elif isinstance(event, TokenUsage):
-                session.usage.input_tokens += event.input_tokens
-                session.usage.output_tokens += event.output_tokens
-                session.usage.cached_input_tokens += event.cached_input_tokens
                 session.budget.observe(request_bytes, event.input_tokens)
-                session.emit(event)
+                session.count(event)
         return items
 
     async def _execute(self, call: ToolCall) -> ToolResult:
@@ -213,7 +300,12 @@ class TurnRunner:
         try:
             result = await session.router.run(call, ctx)
         except asyncio.CancelledError:
-            session.answer_call(call, "interrupted by the user while running", None, 0)
+            why = "interrupted while running"
+            finished = ToolFinished(call_id=call.call_id, name=call.name, full_output=why)
+            session.emit(finished.model_copy(update={"is_error": True}))
+            self._outputs[call.call_id] = ToolOutput(
+                call_id=call.call_id, output=f"error: {why}", is_error=True
+            )
             raise
         session.emit(
             ToolFinished(
@@ -227,9 +319,7 @@ class TurnRunner:
                 process_id=result.process_id,
             )
         )
-        return result
-
-    def _record(self, call: ToolCall, result: ToolResult) -> None:
-        self.session.add(
-            ToolOutput(call_id=call.call_id, output=result.output, is_error=result.is_error)
+        self._outputs[call.call_id] = ToolOutput(
+            call_id=call.call_id, output=result.output, is_error=result.is_error
         )
+        return result

@@ -105,17 +105,21 @@ async def _run(session: Session, turns: list[str | None], restore: Replayed | No
     # First Ctrl-C interrupts the turn (the session is still written out); a second one kills.
     loop.add_signal_handler(signal.SIGINT, _interrupt_once, loop, session)
     loop.add_signal_handler(signal.SIGTERM, session.interrupt)
-    if restore is None:
-        session.start()
-    else:
-        session.restore(restore)
     finished: TurnFinished | None = None
-    for text in turns:
-        finished = await session.run_turn(text)
-        if finished.reason != "done":
-            break
+    try:
+        if restore is None:
+            session.start()
+        else:
+            session.restore(restore)
+        for text in turns:
+            finished = await session.run_turn(text)
+            if finished.reason != "done":
+                break
+    finally:
+        # However the run ends (an error, a second Ctrl-C), the processes it started in the
+        # background die with it: each is its own process group, so nothing else kills them.
+        await asyncio.shield(session.close(finished.reason if finished else "error"))
     assert finished is not None, "run_to_end needs at least one turn"
-    await session.close(finished.reason)
     return finished
 
 

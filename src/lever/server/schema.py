@@ -72,13 +72,13 @@ def envelopes() -> dict[str, dict[str, type[BaseModel]]]:
             f"{name}Response", __base__=_Envelope, id=(RequestId, ...), result=(result, ...)
         )
         out[method] = {"request": request, "response": response}
-    for method, params in NOTIFICATIONS.items():
+    for method, note in NOTIFICATIONS.items():
         tag = Literal[method]
         notification = create_model(
             f"{_camel(method)}Notification",
             __base__=_Envelope,
             method=(tag, ...),
-            params=(params, ...),
+            params=(note, ...),
         )
         out[method] = {"notification": notification}
     return out

@@ -206,6 +206,8 @@ def build_session(
         remote_compaction=config.get("compaction") == "remote",
         memory=str(config.get("memory", {}).get("workspace", "auto")),
         stuck_detection=bool(config.get("stuck_detection", provider.name in SMALL_MODEL_SERVERS)),
+        plan_nudges=int(config.get("plan_nudges", 1)),
+        budget_note=bool(config.get("budget_note", True)),
         session_id=session_id,
         max_retries=int(retry.get("max_retries", 4)),
         retry_base_delay=float(retry.get("base_delay", 0.5)),

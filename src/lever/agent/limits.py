@@ -55,3 +55,33 @@ class Usage:
 
 def time_limit_message(elapsed: float, max_seconds: float) -> str:
     return f"time limit reached ({elapsed:.0f} s of {max_seconds:.0f} s)"
+
+
+def budget_text(task: Usage, limits: Limits, context_used: int, context_window: int) -> str:
+    """What the model is told of its budget: context in use, and what this task has left."""
+    share = 100 * context_used // max(1, context_window)
+    lines = [f"context: about {context_used} of {context_window} tokens in use ({share}%)"]
+    left: list[str] = []
+    if limits.max_turns is not None:
+        requests = max(0, limits.max_turns - task.requests)
+        left.append(f"{requests} model request{'' if requests == 1 else 's'}")
+    if limits.max_tokens is not None:
+        left.append(f"{max(0, limits.max_tokens - task.total_tokens)} tokens")
+    seconds = task.seconds_left(limits)
+    if seconds is not None:
+        left.append(f"{seconds:.0f} s of wall time")
+    if left:
+        lines.append("left for this task: " + ", ".join(left))
+    return "\n".join(lines)
+
+
+def mostly_spent(task: Usage, limits: Limits, share: float = 0.8) -> bool:
+    """Whether the task has used `share` of any of its limits."""
+    spent = []
+    if limits.max_turns:
+        spent.append(task.requests / limits.max_turns)
+    if limits.max_tokens:
+        spent.append(task.total_tokens / limits.max_tokens)
+    if limits.max_seconds:
+        spent.append(task.elapsed() / limits.max_seconds)
+    return any(fraction >= share for fraction in spent)

@@ -41,3 +41,8 @@ class SessionOptions:
     stuck_detection: bool = False
     #: Workspace memory (.lever/plan.md, notes): "off", "on" or "auto".
     memory: str = "off"
+    #: A task may end while the plan has open steps and the answer asks nothing: lever nudges
+    #: the model to go on at most this many times per task (0: never).
+    plan_nudges: int = 0
+    #: Tell the model its budget (context used, limits left) at the start of each task.
+    budget_note: bool = False

@@ -116,6 +116,8 @@ class Session:
         self.open_turn = False
         self._sinks: list[Sink] = []
         self._seq = 0
+        #: The output cap sent with each request; None: the client's (or provider's) default.
+        self.max_output_tokens: int | None = None
         self.runner = TurnRunner(self)
 
     # -- the event stream -------------------------------------------------------------------
@@ -253,8 +255,18 @@ class Session:
             tools=self.router.schemas(),
             items=list(self.history),
             model=self.model,
+            max_output_tokens=self.max_output_tokens,
             extra=extra,
         )
+
+    def raise_output_cap(self) -> int | None:
+        """After a reply cut at the output limit: ask for the model's largest cap from now on,
+        where the client knows a larger one (Anthropic's default is far below most models')."""
+        larger = getattr(self.client.inner, "larger_output_cap", None)
+        cap = larger(self.model, self.max_output_tokens) if larger is not None else None
+        if cap is not None:
+            self.max_output_tokens = cap
+        return cap
 
     def _request_bytes(self) -> int:
         fixed = len(self.instructions) + sum(len(str(s)) for s in self.router.schemas())
@@ -285,11 +297,27 @@ class Session:
             self.history = compaction.rebuild_history(
                 self.history, self.state, summary, snapshot, budget_chars
             )
+        running = self._running_processes()
+        if running:
+            self.history.append(harness_message("running_processes", running))
         self._history_bytes = sum(size_of(item) for item in self.history)
         self.compacted_since_sample = True
         event = Compaction(summary=summary, kept=list(self.history))
         self.emit(event)
         return event
+
+    def _running_processes(self) -> str:
+        """The background commands still alive, so the model keeps knowing their ids."""
+        processes = getattr(self.router.tools.get("shell"), "processes", None)
+        ids = processes.running_ids() if processes is not None else []
+        if not ids:
+            return ""
+        known = self.state.background
+        lines = [f"{pid}: {known.get(pid, '(command not recorded)')}" for pid in ids]
+        return (
+            "These commands you started are still running in the background; poll one with "
+            'shell and `{"process_id": ...}`, stop one with `"kill": true`:\n' + "\n".join(lines)
+        )
 
     # -- every call answered ----------------------------------------------------------------
 

@@ -10,8 +10,9 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
+from lever.agent import endings
 from lever.agent.harness_messages import harness_message, tag_of, tool_call_error
-from lever.agent.limits import Usage, time_limit_message
+from lever.agent.limits import Usage, budget_text, mostly_spent, time_limit_message
 from lever.agent.prompts import load_prompt
 from lever.models.base import (
     AuthError,
@@ -19,6 +20,7 @@ from lever.models.base import (
     MalformedResponseError,
     ModelError,
     ModelRequest,
+    OutputCut,
     ToolCallParseError,
 )
 from lever.protocol import (
@@ -57,6 +59,10 @@ class TurnRunner:
         #: The tool calls of the step being run, and the outputs they got so far.
         self._step: list[ToolCall] = []
         self._outputs: dict[str, ToolOutput] = {}
+        #: How the last reply ended, when it was cut at the output limit.
+        self._cut: OutputCut | None = None
+        #: This task's cut replies, empty replies and plan nudges so far (each is bounded).
+        self._cuts = self._empties = self._nudges = 0
 
     async def run_turn(self, text: str | None) -> TurnFinished:
         """Run one task to its end; `None` continues the open turn of a restored session.
@@ -67,6 +73,7 @@ class TurnRunner:
         """
         self.task = Usage()
         self._expired = None
+        self._cuts = self._empties = self._nudges = 0
         self._turn = asyncio.create_task(self._loop(text))
         deadline = self._arm_deadline()
         try:
@@ -150,14 +157,20 @@ class TurnRunner:
     async def _loop(self, text: str | None) -> TurnFinished:
         session = self.session
         if text is not None:
+            if session.options.budget_note and self._budget_matters():
+                session.add(self._budget_note())  # before the message, which stays the last
             session.add(UserMessage(text=text))
             if session.stuck is not None:
                 session.stuck.reset()
         session.open_turn = True
+        warned = not session.options.budget_note
         while True:
             limit = self.task.exceeded(session.limits)
             if limit:
                 return self._finish("limit", limit)
+            if not warned and mostly_spent(self.task, session.limits):
+                warned = True  # once per task: most of a limit is spent, time to wrap up
+                session.add(self._budget_note())
             try:
                 await self._ensure_room()
                 items = await self._sample()
@@ -170,11 +183,69 @@ class TurnRunner:
             for item in items:
                 session.add(item)
             calls = [item for item in items if isinstance(item, ToolCall)]
-            if not calls:
-                return self._finish("done")
-            stop = await self._run_calls(calls)
-            if stop is not None:
-                return stop
+            if self._cut is not None:
+                end = self._after_cut(self._cut, calls)
+            elif calls:
+                end = await self._run_calls(calls)
+            else:
+                end = self._after_answer(items)
+            if end is not None:
+                return end
+
+    def _budget_matters(self) -> bool:
+        """Worth a note at the start of a task: a token or time limit is set, or the context is
+        half full (a turn limit alone is told when it is mostly spent, see `_loop`)."""
+        session = self.session
+        limits = session.limits
+        half_full = session.estimated_tokens() * 2 >= session.budget.context_window
+        return limits.max_tokens is not None or limits.max_seconds is not None or half_full
+
+    def _budget_note(self) -> UserMessage:
+        session = self.session
+        text = budget_text(
+            self.task, session.limits, session.estimated_tokens(), session.budget.context_window
+        )
+        return harness_message("budget", text)
+
+    def _after_cut(self, cut: OutputCut, calls: list[ToolCall]) -> TurnFinished | None:
+        """A reply cut at the output limit: nothing of it runs; the model is told, with a larger
+        output cap where the model takes one, and asked again (a bounded number of times)."""
+        session = self.session
+        self._cuts += 1
+        for call in calls:  # the last call was being written when the reply was cut
+            session.answer_call(call, endings.cut_call_output(cut, call is calls[-1]), None, 0)
+        if not calls:
+            session.add(endings.cut_reply_note(cut))
+        if self._cuts > endings.MAX_CUTS:
+            detail = f"cut: the model's reply was cut at its output limit {self._cuts} times"
+            session.emit(ErrorEvent(message=detail, kind="cut"))
+            return self._finish("error", detail)
+        raised = session.raise_output_cap()
+        more = f"; asking again with up to {raised} output tokens" if raised else ""
+        message = f"the reply was cut at the output limit ({endings.limit_text(cut)}){more}"
+        session.emit(ErrorEvent(message=message, retrying=True, attempt=self._cuts, kind="cut"))
+        return None
+
+    def _after_answer(self, items: list[Item]) -> TurnFinished | None:
+        """A reply without tool calls: the end of the turn, unless it is empty or stops while
+        the plan still has open steps (then the model is asked once more)."""
+        session = self.session
+        text = endings.answer_text(items)
+        if not text.strip():
+            self._empties += 1
+            if self._empties > endings.MAX_EMPTY:
+                detail = "empty: the model ended its turn without an answer"
+                session.emit(ErrorEvent(message=detail, kind="empty"))
+                return self._finish("error", detail)
+            session.add(endings.empty_reply_note())
+            return None
+        if self._nudges < session.options.plan_nudges:
+            nudge = endings.plan_nudge(session.state, text)
+            if nudge is not None:
+                self._nudges += 1
+                session.add(nudge)
+                return None
+        return self._finish("done")
 
     async def _run_calls(self, calls: list[ToolCall]) -> TurnFinished | None:
         """Run one step's calls; their outputs enter the history in call order."""
@@ -250,6 +321,7 @@ class TurnRunner:
     async def _sample_once(self) -> list[Item]:
         session = self.session
         for attempt in range(1, MALFORMED_ATTEMPTS + 1):
+            self._cut = None
             session.usage.requests += 1
             self.task.requests += 1
             try:
@@ -282,6 +354,8 @@ class TurnRunner:
             elif isinstance(event, TokenUsage):
                 session.budget.observe(request_bytes, event.input_tokens)
                 session.count(event)
+            elif isinstance(event, OutputCut):
+                self._cut = event
         return items
 
     async def _execute(self, call: ToolCall) -> ToolResult:

@@ -76,9 +76,13 @@ def run_exec(args: argparse.Namespace) -> int:
         return exit_codes.SANDBOX
     if args.compact_at:
         config["compact_at"] = args.compact_at
-    session = build_session(
-        resolved, cwd, config, limits_from(config, args), sandbox=sandbox, approvals=approvals
-    )
+    try:
+        session = build_session(
+            resolved, cwd, config, limits_from(config, args), sandbox=sandbox, approvals=approvals
+        )
+    except ConfigError as e:
+        print(f"lever exec: {e}", file=sys.stderr)
+        return exit_codes.USAGE
     return run_to_end(session, args, [task])
 
 

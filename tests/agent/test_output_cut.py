@@ -59,6 +59,7 @@ async def test_replies_cut_again_and_again_fail_the_turn(wire, make_session) -> 
         finished = await session.run_turn("explain")
     assert finished.reason == "error" and finished.detail.startswith("cut:")
     assert exit_code_for(finished) != 0
+    assert finished.last_message == ""  # a cut reply is never given as the answer
 
 
 async def test_an_empty_answer_is_asked_again_then_fails(make_session) -> None:

@@ -141,9 +141,10 @@ class TurnRunner:
         self._step, self._outputs = [], {}
         session.answer_dangling_calls(why)
 
-    def _finish(self, reason: str, detail: str = "") -> TurnFinished:
+    def _finish(self, reason: str, detail: str = "", *, answer: bool = True) -> TurnFinished:
+        """End the turn; `answer=False` when the last reply is no answer (cut off, empty)."""
         last = ""
-        for item in reversed(self.session.history):
+        for item in reversed(self.session.history if answer else []):
             if isinstance(item, UserMessage) and tag_of(item) is None:
                 break
             if isinstance(item, AssistantMessage):
@@ -219,7 +220,7 @@ class TurnRunner:
         if self._cuts > endings.MAX_CUTS:
             detail = f"cut: the model's reply was cut at its output limit {self._cuts} times"
             session.emit(ErrorEvent(message=detail, kind="cut"))
-            return self._finish("error", detail)
+            return self._finish("error", detail, answer=False)
         raised = session.raise_output_cap()
         more = f"; asking again with up to {raised} output tokens" if raised else ""
         message = f"the reply was cut at the output limit ({endings.limit_text(cut)}){more}"
@@ -236,7 +237,7 @@ class TurnRunner:
             if self._empties > endings.MAX_EMPTY:
                 detail = "empty: the model ended its turn without an answer"
                 session.emit(ErrorEvent(message=detail, kind="empty"))
-                return self._finish("error", detail)
+                return self._finish("error", detail, answer=False)
             session.add(endings.empty_reply_note())
             return None
         if self._nudges < session.options.plan_nudges:

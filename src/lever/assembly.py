@@ -204,6 +204,7 @@ def build_session(
 ) -> Session:
     """A session for this model; a new rollout, or `rollout_path` appended to (resume)."""
     provider = resolved.provider
+    loop_options = _loop_options(config, provider.name)  # checked before anything is created
     client: ModelClient = make_client(
         provider.wire, provider.base_url, resolved.api_key, key_env=provider.key_env
     )
@@ -233,9 +234,7 @@ def build_session(
         rollout=rollout,
         budget=budget_from(config, resolved),
         home=lever_home(),
-        remote_compaction=config.get("compaction") == "remote",
-        memory=str(config.get("memory", {}).get("workspace", "auto")),
-        stuck_detection=bool(config.get("stuck_detection", provider.name in SMALL_MODEL_SERVERS)),
+        **loop_options,
         session_id=session_id,
         max_retries=int(retry.get("max_retries", 4)),
         retry_base_delay=float(retry.get("base_delay", 0.5)),
@@ -252,6 +251,22 @@ def build_session(
 
         report_after_start(session, mcp_notices)
     return session
+
+
+def _loop_options(config: dict[str, Any], provider: str) -> dict[str, Any]:
+    """How the turn loop behaves (`SessionOptions` fields), from the configuration."""
+    nudges, note = config.get("plan_nudges", 1), config.get("budget_note", True)
+    if not isinstance(nudges, int) or isinstance(nudges, bool) or nudges < 0:
+        raise ConfigError(f"plan_nudges must be a whole number >= 0, not {nudges!r}")
+    if not isinstance(note, bool):
+        raise ConfigError(f"budget_note must be true or false, not {note!r}")
+    return {
+        "remote_compaction": config.get("compaction") == "remote",
+        "memory": str(config.get("memory", {}).get("workspace", "auto")),
+        "stuck_detection": bool(config.get("stuck_detection", provider in SMALL_MODEL_SERVERS)),
+        "plan_nudges": nudges,
+        "budget_note": note,
+    }
 
 
 def build_review_session(

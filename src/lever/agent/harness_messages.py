@@ -12,10 +12,20 @@ from lever.protocol.items import Item
 #: Tags of messages that form the fixed prefix of a session (kept as-is by compaction).
 PREFIX_TAGS = ("environment_context", "project_docs", "skills")
 #: Tags of messages compaction writes (replaced at the next compaction).
-COMPACTION_TAGS = ("plan", "handoff_summary", "environment_snapshot")
+COMPACTION_TAGS = ("plan", "handoff_summary", "environment_snapshot", "running_processes")
 #: `review`: a `/review` report recorded between turns (lever.review.note); `tool_call_error`:
-#: the server could not read the model's tool call (prompts/tool_call_error.md).
-OTHER_TAGS = ("turn_aborted", "nudge", "review", "tool_call_error")
+#: the server could not read the model's tool call (prompts/tool_call_error.md); `output_cut`,
+#: `empty_reply`, `plan_nudge`: see lever.agent.endings; `budget`: the task's limits left.
+OTHER_TAGS = (
+    "turn_aborted",
+    "nudge",
+    "review",
+    "tool_call_error",
+    "output_cut",
+    "empty_reply",
+    "plan_nudge",
+    "budget",
+)
 
 
 def harness_message(tag: str, body: str) -> UserMessage:

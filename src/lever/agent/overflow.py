@@ -18,7 +18,7 @@ request of a compaction included (it is the same history plus the hand-off promp
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -188,8 +188,10 @@ def _drop_oldest(items: list[Item], start: int, budget_bytes: int) -> list[Item]
     return [*kept, note, *rest]
 
 
-async def recover(session: Session, error: ContextLengthError) -> list[Item]:
-    """Learn the limit, compact with requests that fit, sample again; bounded."""
+async def recover(
+    session: Session, error: ContextLengthError, sample: Callable[[], Awaitable[list[Item]]]
+) -> list[Item]:
+    """Learn the limit, compact with requests that fit, `sample` again; bounded."""
     for attempt in range(1, MAX_ATTEMPTS + 1):
         window = learn(session.budget, error, error.sent_bytes or session._request_bytes())
         session.emit(
@@ -206,7 +208,7 @@ async def recover(session: Session, error: ContextLengthError) -> list[Item]:
         except ContextLengthError as failed:
             raise _exhausted(session, failed, "the summary request") from failed
         try:
-            return await session._sample_once()
+            return await sample()
         except ContextLengthError as again:
             error = again
     raise _exhausted(session, error, f"the request, after {MAX_ATTEMPTS} compactions,")

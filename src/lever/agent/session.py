@@ -1,16 +1,17 @@
-"""The turn loop (DESIGN.md §3): sample the model, run its tool calls, repeat until it answers.
+"""A session (DESIGN.md §2): the event stream, the history and the lifecycle.
 
 A `Session` owns the history, the event stream and the processes it started. Everything that
 happens goes through `emit`, which numbers the event, appends it to the rollout and hands it to
-every subscriber (the exec renderer, `--json`, later the TUI and the servers).
+every subscriber (the exec renderer, `--json`, the TUI and the servers). The turn loop itself
+(sampling, tool calls, limits) is `lever.agent.turn.TurnRunner`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -19,57 +20,48 @@ from pydantic import BaseModel
 import lever
 from lever.agent import compaction, overflow
 from lever.agent.budget import TokenBudget, context_window_for
-from lever.agent.harness_messages import harness_message, tool_call_error
+from lever.agent.harness_messages import harness_message
 from lever.agent.limits import Limits, Usage
 from lever.agent.memory import WorkspaceMemory
+from lever.agent.options import SessionOptions
 from lever.agent.prompts import load_prompt
 from lever.agent.resume import Replayed
 from lever.agent.state import WorkState
 from lever.agent.stuck import StuckDetector
+from lever.agent.turn import TurnRunner
 from lever.context.agents_md import load_project_docs
 from lever.context.skills import discover_skills, render_skills_list
-from lever.models.base import (
-    AuthError,
-    ContextLengthError,
-    MalformedResponseError,
-    ModelClient,
-    ModelError,
-    ModelRequest,
-    ToolCallParseError,
-)
+from lever.models.base import ModelClient, ModelError, ModelEvent, ModelRequest
 from lever.models.retry import RetryingClient
 from lever.protocol import (
-    AssistantMessage,
     Compaction,
     ErrorEvent,
     ItemAdded,
     PlanUpdated,
     SessionEnded,
     SessionStarted,
-    TextDelta,
     TokenUsage,
     ToolCall,
     ToolFinished,
     ToolOutput,
-    ToolStarted,
     TurnFinished,
     UserMessage,
 )
 from lever.protocol.items import Item
-from lever.sandbox.approval import Approvals
 from lever.sandbox.base import NoSandbox, Sandbox
 from lever.sandbox.env import command_env
-from lever.store.rollout import RolloutWriter, new_session_id
-from lever.tools.base import ToolContext, ToolResult
+from lever.store.rollout import new_session_id
 from lever.tools.router import ToolRouter
 
 Sink = Callable[[BaseModel], None]
 
-#: A reply that cannot be parsed at all is asked for again this many times, then the turn fails.
-MALFORMED_ATTEMPTS = 3
-
 
 class Session:
+    """The event bus, the history and the lifecycle of one session; `TurnRunner` runs its turns.
+
+    Options come as one `SessionOptions`, or as its fields by keyword (`limits=...`).
+    """
+
     def __init__(
         self,
         client: ModelClient,
@@ -78,59 +70,55 @@ class Session:
         provider: str,
         cwd: Path,
         tools: ToolRouter,
-        instructions: str | None = None,
-        limits: Limits | None = None,
-        rollout: RolloutWriter | None = None,
-        session_id: str | None = None,
-        sandbox: Sandbox | None = None,
-        env: dict[str, str] | None = None,
-        max_retries: int = 4,
-        retry_base_delay: float = 0.5,
-        config: dict[str, Any] | None = None,
-        budget: TokenBudget | None = None,
-        home: Path | None = None,
-        approvals: Approvals | None = None,
-        remote_compaction: bool = False,
-        stuck_detection: bool = False,
-        memory: str = "off",
+        options: SessionOptions | None = None,
+        **fields: Any,
     ) -> None:
-        self.id = session_id or new_session_id()
+        opts = replace(options or SessionOptions(), **fields)
+        # Callers may pass None for "the default", as the keyword arguments always allowed.
+        opts.limits = opts.limits or Limits()
+        opts.config = opts.config or {}
+        self.options = opts
+        self.id = opts.session_id or new_session_id()
         self.model = model
         self.provider = provider
         self.cwd = cwd.resolve()
         self.router = tools
-        self.instructions = instructions if instructions is not None else load_prompt("system")
-        self.limits = limits or Limits()
-        self.rollout = rollout
-        self.sandbox: Sandbox = sandbox or NoSandbox()
-        #: Approval policy, cache and the front end's answer; None: no gate (tests, embedding).
-        self.approvals = approvals
-        self.env = env if env is not None else command_env(os.environ)
-        self.config = config or {}
+        self.instructions = (
+            opts.instructions if opts.instructions is not None else load_prompt("system")
+        )
+        self.limits = opts.limits
+        self.rollout = opts.rollout
+        self.sandbox: Sandbox = opts.sandbox or NoSandbox()
+        self.approvals = opts.approvals
+        self.env = opts.env if opts.env is not None else command_env(os.environ)
+        self.config = opts.config
         self.client = RetryingClient(
-            client, max_retries=max_retries, base_delay=retry_base_delay, on_retry=self._on_retry
+            client,
+            max_retries=opts.max_retries,
+            base_delay=opts.retry_base_delay,
+            on_retry=self._on_retry,
         )
         self.history: list[Item] = []
+        #: What the whole session spent; each task's own spending is `runner.task`.
         self.usage = Usage()
-        self.budget = budget or TokenBudget(context_window_for(model))
-        #: Where the personal AGENTS.md and skills live; None reads no project context (tests).
-        self.home = home
-        #: Use the provider's own compaction endpoint where the client has one (Responses API).
-        self.remote_compaction = remote_compaction
+        self.budget = opts.budget or TokenBudget(context_window_for(model))
+        self.home = opts.home
+        self.remote_compaction = opts.remote_compaction
         #: Plan, files touched, last test run: derived from the events this session emits.
         self.state = WorkState()
-        #: Small models repeat their last call instead of answering: nudge, then stop as stuck.
         #: Off by default: scripted runs and polls of a running process legitimately repeat.
-        self.stuck = StuckDetector() if stuck_detection else None
-        self.memory = WorkspaceMemory(self.cwd, memory)
+        self.stuck = StuckDetector() if opts.stuck_detection else None
+        self.memory = WorkspaceMemory(self.cwd, opts.memory)
         self._history_bytes = 0
-        #: Compacting again before the model has answered once would loop; see `_ensure_room`.
-        self._compacted_since_sample = False
+        #: Compacting again before the model has answered once would loop (`TurnRunner`).
+        self.compacted_since_sample = False
         #: A turn has begun and not finished (also true after restoring a crashed session).
         self.open_turn = False
         self._sinks: list[Sink] = []
         self._seq = 0
-        self._turn: asyncio.Task[TurnFinished] | None = None
+        #: The output cap sent with each request; None: the client's (or provider's) default.
+        self.max_output_tokens: int | None = None
+        self.runner = TurnRunner(self)
 
     # -- the event stream -------------------------------------------------------------------
 
@@ -152,14 +140,20 @@ class Session:
         for sink in self._sinks:
             sink(event)
 
-    def _add(self, item: Item) -> None:
+    def add(self, item: Item) -> None:
         self.history.append(item)
-        self._history_bytes += _size(item)
+        self._history_bytes += size_of(item)
         self.emit(ItemAdded(item=item))
 
     def add_note(self, tag: str, body: str) -> None:
         """A harness message between turns (a `/review` report): the next request carries it."""
-        self._add(harness_message(tag, body))
+        self.add(harness_message(tag, body))
+
+    def count(self, usage: TokenUsage) -> None:
+        """Tokens a request spent: the session's and the running task's (limits use it)."""
+        for spent in (self.usage, self.runner.task):
+            spent.add(usage.input_tokens, usage.output_tokens, usage.cached_input_tokens)
+        self.emit(usage)
 
     def _on_retry(self, error: ModelError, attempt: int, delay: float) -> None:
         self.emit(
@@ -189,9 +183,9 @@ class Session:
                 lever_version=lever.__version__,
             )
         )
-        self._add(self._environment_context())
+        self.add(self._environment_context())
         for block in self._project_context():
-            self._add(UserMessage(text=block))
+            self.add(UserMessage(text=block))
 
     def restore(self, replayed: Replayed) -> None:
         """Continue a recorded session instead of `start()`: same id, same history, same state.
@@ -200,7 +194,7 @@ class Session:
         keeps one output per call; an unfinished turn is then continued by `run_turn(None)`.
         """
         self.history = list(replayed.history)
-        self._history_bytes = sum(_size(item) for item in self.history)
+        self._history_bytes = sum(size_of(item) for item in self.history)
         self.state = replayed.state
         if replayed.context_window:
             self.budget.learn(replayed.context_window)
@@ -208,7 +202,7 @@ class Session:
         self.emit(replayed.started.model_copy(update={"lever_version": lever.__version__}))
         if replayed.seed is not None:
             self.emit(replayed.seed)
-        self._answer_dangling_calls("interrupted: lever stopped before the command finished")
+        self.answer_dangling_calls("interrupted: lever stopped before the command finished")
         self.open_turn = replayed.open_turn
 
     def _project_context(self) -> list[str]:
@@ -242,100 +236,19 @@ class Session:
             if closer is not None:
                 await closer()
 
-    # -- turns ------------------------------------------------------------------------------
+    # -- turns ----------------------------------------------------------------------------
 
     async def run_turn(self, text: str | None) -> TurnFinished:
         """Run one user turn to its end; `None` continues the open turn of a restored session.
 
         `interrupt()` ends it early; the session stays usable.
         """
-        self._turn = asyncio.create_task(self._loop(text))
-        try:
-            return await self._turn
-        except asyncio.CancelledError:
-            current = asyncio.current_task()
-            if current is not None and current.cancelling():
-                raise  # we ourselves are being cancelled, not just the turn
-            self._answer_dangling_calls("interrupted by the user before it ran")
-            return self._finish("interrupted", "interrupted by the user")
-        finally:
-            self._turn = None
+        return await self.runner.run_turn(text)
 
     def interrupt(self) -> None:
-        if self._turn is not None:
-            self._turn.cancel()
+        self.runner.interrupt()
 
-    def _finish(self, reason: str, detail: str = "") -> TurnFinished:
-        last = ""
-        for item in reversed(self.history):
-            if isinstance(item, UserMessage):
-                break
-            if isinstance(item, AssistantMessage):
-                last = item.text
-                break
-        event = TurnFinished(reason=reason, last_message=last, detail=detail)
-        self.open_turn = False
-        self.emit(event)
-        return event
-
-    async def _loop(self, text: str | None) -> TurnFinished:
-        if text is not None:
-            self._add(UserMessage(text=text))
-            if self.stuck is not None:
-                self.stuck.reset()
-        self.open_turn = True
-        while True:
-            limit = self.usage.exceeded(self.limits)
-            if limit:
-                return self._finish("limit", limit)
-            try:
-                await self._ensure_room()
-                items = await self._sample()
-            except AuthError as e:
-                return self._error("auth", e)
-            except ContextLengthError as e:
-                return self._error("context", e)
-            except ModelError as e:
-                return self._error("model", e)
-            for item in items:
-                self._add(item)
-            calls = [item for item in items if isinstance(item, ToolCall)]
-            if not calls:
-                return self._finish("done")
-            results: list[ToolResult] = []
-            if len(calls) > 1 and all(self.router.is_read_only(call) for call in calls):
-                # Read-only calls run at once; their outputs still enter the history in order.
-                results = list(await asyncio.gather(*(self._execute(call) for call in calls)))
-                for call, result in zip(calls, results, strict=True):
-                    self._record(call, result)
-            else:
-                for call in calls:
-                    results.append(await self._execute(call))
-                    self._record(call, results[-1])
-                    if self.approvals is not None and self.approvals.take_stop():
-                        self._answer_dangling_calls("not run: the person stopped the turn")
-                        return self._finish("denied", "the person denied a request and stopped")
-            stuck = self._check_stuck(calls, results)
-            if stuck is not None:
-                return stuck
-
-    def _check_stuck(self, calls: list[ToolCall], results: list[ToolResult]) -> TurnFinished | None:
-        """The same call with the same result again: nudge the model once, then stop."""
-        if self.stuck is None:
-            return None
-        for call, result in zip(calls, results, strict=False):
-            verdict = self.stuck.observe(call.name, call.arguments, result.output)
-            if verdict.action == "stop":
-                return self._finish("stuck", verdict.message)
-            if verdict.action == "nudge":
-                self._add(harness_message("nudge", verdict.message))
-        return None
-
-    def _error(self, kind: str, error: ModelError) -> TurnFinished:
-        self.emit(ErrorEvent(message=str(error), kind=kind))
-        return self._finish("error", f"{kind}: {error}")
-
-    def _request(self) -> ModelRequest:
+    def request(self) -> ModelRequest:
         extra: dict[str, Any] = {}
         if getattr(self.client, "wire", "") == "openai-responses":
             extra["prompt_cache_key"] = self.id  # one cache lineage per session
@@ -344,8 +257,18 @@ class Session:
             tools=self.router.schemas(),
             items=list(self.history),
             model=self.model,
+            max_output_tokens=self.max_output_tokens,
             extra=extra,
         )
+
+    def raise_output_cap(self) -> int | None:
+        """After a reply cut at the output limit: ask for the model's largest cap from now on,
+        where the client knows a larger one (Anthropic's default is far below most models')."""
+        larger = getattr(self.client.inner, "larger_output_cap", None)
+        cap = larger(self.model, self.max_output_tokens) if larger is not None else None
+        if cap is not None:
+            self.max_output_tokens = cap
+        return cap
 
     def _request_bytes(self) -> int:
         fixed = len(self.instructions) + sum(len(str(s)) for s in self.router.schemas())
@@ -353,19 +276,6 @@ class Session:
 
     def estimated_tokens(self) -> int:
         return self.budget.estimate(self._request_bytes())
-
-    async def _ensure_room(self) -> None:
-        """Compact before a request that would pass the threshold; never twice in a row."""
-        if not self.budget.should_compact(self.estimated_tokens()):
-            return
-        if self._compacted_since_sample:
-            raise ContextLengthError("the context is still full right after a compaction")
-        await self.compact()
-        if not self.budget.fits_after_compaction(self.estimated_tokens()):
-            raise ContextLengthError(
-                f"after compaction the history still takes {self.estimated_tokens()} of "
-                f"{self.budget.effective_window} tokens; less than 40% would be free"
-            )
 
     async def compact(self) -> Compaction:
         """Replace the history with the hand-off (DESIGN.md §6); also `/compact` on demand."""
@@ -375,12 +285,15 @@ class Session:
         remote = getattr(self.client.inner, "compact", None) if self.remote_compaction else None
         if remote is not None:
             # The provider compacts; its opaque result replaces the history after the prefix.
-            items = await remote(self._request())
+            items = await remote(self.request())
             summary = "(compacted by the provider: opaque)"
             self.history = compaction.rebuild_from_remote(self.history, self.state, items, snapshot)
         else:
             save = overflow.dropped_saver(self.rollout.artifacts_dir if self.rollout else None)
-            summary = await compaction.summarize(self.client, self._request(), self.budget, save)
+            # The summary request's tokens count against the task's limits like any other.
+            summary = await compaction.summarize(
+                CountingClient(self), self.request(), self.budget, save
+            )
             budget_chars = int(
                 self.budget.effective_window
                 * self.budget.bytes_per_token
@@ -389,92 +302,32 @@ class Session:
             self.history = compaction.rebuild_history(
                 self.history, self.state, summary, snapshot, budget_chars
             )
-        self._history_bytes = sum(_size(item) for item in self.history)
-        self._compacted_since_sample = True
+        running = self._running_processes()
+        if running:
+            self.history.append(harness_message("running_processes", running))
+        self._history_bytes = sum(size_of(item) for item in self.history)
+        self.compacted_since_sample = True
         window = self.budget.learned_window  # the provider's limit, kept across a resume
         event = Compaction(summary=summary, kept=list(self.history), context_window=window)
         self.emit(event)
         return event
 
-    async def _sample(self) -> list[Item]:
-        try:
-            return await self._sample_once()
-        except ContextLengthError as e:
-            # The provider says it does not fit: learn its limit, compact to fit, ask again.
-            return await overflow.recover(self, e)
-
-    async def _sample_once(self) -> list[Item]:
-        for attempt in range(1, MALFORMED_ATTEMPTS + 1):
-            self.usage.requests += 1
-            try:
-                items = await self._stream(self._request(), self._request_bytes())
-                self._compacted_since_sample = False
-                return items
-            except MalformedResponseError as e:
-                if attempt == MALFORMED_ATTEMPTS:
-                    raise
-                if isinstance(e, ToolCallParseError):  # the same request would fail the same way
-                    self._add(tool_call_error(str(e)))
-                self.emit(
-                    ErrorEvent(
-                        message=f"unreadable reply: {e}",
-                        retrying=True,
-                        attempt=attempt,
-                        kind="malformed",
-                    )
-                )
-        raise AssertionError("unreachable")
-
-    async def _stream(self, request: ModelRequest, request_bytes: int) -> list[Item]:
-        items: list[Item] = []
-        async for event in self.client.stream(request):
-            if isinstance(event, TextDelta):
-                self.emit(event)
-            elif isinstance(event, ItemAdded):
-                items.append(event.item)
-            elif isinstance(event, TokenUsage):
-                self.usage.input_tokens += event.input_tokens
-                self.usage.output_tokens += event.output_tokens
-                self.usage.cached_input_tokens += event.cached_input_tokens
-                self.budget.observe(request_bytes, event.input_tokens)
-                self.emit(event)
-        return items
-
-    async def _execute(self, call: ToolCall) -> ToolResult:
-        """Run one call through its tool (and the sandbox and approvals); emit its events."""
-        self.emit(ToolStarted(call_id=call.call_id, name=call.name, arguments=call.arguments))
-        ctx = ToolContext(
-            cwd=self.cwd,
-            call_id=call.call_id,
-            sandbox=self.sandbox,
-            env=self.env,
-            emit=self.emit,
-            approvals=self.approvals,
-            artifacts_dir=self.rollout.artifacts_dir if self.rollout else None,
+    def _running_processes(self) -> str:
+        """The background commands still alive, so the model keeps knowing their ids."""
+        processes = getattr(self.router.tools.get("shell"), "processes", None)
+        ids = processes.running_ids() if processes is not None else []
+        if not ids:
+            return ""
+        known = self.state.background
+        lines = [f"{pid}: {known.get(pid, '(command not recorded)')}" for pid in ids]
+        return (
+            "These commands you started are still running in the background; poll one with "
+            'shell and `{"process_id": ...}`, stop one with `"kill": true`:\n' + "\n".join(lines)
         )
-        try:
-            result = await self.router.run(call, ctx)
-        except asyncio.CancelledError:
-            self._answer_call(call, "interrupted by the user while running", None, 0)
-            raise
-        self.emit(
-            ToolFinished(
-                call_id=call.call_id,
-                name=call.name,
-                exit_code=result.exit_code,
-                duration_ms=result.duration_ms,
-                full_output=result.full_output if result.full_output is not None else result.output,
-                truncated=result.truncated,
-                is_error=result.is_error,
-                process_id=result.process_id,
-            )
-        )
-        return result
 
-    def _record(self, call: ToolCall, result: ToolResult) -> None:
-        self._add(ToolOutput(call_id=call.call_id, output=result.output, is_error=result.is_error))
+    # -- every call answered ----------------------------------------------------------------
 
-    def _answer_call(self, call: ToolCall, why: str, exit_code: int | None, ms: int) -> None:
+    def answer_call(self, call: ToolCall, why: str, exit_code: int | None, ms: int) -> None:
         self.emit(
             ToolFinished(
                 call_id=call.call_id,
@@ -485,16 +338,33 @@ class Session:
                 is_error=True,
             )
         )
-        self._add(ToolOutput(call_id=call.call_id, output=f"error: {why}", is_error=True))
+        self.add(ToolOutput(call_id=call.call_id, output=f"error: {why}", is_error=True))
 
-    def _answer_dangling_calls(self, why: str) -> None:
+    def answer_dangling_calls(self, why: str) -> None:
         """Every tool call gets exactly one output, interrupted ones included."""
         answered = {item.call_id for item in self.history if isinstance(item, ToolOutput)}
         for item in self.history:
             if isinstance(item, ToolCall) and item.call_id not in answered:
-                self._answer_call(item, why, None, 0)
+                self.answer_call(item, why, None, 0)
 
 
-def _size(item: Item) -> int:
+class CountingClient:
+    """The session's client, with each response's token usage counted (`Session.count`)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.wire = session.client.wire
+
+    async def stream(self, request: ModelRequest) -> AsyncIterator[ModelEvent]:
+        async for event in self.session.client.stream(request):
+            if isinstance(event, TokenUsage):
+                self.session.count(event)
+            yield event
+
+    async def aclose(self) -> None:
+        await self.session.client.aclose()
+
+
+def size_of(item: Item) -> int:
     """Bytes an item adds to a request, near enough for budgeting."""
     return len(item.model_dump_json())

@@ -34,7 +34,11 @@ class WorkState:
     plan_explanation: str = ""
     files_touched: list[str] = field(default_factory=list)
     last_test: TestRun | None = None
+    #: Commands left running in the background, by process id ("p1"): re-announced after a
+    #: compaction, with the ids still alive then.
+    background: dict[str, str] = field(default_factory=dict)
     _commands: dict[str, str] = field(default_factory=dict)
+    _shell: dict[str, str] = field(default_factory=dict)
 
     def observe(self, event: BaseModel) -> None:
         if isinstance(event, PlanUpdated):
@@ -46,9 +50,17 @@ class WorkState:
                     self.files_touched.append(path)
         elif isinstance(event, ToolStarted) and event.name == "shell":
             command = shell_command_text(event.arguments)
+            self._shell[event.call_id] = command
             if command and _TEST_COMMAND.search(command):
                 self._commands[event.call_id] = command
-        elif isinstance(event, ToolFinished) and event.call_id in self._commands:
+        elif isinstance(event, ToolFinished):
+            self._finished(event)
+
+    def _finished(self, event: ToolFinished) -> None:
+        command = self._shell.pop(event.call_id, "")
+        if event.process_id and command:
+            self.background[event.process_id] = command
+        if event.call_id in self._commands:
             command = self._commands.pop(event.call_id)
             self.last_test = TestRun(command, event.exit_code, event.full_output[-_TAIL_CHARS:])
 

@@ -78,9 +78,13 @@ def run_exec(args: argparse.Namespace) -> int:
         return exit_codes.SANDBOX
     if args.compact_at:
         config["compact_at"] = args.compact_at
-    session = build_session(
-        resolved, cwd, config, limits_from(config, args), sandbox=sandbox, approvals=approvals
-    )
+    try:
+        session = build_session(
+            resolved, cwd, config, limits_from(config, args), sandbox=sandbox, approvals=approvals
+        )
+    except ConfigError as e:
+        print(f"lever exec: {e}", file=sys.stderr)
+        return exit_codes.USAGE
     return run_to_end(session, args, [task])
 
 
@@ -109,17 +113,21 @@ async def _run(session: Session, turns: list[str | None], restore: Replayed | No
     # First Ctrl-C interrupts the turn (the session is still written out); a second one kills.
     loop.add_signal_handler(signal.SIGINT, _interrupt_once, loop, session)
     loop.add_signal_handler(signal.SIGTERM, session.interrupt)
-    if restore is None:
-        session.start()
-    else:
-        session.restore(restore)
     finished: TurnFinished | None = None
-    for text in turns:
-        finished = await session.run_turn(text)
-        if finished.reason != "done":
-            break
+    try:
+        if restore is None:
+            session.start()
+        else:
+            session.restore(restore)
+        for text in turns:
+            finished = await session.run_turn(text)
+            if finished.reason != "done":
+                break
+    finally:
+        # However the run ends (an error, a second Ctrl-C), the processes it started in the
+        # background die with it: each is its own process group, so nothing else kills them.
+        await asyncio.shield(session.close(finished.reason if finished else "error"))
     assert finished is not None, "run_to_end needs at least one turn"
-    await session.close(finished.reason)
     return finished
 
 

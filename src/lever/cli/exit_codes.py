@@ -14,7 +14,7 @@ INTERRUPTED = 130
 HELP = """\
 exit codes:
   0    the run finished (the model gave its final answer)
-  1    error (model error after retries, bad reply, internal error)
+  1    error (model error after retries, bad, empty or cut-off reply, internal error)
   2    usage error (bad flags or configuration, no model configured)
   3    a limit was reached (--max-turns, --max-tokens, --timeout)
   4    the context window is exhausted

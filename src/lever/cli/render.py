@@ -40,7 +40,13 @@ class HumanRenderer:
     def __init__(self, out: TextIO | None = None) -> None:
         self.out = out or sys.stderr
         self._in_text = False
-        self._text = TerminalFilter(keep_colour=True)
+        self._filter = TerminalFilter(keep_colour=True)
+        #: The answer text shown so far (stderr cannot take it back).
+        self._shown = ""
+        #: After a retried stream: what the failed attempt showed, which the new attempt's
+        #: text is matched against so the same words are not shown twice.
+        self._replaying: str | None = None
+        self._again = ""
 
     def _line(self, text: str) -> None:
         if self._in_text:
@@ -51,17 +57,18 @@ class HumanRenderer:
         self.out.flush()
 
     def __call__(self, event: BaseModel) -> None:
+        if isinstance(event, ToolStarted | TurnFinished):
+            self._shown, self._replaying = "", None
         if isinstance(event, SessionStarted):
             self._line(f"lever · {event.model} via {event.provider} · {event.cwd}")
             self._line(f"session {event.session_id} · sandbox {event.sandbox}")
         elif isinstance(event, TextDelta) and event.channel == "text":
-            self.out.write(self._text.feed(event.delta))
-            self.out.flush()
-            self._in_text = True
+            self._text(event.delta)
         elif isinstance(event, ItemAdded) and isinstance(event.item, AssistantMessage):
             if self._in_text:
                 self.out.write("\n")
                 self._in_text = False
+            self._shown, self._replaying = "", None
         elif isinstance(event, ToolStarted) and event.name not in _QUIET_TOOLS:
             self._line(describe_call(event.name, event.arguments))
         elif isinstance(event, ToolFinished) and (event.name not in _QUIET_TOOLS or event.is_error):
@@ -84,8 +91,27 @@ class HumanRenderer:
             self._line(f"  → {event.decision.replace('_', ' ')} (by {event.by.replace('_', ' ')})")
         elif isinstance(event, ErrorEvent):
             self._line(("  retry: " if event.retrying else "error: ") + event.message)
+            if event.retrying and self._shown:
+                self._replaying, self._again = self._shown, ""
         elif isinstance(event, TurnFinished) and event.reason != "done":
             self._line(f"stopped ({event.reason}): {event.detail}")
+
+    def _text(self, delta: str) -> None:
+        """Show a piece of the answer; after a retry, only what the new attempt adds."""
+        if self._replaying is not None:
+            self._again += delta
+            if self._replaying.startswith(self._again):
+                return  # the same words again: already on screen
+            if self._again.startswith(self._replaying):
+                delta = "…" + self._again[len(self._replaying) :]
+            else:
+                delta = "(the answer starts again)\n" + self._again
+            self._shown, self._replaying = self._again, None
+        else:
+            self._shown += delta
+        self.out.write(self._filter.feed(delta))
+        self.out.flush()
+        self._in_text = True
 
     def _tool_finished(self, event: ToolFinished) -> None:
         lines = event.full_output.rstrip("\n").splitlines()

@@ -29,6 +29,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, Literal
 
+import anyio
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, Field
@@ -232,7 +233,10 @@ async def _drive(session: Session, turns: list[str | None]) -> LeverResult:
             if finished.reason != "done":
                 break
     finally:
-        await session.close(finished.reason if finished else "interrupted")
+        # A call cancelled by its client (or the server stopping) cancels this task's scope
+        # again at every await: shielded, the close still kills the session's processes.
+        with anyio.CancelScope(shield=True):
+            await session.close(finished.reason if finished else "interrupted")
     assert finished is not None
     return LeverResult(
         session_id=session.id,

@@ -14,7 +14,7 @@ from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any
 
-from lever.models.base import ModelEvent, ModelRequest, ToolSchema
+from lever.models.base import ModelEvent, ModelRequest, OutputCut, ToolSchema
 from lever.models.http import HttpTransport, error_details, stream_cut
 from lever.protocol import ItemAdded, TextDelta, TokenUsage
 from lever.protocol.items import (
@@ -27,10 +27,31 @@ from lever.protocol.items import (
 )
 
 API_VERSION = "2023-06-01"
+#: `max_tokens` when the request sets none: enough for most replies, and accepted by every model.
 DEFAULT_MAX_TOKENS = 8192
+#: The largest `max_tokens` each model family accepts (Anthropic's models overview), longest
+#: prefix first; asked for after a reply was cut at the default cap.
+MAX_OUTPUT_TOKENS = (
+    ("claude-opus-4-5", 64_000),
+    ("claude-opus-4-1", 32_000),
+    ("claude-opus-4", 32_000),
+    ("claude-sonnet-4", 64_000),
+    ("claude-haiku-4", 64_000),
+    ("claude-3-7-sonnet", 64_000),
+    ("claude-3-5", 8_192),
+    ("claude-3-haiku", 4_096),
+)
 #: `Reasoning.id` marking a redacted thinking block (its data is in `encrypted_content`).
 REDACTED = "redacted_thinking"
 _EPHEMERAL = {"type": "ephemeral"}
+
+
+def max_output_tokens_for(model: str) -> int | None:
+    """The model's largest output cap, when lever knows it."""
+    for prefix, limit in MAX_OUTPUT_TOKENS:
+        if model.startswith(prefix):
+            return limit
+    return None
 
 
 def _tool_input(arguments: str) -> dict[str, Any]:
@@ -153,6 +174,7 @@ class MessagesTurn:
     blocks: dict[int, _Block] = field(default_factory=dict)
     usage: TokenUsage = field(default_factory=TokenUsage)
     finished: bool = False
+    stop_reason: str = ""
 
     def start_message(self, message: dict[str, Any]) -> None:
         self.set_usage(message.get("usage") or {})
@@ -217,6 +239,9 @@ class AnthropicClient:
                 if event is not None:
                     yield event
                 if turn.finished:
+                    if turn.stop_reason == "max_tokens":
+                        limit = request.max_output_tokens or DEFAULT_MAX_TOKENS
+                        yield OutputCut(reason="max_tokens", limit=limit)
                     yield turn.usage
                     return
         raise stream_cut("message_stop")
@@ -234,10 +259,18 @@ class AnthropicClient:
             return turn.stop_block(index)
         elif kind == "message_delta":
             turn.set_usage(data.get("usage") or {})
+            turn.stop_reason = (data.get("delta") or {}).get("stop_reason") or turn.stop_reason
         elif kind == "message_stop":
             turn.finished = True
         elif kind == "error":
             raise self.http.error(*error_details(data))
+        return None
+
+    def larger_output_cap(self, model: str, current: int | None) -> int | None:
+        """A larger `max_tokens` to ask for after a cut reply, if the model takes one."""
+        largest = max_output_tokens_for(model)
+        if largest is not None and largest > (current or DEFAULT_MAX_TOKENS):
+            return largest
         return None
 
     async def aclose(self) -> None:

@@ -2,7 +2,9 @@
 
 A client takes (instructions, tools, items) and streams lever events: `TextDelta` while the answer
 arrives, one `ItemAdded` per completed output item (assistant message, reasoning, tool call), and
-one `TokenUsage` at the end. It does not retry on its own: `lever.models.retry` wraps every client.
+one `TokenUsage` at the end — preceded by an `OutputCut` when the model stopped at its output
+limit rather than of its own accord. It does not retry on its own: `lever.models.retry` wraps
+every client.
 """
 
 from __future__ import annotations
@@ -14,7 +16,20 @@ from typing import Any, Protocol
 from lever.protocol import ItemAdded, TextDelta, TokenUsage
 from lever.protocol.items import Item
 
-ModelEvent = TextDelta | ItemAdded | TokenUsage
+
+@dataclass(frozen=True)
+class OutputCut:
+    """The reply ended at the output-token limit, not where the model meant to stop: Responses
+    `response.incomplete`, Chat `finish_reason: "length"`, Anthropic `stop_reason: "max_tokens"`.
+    Its text or its last tool call is unfinished."""
+
+    #: The provider's own words for it ("max_output_tokens", "length", "max_tokens").
+    reason: str
+    #: The output cap the request had, when lever set one.
+    limit: int | None = None
+
+
+ModelEvent = TextDelta | ItemAdded | TokenUsage | OutputCut
 
 
 @dataclass(frozen=True)

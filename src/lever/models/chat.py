@@ -14,7 +14,7 @@ from contextlib import aclosing
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from lever.models.base import ModelEvent, ModelRequest, ToolSchema
+from lever.models.base import ModelEvent, ModelRequest, OutputCut, ToolSchema
 from lever.models.http import HttpTransport, error_details, stream_cut
 from lever.models.sse import DONE
 from lever.models.wire_cache import Group, PieceCache, dumps, join_body
@@ -153,6 +153,8 @@ class ChatTurn:
     calls: dict[int, _PartialCall] = field(default_factory=dict)
     usage: dict[str, Any] | None = None
     finished: bool = False
+    #: "length" when the reply stopped at the output limit.
+    finish_reason: str = ""
 
     def feed(self, chunk: dict[str, Any]) -> list[TextDelta]:
         """Take one chunk; return the deltas to show live."""
@@ -162,6 +164,7 @@ class ChatTurn:
         for choice in chunk.get("choices") or []:
             if choice.get("finish_reason"):
                 self.finished = True
+                self.finish_reason = str(choice["finish_reason"])
             deltas.extend(self._feed_delta(choice.get("delta") or {}))
         return deltas
 
@@ -184,8 +187,9 @@ class ChatTurn:
             call.arguments += arguments if isinstance(arguments, str) else json.dumps(arguments)
         return out
 
-    def events(self) -> list[ModelEvent]:
-        """The completed items (reasoning, text, tool calls) and the usage, if sent."""
+    def events(self, limit: int | None = None) -> list[ModelEvent]:
+        """The completed items (reasoning, text, tool calls), whether the output was cut, and
+        the usage, if sent."""
         events: list[ModelEvent] = []
         if self.reasoning:
             events.append(ItemAdded(item=Reasoning(summary=self.reasoning)))
@@ -196,6 +200,8 @@ class ChatTurn:
             call_id = call.call_id or f"call_{uuid.uuid4().hex[:24]}"
             item = ToolCall(call_id=call_id, name=call.name, arguments=call.arguments or "{}")
             events.append(ItemAdded(item=item))
+        if self.finish_reason == "length":
+            events.append(OutputCut(reason="length", limit=limit))
         if self.usage is not None:
             events.append(usage_event(self.usage))
         return events
@@ -224,7 +230,7 @@ class ChatClient:
                     yield delta
         if not (done or turn.finished):
             raise stream_cut("a finish_reason or [DONE]")
-        for event in turn.events():
+        for event in turn.events(request.max_output_tokens):
             yield event
 
     async def aclose(self) -> None:

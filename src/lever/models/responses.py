@@ -12,7 +12,7 @@ from contextlib import aclosing
 from dataclasses import replace
 from typing import Any
 
-from lever.models.base import ModelEvent, ModelRequest, ToolSchema
+from lever.models.base import ModelEvent, ModelRequest, OutputCut, ToolSchema
 from lever.models.http import HttpTransport, stream_cut
 from lever.models.sse import DONE
 from lever.models.wire_cache import PieceCache, join_body
@@ -160,6 +160,10 @@ class ResponsesClient:
             async for _, data in events:
                 if data is DONE or not isinstance(data, dict):
                     continue
+                if data.get("type") == "response.incomplete":
+                    details = (data.get("response") or {}).get("incomplete_details") or {}
+                    reason = details.get("reason") or "incomplete"
+                    yield OutputCut(reason=reason, limit=request.max_output_tokens)
                 event = self._event(data)
                 if event is not None:
                     yield event

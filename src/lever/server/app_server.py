@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import signal
 import sys
 import traceback
 from collections.abc import Callable
@@ -359,10 +360,14 @@ class AppServer:
 
 
 async def serve_stdio() -> None:
-    """Serve on this process's stdin/stdout; stray prints go to stderr."""
+    """Serve on this process's stdin/stdout; stray prints go to stderr.
+
+    SIGTERM ends the server as the end of stdin does: turns stopped, sessions closed, their
+    processes killed (each runs in its own process group, so nothing else would kill them)."""
     out = sys.stdout
     sys.stdout = sys.stderr
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader(limit=MAX_LINE)
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    loop.add_signal_handler(signal.SIGTERM, reader.feed_eof)
     await AppServer(out).serve(reader)

@@ -32,6 +32,15 @@ MODEL_ERROR = -32005
 
 
 class _Params(BaseModel):
+    """A request's params. Fields this server does not know are ignored, as JSON-RPC clients of
+    this kind expect (LSP, MCP and Codex's app-server clients all send `clientInfo` and more)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
+class _Notification(BaseModel):
+    """A notification's params: the server's own output, so exactly as described."""
+
     model_config = ConfigDict(extra="forbid")
 
 
@@ -42,10 +51,23 @@ class _Result(BaseModel):
 # -- params and results ---------------------------------------------------------------------
 
 
+class ClientInfo(BaseModel):
+    """`clientInfo` as LSP and MCP clients send it."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    name: str = ""
+    version: str = ""
+    title: str = ""
+
+
 class InitializeParams(_Params):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
     client_name: str = ""
     client_version: str = ""
     protocol_version: str = PROTOCOL_VERSION
+    client_info: ClientInfo | None = Field(default=None, alias="clientInfo")
 
 
 class Capabilities(_Result):
@@ -185,12 +207,12 @@ class ModelsListResult(_Result):
     models: list[str]
 
 
-class EventParams(_Params):
+class EventParams(_Notification):
     session_id: str
     event: Event
 
 
-class ApprovalRequestParams(_Params):
+class ApprovalRequestParams(_Notification):
     session_id: str
     request: ApprovalRequested
 
@@ -212,7 +234,7 @@ METHODS: dict[str, tuple[type[_Params], type[_Result]]] = {
     "models/list": (ModelsListParams, ModelsListResult),
 }
 
-NOTIFICATIONS: dict[str, type[_Params]] = {
+NOTIFICATIONS: dict[str, type[_Notification]] = {
     "event": EventParams,
     "approval/request": ApprovalRequestParams,
 }
@@ -237,7 +259,7 @@ class ErrorResponse(BaseModel):
 class IncomingRequest(BaseModel):
     """Any request, before its params are read by its method's model."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="ignore")
 
     jsonrpc: Literal["2.0"]
     id: RequestId

@@ -34,6 +34,14 @@ class _Envelope(BaseModel):
     jsonrpc: Literal["2.0"] = "2.0"
 
 
+class _RequestEnvelope(BaseModel):
+    """What a client sends: members this server does not know are ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    jsonrpc: Literal["2.0"] = "2.0"
+
+
 def _camel(method: str) -> str:
     return "".join(part[:1].upper() + part[1:] for part in method.replace("/", "_").split("_"))
 
@@ -55,7 +63,7 @@ def envelopes() -> dict[str, dict[str, type[BaseModel]]]:
         tag: Any = Literal[method]
         request = create_model(
             f"{name}Request",
-            __base__=_Envelope,
+            __base__=_RequestEnvelope,
             id=(RequestId, ...),
             method=(tag, ...),
             params=_params_field(params),
@@ -64,13 +72,13 @@ def envelopes() -> dict[str, dict[str, type[BaseModel]]]:
             f"{name}Response", __base__=_Envelope, id=(RequestId, ...), result=(result, ...)
         )
         out[method] = {"request": request, "response": response}
-    for method, params in NOTIFICATIONS.items():
+    for method, note in NOTIFICATIONS.items():
         tag = Literal[method]
         notification = create_model(
             f"{_camel(method)}Notification",
             __base__=_Envelope,
             method=(tag, ...),
-            params=(params, ...),
+            params=(note, ...),
         )
         out[method] = {"notification": notification}
     return out

@@ -31,6 +31,9 @@ A TURN is a dict with optional keys:
 - `drop_after`: stream only the first N events, then close the connection without finishing the
   chunked body (the client sees a broken stream). For a non-streaming request: send half the body.
 - `raw`: send this exact text as the body (an SSE stream if the request asked for one).
+- `cut`: true ends the reply as one cut at the output-token limit: Responses
+  `response.incomplete` (reason `max_output_tokens`), Chat `finish_reason: "length"`, Anthropic
+  `stop_reason: "max_tokens"`. Give the text or a tool call's `arguments` (a str) as cut off.
 
 Every request is checked before it is played (`lever.testing.fake_checks`): one whose tool calls
 and outputs do not pair up is refused with a 400 as the real API would refuse it, and recorded in
@@ -321,7 +324,14 @@ class FakeModelServer:
         # Echo the requested model like real servers; fall back to the first listed one.
         requested = body.get("model")
         model = requested if isinstance(requested, str) else self.models[0]
-        return Reply(model=model, text=text, reasoning=reasoning, tool_calls=calls, usage=usage)
+        return Reply(
+            model=model,
+            text=text,
+            reasoning=reasoning,
+            tool_calls=calls,
+            usage=usage,
+            cut=bool(turn.get("cut")),
+        )
 
 
 def _arguments_text(arguments: dict[str, Any] | str) -> str:

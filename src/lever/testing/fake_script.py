@@ -24,6 +24,7 @@ _TURN_KEYS = {
     "error",
     "drop_after",
     "raw",
+    "cut",
 }
 _USAGE_KEYS = {"input_tokens", "output_tokens", "cached_input_tokens", "reasoning_tokens"}
 
@@ -98,6 +99,8 @@ def validate_turn(turn: Any, index: int) -> dict[str, Any]:
     for key in ("delay_ms", "event_delay_ms", "drop_after"):
         if key in turn and not (isinstance(turn[key], int | float) and turn[key] >= 0):
             raise ScriptError(f"{where}: {key!r} must be a number >= 0")
+    if not isinstance(turn.get("cut", False), bool):
+        raise ScriptError(f"{where}: 'cut' must be a bool")
     if not isinstance(turn.get("tool_calls", []), list):
         raise ScriptError(f"{where}: 'tool_calls' must be a list")
     for call in turn.get("tool_calls", []):

@@ -55,6 +55,8 @@ class Reply:
     reasoning: str | None = None
     tool_calls: list[ToolCallOut] = field(default_factory=list)
     usage: Usage = field(default_factory=lambda: Usage(0, 0))
+    #: The reply stopped at the output-token limit (script key `cut`).
+    cut: bool = False
 
     @property
     def message_text(self) -> str | None:
@@ -183,7 +185,7 @@ def _response_object(
         "tools": body.get("tools") or [],
         "top_p": body.get("top_p", 1.0),
         "truncation": body.get("truncation", "disabled"),
-        "usage": _responses_usage(reply.usage) if status == "completed" else None,
+        "usage": _responses_usage(reply.usage) if status != "in_progress" else None,
         "user": None,
         "metadata": body.get("metadata") or {},
     }
@@ -238,6 +240,12 @@ def responses_sse(reply: Reply, body: JSON, new_id: NewId) -> list[bytes]:
             emit("response.function_call_arguments.done", **ids, arguments=item["arguments"])
         emit("response.output_item.done", output_index=index, item=item)
 
+    if reply.cut:
+        # What the API sends when `max_output_tokens` (or the model's own cap) was reached.
+        final = _response_object(reply, body, resp_id, created, "incomplete", items)
+        final["incomplete_details"] = {"reason": "max_output_tokens"}
+        emit("response.incomplete", response=final)
+        return events
     final = _response_object(reply, body, resp_id, created, "completed", items)
     emit("response.completed", response=final)
     return events
@@ -257,6 +265,8 @@ def _chat_usage(u: Usage) -> JSON:
 
 
 def _chat_finish_reason(reply: Reply) -> str:
+    if reply.cut:
+        return "length"
     return "tool_calls" if reply.tool_calls else "stop"
 
 

@@ -73,6 +73,8 @@ def _anthropic_message(
 
 
 def _stop_reason(reply: Reply) -> str:
+    if reply.cut:
+        return "max_tokens"
     return "tool_use" if reply.tool_calls else "end_turn"
 
 

@@ -197,6 +197,14 @@ class Transcript(VerticalScroll, can_focus=False):
         elif event.is_error:
             await self.add(ErrorCell(f"{event.name} failed: {event.full_output.strip()}"))
 
+    async def _discard_partial(self) -> None:
+        """A retried stream starts its answer again: what the failed attempt streamed goes, so
+        the answer is not shown twice."""
+        for cell in (self._answer, self._reasoning):
+            if cell is not None:
+                await cell.remove()
+        self._answer = self._reasoning = None
+
     async def _other(self, event: BaseModel) -> None:
         from lever.protocol import Compaction, ErrorEvent, SessionStarted, TurnFinished
         from lever.tui.cells import ErrorCell, NoticeCell
@@ -211,6 +219,7 @@ class Transcript(VerticalScroll, can_focus=False):
             await self.add(NoticeCell(f"context compacted · {first}"))
         elif isinstance(event, ErrorEvent):
             if event.retrying:
+                await self._discard_partial()
                 await self.add(NoticeCell(f"retry: {event.message}"))
             else:
                 await self.add(ErrorCell(f"error: {event.message}"))

@@ -28,7 +28,11 @@ def step(n: int) -> dict[str, Any]:
 
 def script() -> list[dict[str, Any]]:
     plan = {"tool_calls": [{"name": "update_plan", "arguments": {"plan": PLAN}}]}
-    return [plan, *(step(n) for n in range(1, STEPS + 1)), {"text": "All 30 blocks printed."}]
+    # The plan is closed before the answer (an open plan step would earn a nudge to continue).
+    done = [{**PLAN[0], "status": "completed"}]
+    close = {"tool_calls": [{"name": "update_plan", "arguments": {"plan": done}}]}
+    steps = [step(n) for n in range(1, STEPS + 1)]
+    return [plan, *steps, close, {"text": "All 30 blocks printed."}]
 
 
 def answer_summaries(body: dict[str, Any]) -> dict[str, Any] | None:

@@ -33,6 +33,7 @@ COMMANDS = {
     "sandbox": "sandbox_cmd",
     "sessions": "sessions_cmd",
     "skills": "skills_cmd",
+    "eval": "eval_cmd",
 }
 
 

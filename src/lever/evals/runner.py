@@ -78,7 +78,20 @@ def _attempt_or_error(
         )
 
 
+def check_tools(tasks: list[Task]) -> None:
+    """Fail before any attempt when the grades need pytest and lever's python has none."""
+    import importlib.util
+
+    needs = any("pytest" in " ".join(t.grade_commands()) for t in tasks)
+    if needs and importlib.util.find_spec("pytest") is None:
+        raise WorkspaceError(
+            f"the grade commands run pytest, which {sys.executable} cannot import: "
+            "install it into lever's environment (e.g. `uv tool install lever --with pytest`)"
+        )
+
+
 def run_suite(tasks: list[Task], options: RunOptions) -> RunReport:
+    check_tools(tasks)
     started = _now()
     grader = Grader(options.mechanism)
     jobs = [(task, i) for task in tasks for i in range(options.k)]
@@ -91,10 +104,14 @@ def run_suite(tasks: list[Task], options: RunOptions) -> RunReport:
                 pool.submit(_attempt_or_error, task, i, options, scratch, grader)
                 for task, i in jobs
             ]
-            for future in as_completed(futures):
-                record = future.result()
-                records.append(record)
-                progress(record)
+            try:
+                for future in as_completed(futures):
+                    records.append(future.result())
+                    progress(records[-1])
+            except BaseException:
+                # A broken suite (or Ctrl-C): stop starting attempts; running ones finish.
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
     finally:
         if options.keep is not None:
             shutil.copytree(scratch, options.keep, dirs_exist_ok=True, symlinks=True)

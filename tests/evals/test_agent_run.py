@@ -6,6 +6,7 @@ copy of the task; the grade is the task's real hidden test."""
 from __future__ import annotations
 
 import json
+import re
 import threading
 from fractions import Fraction
 from math import comb
@@ -97,6 +98,7 @@ def test_scripted_model_gives_the_expected_counts_and_metrics(tmp_path: Path, ev
         args += [arg for task_id in TASKS for arg in ("--task", task_id)]
         args += ["--provider", "openai-responses", "--base-url", server.root_url + "/v1"]
         args += ["--model", "fake-model", "-o", str(report_path)]
+        args += ["--html", str(tmp_path / "r.html")]
         result = run_lever(*args, env=eval_env, timeout=500)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     report = json.loads(report_path.read_text())
@@ -120,3 +122,8 @@ def test_scripted_model_gives_the_expected_counts_and_metrics(tmp_path: Path, ev
     assert all(a["agent_exit"] == 0 and a["turns"] == 2 for a in fixed)
     assert all(a["input_tokens"] > 0 for a in fixed)
     assert report["mode"] == "agent" and report["model"] == "fake-model" and report["k"] == K
+
+    page = (tmp_path / "r.html").read_text()
+    assert page.count("<circle") == 2 * K  # pass@k and pass^k at k = 1..K
+    assert page.count("<rect") == K * len(TASKS)  # the heat map: one cell per attempt
+    assert re.search(r"deep-merge #\d: model_api_error", page)

@@ -6,7 +6,7 @@ import itertools
 from fractions import Fraction
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lever.evals import metrics
@@ -56,6 +56,7 @@ def counts(draw: st.DrawFn) -> tuple[int, int, int]:
     return n, draw(st.integers(0, n)), draw(st.integers(1, n))
 
 
+@settings(deadline=None)
 @given(counts())
 def test_reliability_below_success_below_any(nck: tuple[int, int, int]) -> None:
     n, c, k = nck
@@ -64,6 +65,7 @@ def test_reliability_below_success_below_any(nck: tuple[int, int, int]) -> None:
     assert pass_at_k(n, c, 1) == pytest.approx(c / n)
 
 
+@settings(deadline=None, max_examples=60)  # each example bootstraps: slow on a loaded machine
 @given(st.lists(st.tuples(st.integers(1, 10), st.integers(0, 10)), min_size=1, max_size=8))
 def test_suite_curves_keep_the_order(raw: list[tuple[int, int]]) -> None:
     task_counts = [(n, min(c, n)) for n, c in raw]

@@ -60,3 +60,21 @@ def test_report_round_trips_and_the_table_shows_it(tmp_path: Path, capsys) -> No
     assert "pass@1 66.7%" in out and "pass^3 0.0%" in out and "timeout x1" in out
     page = (tmp_path / "r.html").read_text()
     assert page.count("<polyline") == 2 and "a #1: timeout" in page
+
+
+def test_oracle_keep_and_the_suite_check_exit_status(tmp_path: Path, capsys) -> None:
+    """--keep leaves each attempt's workspace; --oracle exits 1 when a solution fails."""
+    from .conftest import write_task
+
+    suite = tmp_path / "suite"
+    toml = 'id = "t"\ninstruction = "create done.txt"\ngrade = ["test -f done.txt"]\n'
+    folder = write_task(suite / "t", toml)
+    patch = "--- /dev/null\n+++ b/done.txt\n@@ -0,0 +1 @@\n+yes\n"
+    (folder / "solution.patch").write_text(patch)
+    keep = tmp_path / "kept"
+    assert main(["eval", "run", str(suite), "--oracle", "-k", "2", "-q", "--keep", str(keep)]) == 0
+    kept = sorted(p.relative_to(keep).as_posix() for p in keep.glob("t-*/*/repo/done.txt"))
+    assert len(kept) == 2 and kept[0].startswith("t-0/") and kept[1].startswith("t-1/")
+    (folder / "solution.patch").write_text(patch.replace("done.txt", "other.txt"))
+    assert main(["eval", "run", str(suite), "--oracle", "-q"]) == 1
+    assert "0/1 attempts passed" in " ".join(capsys.readouterr().out.split())

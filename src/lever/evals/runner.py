@@ -68,14 +68,21 @@ class _Progress:
 def _attempt_or_error(
     task: Task, attempt: int, options: RunOptions, scratch: Path, grader: Grader
 ) -> AttemptRecord:
+    # Each attempt in its own folder, removed as soon as it is graded (unless --keep): a run of
+    # many attempts on a big repository must not fill the disk.
+    folder = scratch / f"{task.id}-{attempt}"
+    folder.mkdir()
     try:
-        return run_attempt(task, attempt, options.mode, scratch, grader, options.agent)
+        return run_attempt(task, attempt, options.mode, folder, grader, options.agent)
     except WorkspaceError:
         raise  # the suite is broken: stop the run with its message
     except Exception as e:  # one attempt's crash must not lose the others' results
         return AttemptRecord(
             task_id=task.id, attempt=attempt, outcome="agent_error", passed=False, detail=repr(e)
         )
+    finally:
+        if options.keep is None:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def check_tools(tasks: list[Task]) -> None:

@@ -78,3 +78,16 @@ def test_oracle_keep_and_the_suite_check_exit_status(tmp_path: Path, capsys) -> 
     (folder / "solution.patch").write_text(patch.replace("done.txt", "other.txt"))
     assert main(["eval", "run", str(suite), "--oracle", "-q"]) == 1
     assert "0/1 attempts passed" in " ".join(capsys.readouterr().out.split())
+
+
+def test_no_model_configured_stops_the_run_in_one_line(tmp_path: Path, monkeypatch, capsys) -> None:
+    import os
+
+    monkeypatch.setenv("LEVER_HOME", str(tmp_path / "home"))
+    for name in list(os.environ):
+        if name.endswith("_API_KEY") or (name.startswith("LEVER_") and name != "LEVER_HOME"):
+            monkeypatch.delenv(name)
+    assert main(["eval", "run", "lever-mini", "-k", "3", "-q"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "the agent cannot start" in err
+    assert "No model is configured" in err

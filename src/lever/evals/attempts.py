@@ -31,6 +31,11 @@ from lever.evals.workspace import (
 _EXEC_FAILURES: dict[int, Outcome] = {3: "timeout", 5: "model_api_error", 6: "sandbox_denial"}
 
 
+class AgentUsageError(WorkspaceError):
+    """`lever exec` refused its flags or configuration: the run stops (exit 2), no attempt
+    can do better."""
+
+
 @dataclass
 class AgentSpec:
     """How to start the agent: the `lever exec` model flags, passed through as given."""
@@ -79,6 +84,12 @@ def run_agent(spec: AgentSpec, task: Task, work: Path) -> AgentRun:
         )
     except subprocess.TimeoutExpired:
         return AgentRun(None, detail="lever exec did not stop at its --timeout")
+    if done.returncode == 2:
+        # A usage error (no model configured, a bad flag) would fail every attempt the same way.
+        first = next((line for line in done.stderr.splitlines() if line.strip()), "exit status 2")
+        raise AgentUsageError(
+            f"the agent cannot start: {first.strip()} (run `lever exec` with the same flags)"
+        )
     run = AgentRun(done.returncode)
     for line in done.stdout.splitlines():
         try:

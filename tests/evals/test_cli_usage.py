@@ -91,3 +91,12 @@ def test_no_model_configured_stops_the_run_in_one_line(tmp_path: Path, monkeypat
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "the agent cannot start" in err
     assert "No model is configured" in err
+
+
+def test_checked_in_report_schema_is_generated() -> None:
+    from lever.evals.report import schema_text
+
+    path = Path(__file__).parents[2] / "docs" / "schema" / "eval-report.schema.json"
+    assert path.read_text() == schema_text(), (
+        "regenerate: uv run python -m lever.evals.report > docs/schema/eval-report.schema.json"
+    )

@@ -167,3 +167,14 @@ def read_report(path: Path) -> RunReport:
 def write_report(report: RunReport, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(report.model_dump_json(indent=2) + "\n", encoding="utf-8")
+
+
+def schema_text() -> str:
+    """The JSON Schema of a report, as checked in at docs/schema/eval-report.schema.json."""
+    import json
+
+    return json.dumps(RunReport.model_json_schema(), indent=2) + "\n"
+
+
+if __name__ == "__main__":
+    print(schema_text(), end="")

@@ -37,6 +37,7 @@ COMMANDS = {
     "sessions": "sessions_cmd",
     "skills": "skills_cmd",
     "fleet": "fleet_cmd",
+    "eval": "eval_cmd",
 }
 
 

@@ -1,0 +1,169 @@
+"""`lever eval`: run a task suite and report pass@k / pass^k; compare two runs (docs/evals.md)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+_EPILOG = """\
+examples:
+  lever eval list
+  lever eval run lever-mini --oracle             # validate a suite: every task must pass
+  lever eval run lever-mini --empty              # ... and fail on the untouched repository
+  lever eval run lever-mini --provider local -k 5 --concurrency 2 -o run.json
+  lever eval report run.json --html run.html
+  lever eval compare a.json b.json
+
+SUITE is a built-in suite name, a folder of task folders, one task folder, or a JSONL file.
+Exit status of `run`: 0 when it finished (whatever the pass rate; with --oracle: 0 only if every
+attempt passed, with --empty: 0 only if every attempt failed), 2 for bad input."""
+
+
+def register(sub: Any) -> argparse.ArgumentParser:
+    p: argparse.ArgumentParser = sub.add_parser(
+        "eval",
+        help="run task suites and report pass@k and pass^k",
+        description="Evaluate an agent on outcome-graded tasks (tests decide, not a model).",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    actions = p.add_subparsers(dest="eval_action", metavar="ACTION")
+    run = actions.add_parser("run", help="run a suite and write a JSON report")
+    run.add_argument("suite", help="built-in name, task folder(s) or JSONL file")
+    who = run.add_mutually_exclusive_group()
+    who.add_argument("--oracle", action="store_true", help="apply each reference solution")
+    who.add_argument("--empty", action="store_true", help="grade the untouched repository")
+    run.add_argument("-k", type=int, default=1, help="attempts per task (default 1)")
+    run.add_argument("--concurrency", type=int, default=1, help="attempts at once (default 1)")
+    run.add_argument("--task", action="append", default=[], metavar="ID", help="only this task")
+    run.add_argument("--tag", action="append", default=[], help="only tasks with this tag")
+    run.add_argument("-o", "--output", metavar="FILE", help="write the JSON report here")
+    run.add_argument("--html", metavar="FILE", help="also write the HTML report here")
+    run.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    run.add_argument("--keep", metavar="DIR", help="keep the attempt workspaces in DIR")
+    run.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+    model = run.add_argument_group("model (as for `lever exec`)")
+    model.add_argument("-m", "--model")
+    model.add_argument("--provider")
+    model.add_argument("--base-url")
+    model.add_argument("--sandbox", help="the agent's sandbox mode (default: as configured)")
+    report = actions.add_parser("report", help="show a JSON report; write its HTML page")
+    report.add_argument("report", help="a report written by `lever eval run`")
+    report.add_argument("--html", metavar="FILE", help="write a self-contained HTML page")
+    compare = actions.add_parser("compare", help="two runs side by side, with a significance test")
+    compare.add_argument("a", help="the baseline report")
+    compare.add_argument("b", help="the report compared with it")
+    compare.add_argument("--seed", type=int, default=0, help="test seed (default 0)")
+    actions.add_parser("list", help="list the built-in suites")
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    from lever.cli import exit_codes
+    from lever.evals import tasks
+    from lever.evals.report import ReportError
+    from lever.evals.workspace import WorkspaceError
+
+    try:
+        if args.eval_action == "run":
+            return _run(args)
+        if args.eval_action == "report":
+            return _report(args)
+        if args.eval_action == "compare":
+            return _compare(args)
+        if args.eval_action == "list":
+            for name in tasks.builtin_suites():
+                print(f"{name}\t{len(tasks.load_suite(name))} tasks")
+            return exit_codes.OK
+    except (tasks.TaskError, ReportError, WorkspaceError) as e:
+        print(f"lever eval: {e}", file=sys.stderr)
+        return exit_codes.USAGE
+    print("lever eval: give an action: run, report, compare or list", file=sys.stderr)
+    return exit_codes.USAGE
+
+
+def _select(args: argparse.Namespace) -> list[Any]:
+    from lever.evals.tasks import TaskError, load_suite
+
+    chosen = load_suite(args.suite)
+    if args.task:
+        unknown = sorted(set(args.task) - {t.id for t in chosen})
+        if unknown:
+            raise TaskError(f"{args.suite}: no task {unknown[0]!r}")
+        chosen = [t for t in chosen if t.id in args.task]
+    if args.tag:
+        chosen = [t for t in chosen if set(args.tag) & set(t.tags)]
+    if not chosen:
+        raise TaskError(f"{args.suite}: no task matches --task/--tag")
+    return chosen
+
+
+def _run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from lever.cli import exit_codes
+    from lever.evals.attempts import AgentSpec
+    from lever.evals.render import print_run
+    from lever.evals.report import write_report
+    from lever.evals.runner import RunOptions, run_suite
+
+    if args.k < 1 or args.concurrency < 1:
+        print("lever eval: -k and --concurrency must be at least 1", file=sys.stderr)
+        return exit_codes.USAGE
+    mode = "oracle" if args.oracle else "empty" if args.empty else "agent"
+    agent = None
+    if mode == "agent":
+        agent = AgentSpec(args.provider, args.model, args.base_url, args.sandbox)
+    options = RunOptions(
+        suite=args.suite,
+        mode=mode,
+        k=args.k,
+        concurrency=args.concurrency,
+        seed=args.seed,
+        agent=agent,
+        keep=Path(args.keep) if args.keep else None,
+        progress=None if args.quiet else sys.stderr,
+    )
+    report = run_suite(_select(args), options)
+    if args.output:
+        write_report(report, Path(args.output))
+    if args.html:
+        _write_html(report, Path(args.html))
+    print_run(report)
+    if report.unconfined:
+        print(f"lever eval: graded WITHOUT a sandbox: {report.unconfined}", file=sys.stderr)
+    if mode == "oracle" and report.summary.passed != report.summary.attempts:
+        return exit_codes.ERROR
+    if mode == "empty" and report.summary.passed != 0:
+        return exit_codes.ERROR
+    return exit_codes.OK
+
+
+def _write_html(report: Any, path: Any) -> None:
+    from lever.evals.html import render_html
+
+    path.write_text(render_html(report), encoding="utf-8")
+
+
+def _report(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from lever.evals.render import print_run
+    from lever.evals.report import read_report
+
+    report = read_report(Path(args.report))
+    if args.html:
+        _write_html(report, Path(args.html))
+    print_run(report)
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from lever.evals.render import print_compare
+    from lever.evals.report import read_report
+
+    print_compare(read_report(Path(args.a)), read_report(Path(args.b)), seed=args.seed)
+    return 0

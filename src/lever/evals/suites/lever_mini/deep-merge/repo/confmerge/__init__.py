@@ -1,0 +1,3 @@
+def deep_merge(base: dict, override: dict) -> dict:
+    base.update(override)
+    return base

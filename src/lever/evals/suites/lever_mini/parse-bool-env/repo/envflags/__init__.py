@@ -1,0 +1,2 @@
+def parse_bool(text: str) -> bool:
+    return bool(text)

@@ -1,0 +1,3 @@
+def sort_versions(versions: list[str]) -> list[str]:
+    """Oldest first."""
+    return sorted(versions)

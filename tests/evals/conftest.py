@@ -1,0 +1,54 @@
+"""Helpers for the eval tests: run the installed `lever` command, write small task folders."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+
+def lever_bin() -> str:
+    found = shutil.which("lever")
+    assert found, "the `lever` command is not installed (run through `uv run`)"
+    return found
+
+
+def run_lever(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 240
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [lever_bin(), *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+@pytest.fixture
+def eval_env(tmp_path: Path) -> dict[str, str]:
+    home = tmp_path / "lever-home"
+    home.mkdir()
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.endswith("_API_KEY") and not k.startswith("LEVER_")
+    }
+    env["LEVER_HOME"] = str(home)
+    return env
+
+
+def write_task(folder: Path, toml: str, files: dict[str, str] | None = None) -> Path:
+    """A task folder: task.toml and repo/ with `files` (a default file if none)."""
+    (folder / "repo").mkdir(parents=True)
+    (folder / "task.toml").write_text(toml)
+    for name, text in (files or {"README.md": "hello\n"}).items():
+        path = folder / "repo" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return folder

@@ -12,6 +12,7 @@ import json
 import re
 import signal
 import uuid
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from lever.sandbox.denial import sandbox_denial
 from lever.sandbox.paths import PathOutsideRoots, confine
 from lever.tools.base import ToolContext, ToolResult
 from lever.tools.processes import ChunkCallback, ProcessError, ProcessManager, ProcessResult
+from lever.tools.shell_snapshot import Launch, ShellSnapshot, prepare
 from lever.tools.truncate import (
     DEFAULT_MAX_BYTES,
     DEFAULT_MAX_LINES,
@@ -37,28 +39,7 @@ DEFAULT_YIELD_MS = 10_000
 #: Exit code reported for a command killed by its timeout (as GNU `timeout` does).
 TIMEOUT_EXIT_CODE = 124
 
-_DESCRIPTION = """\
-Run a command in the workspace. Returns a header line (exit code and duration) followed by the \
-output, stdout and stderr merged as a terminal would show them.
-
-- `command`: a string is run with `bash -lc` (pipes, &&, redirects, globs, env vars work); an \
-array of strings is run directly as argv, with no shell (no quoting worries).
-- `workdir`: directory to run in, relative to the workspace root (default: the root).
-- stdin is closed (/dev/null): programs that wait for input get end-of-file at once. Prefer \
-non-interactive flags (`git --no-pager`, `-y`, `--yes`, `CI=1`).
-- Long output is shown as its head and tail with a marker saying how much was cut and naming a \
-file with the full output; read that file with `sed -n 'A,Bp'`, `grep` or `tail` when you need \
-the middle.
-- A command still running after `yield_ms` (default 10000) keeps running in the background and \
-you get a `process_id` such as "p1". Use it for servers, watchers, long builds and programs you \
-talk to. Then call shell with `{"process_id": "p1"}` to get the output produced since your last \
-look (waits up to `yield_ms` or until it exits), with `"stdin": "text\\n"` to type into it (only \
-if it was started with `keep_stdin_open: true`), or with `"kill": true` to stop it.
-- `timeout_ms` (default 120000) is the command's whole lifetime, background time included; \
-after it the command and everything it started are killed. Raise it for long builds or servers.
-- A non-zero exit code is a normal result, not an error: read the output.
-- `escalate` with a `justification`: ask to run this command outside the sandbox, when it \
-failed because of the sandbox (e.g. it needs the network or to write outside the workspace)."""
+_DESCRIPTION = (files("lever.tools") / "shell.md").read_text(encoding="utf-8").strip()
 
 _PARAMETERS: dict[str, Any] = {
     "type": "object",
@@ -68,8 +49,8 @@ _PARAMETERS: dict[str, Any] = {
                 {"type": "string"},
                 {"type": "array", "items": {"type": "string"}, "minItems": 1},
             ],
-            "description": "String: run with `bash -lc`. Array: run as argv without a shell. "
-            "Required unless `process_id` is given.",
+            "description": "String: run by bash with the login environment. Array: run as "
+            "argv without a shell. Required unless `process_id` is given.",
         },
         "workdir": {
             "type": "string",
@@ -148,11 +129,15 @@ class ShellArgs(BaseModel):
             return value
         if isinstance(value, list) and all(isinstance(part, str) for part in value):
             return value
-        raise ValueError("must be a string (run with bash -lc) or an array of strings (argv)")
+        raise ValueError("must be a string (run by bash) or an array of strings (argv)")
 
 
 class ShellTool:
-    """Runs commands through `ctx.sandbox` using the session's `ProcessManager`."""
+    """Runs commands through `ctx.sandbox` using the session's `ProcessManager`.
+
+    With a `snapshot`, string commands run as `bash -c` in the login shell's environment taken
+    once (lever.tools.shell_snapshot); without one, as `bash -lc`.
+    """
 
     def __init__(
         self,
@@ -160,14 +145,20 @@ class ShellTool:
         *,
         max_bytes: int = DEFAULT_MAX_BYTES,
         max_lines: int = DEFAULT_MAX_LINES,
+        snapshot: ShellSnapshot | None = None,
     ) -> None:
         self.processes = processes
         self.max_bytes = max_bytes
         self.max_lines = max_lines
+        self.snapshot = snapshot
+        #: Lines a bare `bash -lc true` prints in the sandbox (start-up noise), once known.
+        self._noise: frozenset[str] | None = None
         self.schema = ToolSchema(name="shell", description=_DESCRIPTION, parameters=_PARAMETERS)
 
     async def aclose(self) -> None:
         """Kill every process still running: they die with the session."""
+        if self.snapshot is not None:
+            self.snapshot.close()
         await self.processes.close()
 
     async def run(self, args: dict[str, Any], ctx: ToolContext) -> ToolResult:
@@ -193,10 +184,8 @@ class ShellTool:
         workdir = _resolve_workdir(args.workdir, ctx)
         if isinstance(workdir, str):
             return _error(workdir)
-        if isinstance(args.command, str):
-            argv = ["bash", "-lc", args.command]
-        else:
-            argv = list(args.command)
+        launch = await prepare(args.command, self.snapshot, ctx)
+        argv = launch.argv
         outside = False
         if ctx.approvals is not None:
             verdict = await ctx.approvals.check_command(
@@ -212,14 +201,14 @@ class ShellTool:
             if not verdict.allowed:
                 return _error(verdict.message)  # a denied command never runs
             outside = verdict.outside
-        result = await self._spawn(argv, workdir, args, ctx, on_chunk, outside=outside)
+        result = await self._spawn(launch, workdir, args, ctx, on_chunk, outside=outside)
         if outside or ctx.approvals is None or not is_confining(ctx.sandbox):
             return self._result(result, ctx, polled=False)
-        return await self._after_sandbox(args, argv, workdir, ctx, on_chunk, result)
+        return await self._after_sandbox(args, launch, workdir, ctx, on_chunk, result)
 
     async def _spawn(
         self,
-        argv: list[str],
+        launch: Launch,
         workdir: Path,
         args: ShellArgs,
         ctx: ToolContext,
@@ -229,9 +218,9 @@ class ShellTool:
     ) -> ProcessResult:
         sandbox = NoSandbox(ctx.sandbox.policy) if outside else ctx.sandbox
         return await self.processes.run(
-            sandbox.wrap(argv, workdir, ctx.env),
+            sandbox.wrap(launch.argv, workdir, launch.env),
             cwd=workdir,
-            env=ctx.env,
+            env=launch.env,
             timeout_ms=args.timeout_ms or DEFAULT_TIMEOUT_MS,
             yield_ms=_yield(args),
             keep_stdin_open=bool(args.keep_stdin_open),
@@ -241,7 +230,7 @@ class ShellTool:
     async def _after_sandbox(
         self,
         args: ShellArgs,
-        argv: list[str],
+        launch: Launch,
         workdir: Path,
         ctx: ToolContext,
         on_chunk: ChunkCallback,
@@ -250,8 +239,7 @@ class ShellTool:
         """A command that ran in the sandbox: if the sandbox refused it, `on-failure` asks to
         rerun it outside; other policies tell the model what it may do."""
         assert ctx.approvals is not None and args.command is not None
-        finished = not (first.running or first.timed_out or first.killed)
-        failure = sandbox_denial(first.exit_code, decode_output(first.output)) if finished else None
+        failure = await self._denial(first, launch, workdir, ctx)
         if failure is None:
             return self._result(first, ctx, polled=False)
         if not ctx.approvals.wants_rerun_prompt(ctx.sandbox):
@@ -259,19 +247,38 @@ class ShellTool:
         verdict = await ctx.approvals.check_rerun(
             call_id=ctx.call_id,
             command=args.command,
-            argv=argv,
+            argv=launch.argv,
             cwd=workdir,
             failure=failure,
             emit=ctx.emit,
         )
         if not verdict.allowed:
             return self._result(first, ctx, polled=False, note=f"[lever: {verdict.message}]")
-        second = await self._spawn(argv, workdir, args, ctx, on_chunk, outside=True)
+        second = await self._spawn(launch, workdir, args, ctx, on_chunk, outside=True)
         note = (
             f"[lever: it failed in the sandbox ({failure}); the person approved running it "
             "again outside the sandbox, and this is that run]"
         )
         return self._result(second, ctx, polled=False, note=note)
+
+    async def _denial(
+        self, result: ProcessResult, launch: Launch, workdir: Path, ctx: ToolContext
+    ) -> str | None:
+        """The line showing the sandbox refused the command itself, or None. Under `bash -lc`
+        the login scripts print their own refusals: lines a bare `bash -lc true` prints in the
+        sandbox are start-up noise, not the command's failure."""
+        if result.running or result.timed_out or result.killed:
+            return None
+        output = decode_output(result.output)
+        failure = sandbox_denial(result.exit_code, output)
+        if failure is None or not launch.login:
+            return failure
+        if self._noise is None:
+            probe = Launch(["bash", "-lc", "true"], launch.env, login=True)
+            quiet = ShellArgs(timeout_ms=DEFAULT_YIELD_MS, yield_ms=DEFAULT_YIELD_MS + 1000)
+            noise = await self._spawn(probe, workdir, quiet, ctx, lambda _: None, outside=False)
+            self._noise = frozenset(decode_output(noise.output).splitlines())
+        return sandbox_denial(result.exit_code, output, ignore=self._noise)
 
     async def _existing(
         self, args: ShellArgs, process_id: str, ctx: ToolContext, on_chunk: ChunkCallback

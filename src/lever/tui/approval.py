@@ -58,7 +58,11 @@ def describe_request(event: ApprovalRequested) -> Text:
     text = Text()
     text.append("? " + _KINDS.get(event.kind, "approve?"), style="bold")
     what = shlex.join(event.command) if event.command else ", ".join(event.paths or [])
-    if event.command and event.command[:2] == ["bash", "-lc"] and len(event.command) == 3:
+    if (
+        event.command
+        and event.command[:2] in (["bash", "-c"], ["bash", "-lc"])
+        and len(event.command) == 3
+    ):
         what = event.command[2]
     text.append(f"\n  $ {what}" if event.command else f"\n  {what}")
     text.append(f"\n  in {event.cwd}")

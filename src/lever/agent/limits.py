@@ -37,3 +37,7 @@ class Usage:
         if limits.max_seconds is not None and elapsed >= limits.max_seconds:
             return f"time limit reached ({elapsed:.0f} s of {limits.max_seconds:.0f} s)"
         return None
+
+    def deadline(self, limits: Limits) -> float | None:
+        """The `time.monotonic()` at which the time limit is reached, if there is one."""
+        return None if limits.max_seconds is None else self.started + limits.max_seconds

@@ -449,6 +449,7 @@ class Session:
             emit=self.emit,
             approvals=self.approvals,
             artifacts_dir=self.rollout.artifacts_dir if self.rollout else None,
+            deadline=self.usage.deadline(self.limits),
         )
         try:
             result = await self.router.run(call, ctx)

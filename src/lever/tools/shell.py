@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import signal
+import time
 import uuid
 from importlib.resources import files
 from pathlib import Path
@@ -36,6 +37,14 @@ from lever.tools.truncate import (
 
 DEFAULT_TIMEOUT_MS = 120_000
 DEFAULT_YIELD_MS = 10_000
+#: Bounds on what the model may ask for: a command lives at most an hour (and never past the
+#: run's time limit); a call waits at most five minutes before returning.
+MAX_TIMEOUT_MS = 3_600_000
+MAX_YIELD_MS = 300_000
+#: What the rollout keeps of one output (head and tail; the whole is in the output file).
+ROLLOUT_MAX_BYTES = 64_000
+ROLLOUT_MAX_LINES = 2_000
+_KILL_MARGIN_MS = 2_000
 #: Exit code reported for a command killed by its timeout (as GNU `timeout` does).
 TIMEOUT_EXIT_CODE = 124
 
@@ -217,14 +226,16 @@ class ShellTool:
         outside: bool,
     ) -> ProcessResult:
         sandbox = NoSandbox(ctx.sandbox.policy) if outside else ctx.sandbox
+        timeout_ms = _timeout(args, ctx)
         return await self.processes.run(
             sandbox.wrap(launch.argv, workdir, launch.env),
             cwd=workdir,
             env=launch.env,
-            timeout_ms=args.timeout_ms or DEFAULT_TIMEOUT_MS,
-            yield_ms=_yield(args),
+            timeout_ms=timeout_ms,
+            yield_ms=_yield(args, timeout_ms),
             keep_stdin_open=bool(args.keep_stdin_open),
             on_chunk=on_chunk,
+            output_file=_artifact_path(ctx),
         )
 
     async def _after_sandbox(
@@ -298,19 +309,26 @@ class ShellTool:
         if note:
             header += f"\n{note}"
         body = decode_output(result.output)
-        path = _artifact_path(ctx)
+        # A long output is already in its file (written as it came); a shorter one that the
+        # model cannot see whole is written now.
+        path = result.output_file or _artifact_path(ctx)
         shown, truncated = truncate_output(
             body, self.max_bytes, self.max_lines, full_output_path=str(path) if path else None
         )
-        if truncated and path is not None and not _write_artifact(path, result.output):
+        unwritten = truncated and result.output_file is None and path is not None
+        if unwritten and path is not None and not _write_artifact(path, result.output):
+            path = None
             shown, truncated = truncate_output(body, self.max_bytes, self.max_lines)
+        kept, _ = truncate_output(
+            body, ROLLOUT_MAX_BYTES, ROLLOUT_MAX_LINES, full_output_path=str(path) if path else None
+        )
         if not body:
             shown = "(no new output)" if polled else "(no output)"
         exit_code = TIMEOUT_EXIT_CODE if result.timed_out else result.exit_code
         return ToolResult(
             output=f"{header}\n{shown}",
             exit_code=exit_code,
-            full_output=f"{header}\n{body}",
+            full_output=f"{header}\n{kept}",
             truncated=truncated,
             duration_ms=result.duration_ms,
             process_id=result.process_id if result.running else None,
@@ -321,8 +339,24 @@ def _error(message: str) -> ToolResult:
     return ToolResult(output=message, is_error=True)
 
 
-def _yield(args: ShellArgs) -> int:
-    return DEFAULT_YIELD_MS if args.yield_ms is None else args.yield_ms
+def _yield(args: ShellArgs, timeout_ms: int | None = None) -> int:
+    wanted = min(DEFAULT_YIELD_MS if args.yield_ms is None else args.yield_ms, MAX_YIELD_MS)
+    if timeout_ms is not None and wanted >= timeout_ms:
+        # Waiting as long as the command may live means waiting for its end, the kill included.
+        return timeout_ms + _KILL_MARGIN_MS
+    return wanted
+
+
+def _timeout(args: ShellArgs, ctx: ToolContext) -> int:
+    """The command's lifetime: as asked, but at most an hour and never past the run's end."""
+    return min(args.timeout_ms or DEFAULT_TIMEOUT_MS, MAX_TIMEOUT_MS, _left_ms(ctx))
+
+
+def _left_ms(ctx: ToolContext) -> int:
+    """Milliseconds until the run's time limit (a second at least, so a command can start)."""
+    if ctx.deadline is None:
+        return MAX_TIMEOUT_MS
+    return max(int((ctx.deadline - time.monotonic()) * 1000), 1000)
 
 
 def _validation_message(exc: ValidationError) -> str:

@@ -5,7 +5,7 @@ agent runs N steps (its default way of running a string command, `Agent.home_tur
 = an empty folder, then with HOME = the tests' realistic profile (lever.testing.realistic_home:
 0.3 s in `.bashrc`, 0.3 s more in the profile, noise on stderr, shims on PATH).
 
-Figures per HOME, medians over the repeats:
+Figures per HOME, medians over the repeats (round by round, the two HOMEs alternating):
 - wall per step: (last request - second request) / (N - 1), from the fake server's timestamps;
   the first step is left out of it and shown on its own, since it waits for whatever the agent
   does once at start-up (lever: the login-shell snapshot);
@@ -28,27 +28,34 @@ HOMES = ("clean", "realistic")
 
 
 def home_figures(agent: Agent, steps: int, repeats: int, folder: Path) -> dict[str, Any]:
-    out: dict[str, Any] = {"steps": steps}
-    for home in HOMES:
-        ones, runs = [], []
-        for r in range(repeats):
-            ones.append(run_trajectory(agent, 1, folder / f"{home}-1-r{r}", user_home=home))
-            runs.append(run_trajectory(agent, steps, folder / f"{home}-n-r{r}", user_home=home))
-        failed = [x for x in (*ones, *runs) if not x["ok"]]
-        if failed:
-            x = failed[0]
-            raise RuntimeError(
-                f"{agent.name}, {home} HOME: run of {x['steps']} steps exited {x['returncode']} "
-                f"after {x['steps_done']} steps"
+    # Round by round, each HOME once per round: a change in the shared machine's load falls on
+    # both alike.
+    ones: dict[str, list[dict[str, Any]]] = {home: [] for home in HOMES}
+    runs: dict[str, list[dict[str, Any]]] = {home: [] for home in HOMES}
+    for r in range(repeats):
+        for home in HOMES:
+            ones[home].append(run_trajectory(agent, 1, folder / f"{home}-1-r{r}", user_home=home))
+            runs[home].append(
+                run_trajectory(agent, steps, folder / f"{home}-n-r{r}", user_home=home)
             )
-        cpu_one = statistics.median(x["cpu_s"] for x in ones)
+    failed = [x for home in HOMES for x in (*ones[home], *runs[home]) if not x["ok"]]
+    if failed:
+        x = failed[0]
+        raise RuntimeError(
+            f"{agent.name}: run of {x['steps']} steps exited {x['returncode']} after "
+            f"{x['steps_done']} steps"
+        )
+    out: dict[str, Any] = {"steps": steps, "repeats": repeats}
+    for home in HOMES:
+        cpu_one = statistics.median(x["cpu_s"] for x in ones[home])
+        done = runs[home]
         out[home] = {
             "wall_ms": statistics.median(
-                (x["steps_s"] - x["first_step_s"]) / (steps - 1) * 1000 for x in runs
+                (x["steps_s"] - x["first_step_s"]) / (steps - 1) * 1000 for x in done
             ),
-            "first_step_ms": statistics.median(x["first_step_s"] * 1000 for x in runs),
-            "cpu_ms": statistics.median((x["cpu_s"] - cpu_one) / (steps - 1) * 1000 for x in runs),
-            "run_s": statistics.median(x["wall_s"] for x in runs),
+            "first_step_ms": statistics.median(x["first_step_s"] * 1000 for x in done),
+            "cpu_ms": statistics.median((x["cpu_s"] - cpu_one) / (steps - 1) * 1000 for x in done),
+            "run_s": statistics.median(x["wall_s"] for x in done),
         }
     clean, realistic = out["clean"], out["realistic"]
     out["ratio"] = {

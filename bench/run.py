@@ -56,7 +56,7 @@ def measure_agent(
 ) -> dict[str, Any]:
     """Every figure for one agent; a section that fails records why instead of a number."""
     out: dict[str, Any] = {"version": agent.version}
-    repeats = 1 if quick else 3
+    repeats = 1 if quick else 5
     out["homes"] = _attempt(lambda: home_figures(agent, 100, repeats, folder / "homes"))
     if homes_only:
         return out

@@ -156,8 +156,10 @@ class ShellSnapshot:
             self._fail(f"the login shell took longer than {self.timeout_s:g} s")
             return
         out.seek(0)
+        data = out.read()
+        out.close()
         try:
-            variables, aliases, functions = _parse(out.read())
+            variables, aliases, functions = _parse(data)
             carried = {
                 name: value
                 for name, value in self.env_rule(variables).items()

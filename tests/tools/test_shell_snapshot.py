@@ -118,6 +118,9 @@ async def test_a_hanging_login_falls_back_to_bash_lc_with_one_notice(
     # `bash -lc` runs the (no longer stalling) login scripts with each command: PATH works.
     assert second.exit_code == 0 and second.output.endswith(f"{fixture.SHIM_OUTPUT}\ntwo\n")
     assert home.runs() == 3  # the stalled snapshot, then once per command
+    # Stopped with SIGTERM first, so its EXIT trap removed the lock (SIGKILL would leave it,
+    # and every later login would wait for it).
+    assert not (home.shims / ".pyenv-shim").exists()
     (notice,) = notices(events)
     assert "longer than 0.5 s" in notice.message and "bash -lc" in notice.message
 

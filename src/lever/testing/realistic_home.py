@@ -57,8 +57,14 @@ alias rm='rm -i'
 """
 
 _HANG_ONCE = """\
-# A login that stalls once (a slow network mount, a first-time install): the snapshot times out.
-if [ ! -e "$HOME/.hung-once" ]; then : > "$HOME/.hung-once"; sleep 60; fi
+# A login that stalls once (a slow network mount, a lock held elsewhere): the snapshot times
+# out. Like `pyenv rehash`, it holds a lock file that its EXIT trap removes.
+if [ ! -e "$HOME/.hung-once" ]; then
+    : > "$HOME/.hung-once"
+    : > "$HOME/.pyenv/shims/.pyenv-shim"
+    trap 'rm -f "$HOME/.pyenv/shims/.pyenv-shim"' EXIT
+    sleep 60
+fi
 """
 
 

@@ -37,6 +37,7 @@ from typing import IO
 from lever.protocol.events import ErrorEvent
 from lever.sandbox.env import command_env
 from lever.tools.base import ToolContext
+from lever.tools.processes import group_alive
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +153,7 @@ class ShellSnapshot:
         try:
             await asyncio.to_thread(proc.wait, remaining)
         except subprocess.TimeoutExpired:
-            _kill_group(proc)
+            await asyncio.to_thread(_kill_group, proc)
             self._fail(f"the login shell took longer than {self.timeout_s:g} s")
             return
         out.seek(0)
@@ -314,7 +315,14 @@ def _write_private(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+def _kill_group(proc: subprocess.Popen[bytes], grace_s: float = 0.5) -> None:
+    """SIGTERM first: the scripts then run their EXIT traps (pyenv's removes the lock it holds
+    on its shims folder; a lock left behind makes every later login wait for it)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
+    while time.monotonic() < deadline and (proc.poll() is None or group_alive(proc.pid)):
+        time.sleep(0.02)
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
     with contextlib.suppress(subprocess.TimeoutExpired):

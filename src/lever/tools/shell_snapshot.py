@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 #: Makes a command environment out of a raw one (the session's `shell_environment` rule).
 EnvRule = Callable[[Mapping[str, str]], dict[str, str]]
 
-SNAPSHOT_TIMEOUT_S = 5.0
+SNAPSHOT_TIMEOUT_S = 10.0
 FILE_NAME = "shell_snapshot.sh"
 _MARK = "__LEVER_SNAPSHOT__"
 # Sections separated by NUL-framed marks: whatever the profile printed comes before the first.

@@ -53,6 +53,11 @@ class Agent:
     def turns(self, steps: int) -> list[dict[str, Any]]:
         raise NotImplementedError
 
+    def home_turns(self, steps: int) -> list[dict[str, Any]]:
+        """The steps as a model sends them by default, for the HOME comparison (home_cost.py):
+        where the agent's shell would read the person's profile, it does."""
+        return self.turns(steps)
+
     def argv(self, base_url: str, workdir: Path, home: Path) -> list[str]:
         raise NotImplementedError
 
@@ -91,6 +96,11 @@ class Lever(Agent):
 
     def turns(self, steps: int) -> list[dict[str, Any]]:
         call = {"name": "shell", "arguments": {"command": ["bash", "-c", STEP_COMMAND]}}
+        return [{"tool_calls": [call], "usage": _usage()}] * steps + [{"text": "done"}]
+
+    def home_turns(self, steps: int) -> list[dict[str, Any]]:
+        # A string command: bash in the login environment (lever's shell snapshot).
+        call = {"name": "shell", "arguments": {"command": STEP_COMMAND}}
         return [{"tool_calls": [call], "usage": _usage()}] * steps + [{"text": "done"}]
 
     def argv(self, base_url: str, workdir: Path, home: Path) -> list[str]:
@@ -137,6 +147,11 @@ class Codex(Agent):
         # exec_command with login=false: `bash -c`, as lever's step (a login shell is slow here).
         arguments = {"cmd": STEP_COMMAND, "login": False}
         call = {"name": "exec_command", "arguments": arguments}
+        return [{"tool_calls": [call], "usage": _usage()}] * steps + [{"text": "done"}]
+
+    def home_turns(self, steps: int) -> list[dict[str, Any]]:
+        # Codex's default (`login` not given): its login shell, through its own snapshot.
+        call = {"name": "exec_command", "arguments": {"cmd": STEP_COMMAND}}
         return [{"tool_calls": [call], "usage": _usage()}] * steps + [{"text": "done"}]
 
     def argv(self, base_url: str, workdir: Path, home: Path) -> list[str]:

@@ -105,7 +105,11 @@ def _tree(pid: int) -> list[int]:
     while todo:
         current = todo.pop()
         found.append(current)
-        for task in Path(f"/proc/{current}/task").glob("*/children"):
+        tasks: list[Path] = []
+        # A process can end between two reads of /proc: it then has no children to list.
+        with contextlib.suppress(OSError):
+            tasks = list(Path(f"/proc/{current}/task").glob("*/children"))
+        for task in tasks:
             with contextlib.suppress(OSError, ValueError):
                 todo += [int(c) for c in task.read_text().split()]
     return found

@@ -126,12 +126,15 @@ def lever_tables(extra: dict[str, Any]) -> list[str]:
 
 
 def render(results: dict[str, Any]) -> str:
+    from home_cost import homes_table
+
     lines = [
         f"{results['date']} — {results['machine']}"
         + (" — quick run" if results.get("quick") else ""),
-        "",
-        *agents_table(results),
     ]
+    if not results.get("homes_only"):
+        lines += ["", *agents_table(results)]
+    lines += homes_table(results)
     if "lever" in results:
         lines += lever_tables(results["lever"])
     lines += ["", f"({results['seconds']:.0f} s)"]

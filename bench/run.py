@@ -1,6 +1,6 @@
 """lever's benchmark suite, side by side with the Codex CLI and mini-swe-agent: `bench/run`.
 
-    bench/run [--quick] [--agents lever,codex,mini] [--json FILE]
+    bench/run [--quick] [--agents lever,codex,mini] [--json FILE] [--homes-only]
 
 Prints a Markdown table and writes the raw figures as JSON (bench/results/latest.json). Peers
 are installed on first use into ~/.cache/lever-bench (npm, PyPI); every agent talks only to the
@@ -22,6 +22,7 @@ from typing import Any
 
 from agents import AGENTS, Agent
 from common import first_request_ms, time_starts
+from home_cost import home_figures
 from sandbox_cost import sandbox_figures
 from trajectory import step_figures
 
@@ -50,9 +51,15 @@ def machine() -> str:
     )
 
 
-def measure_agent(agent: Agent, quick: bool, folder: Path) -> dict[str, Any]:
+def measure_agent(
+    agent: Agent, quick: bool, folder: Path, *, homes_only: bool = False
+) -> dict[str, Any]:
     """Every figure for one agent; a section that fails records why instead of a number."""
     out: dict[str, Any] = {"version": agent.version}
+    repeats = 1 if quick else 5
+    out["homes"] = _attempt(lambda: home_figures(agent, 100, repeats, folder / "homes"))
+    if homes_only:
+        return out
     starts = 5 if quick and agent.name != "lever" else (10 if quick else 20)
     for key, argv in (("version_start", agent.version_argv), ("help_start", agent.help_argv)):
         out[key] = _attempt(lambda argv=argv: time_starts(argv(), starts))
@@ -115,6 +122,9 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="fewer repeats, no soak (< 3 min)")
     parser.add_argument("--agents", default="lever,codex,mini", help="comma-separated")
     parser.add_argument("--json", type=Path, default=HERE / "results" / "latest.json")
+    parser.add_argument(
+        "--homes-only", action="store_true", help="only per-step cost in a clean and realistic HOME"
+    )
     args = parser.parse_args()
     started = time.time()
     results: dict[str, Any] = {
@@ -133,8 +143,11 @@ def main() -> int:
                 continue
             folder = Path(tmp) / key
             folder.mkdir()
-            results["agents"][agent.name] = measure_agent(agent, args.quick, folder)
-    if "lever" in args.agents.split(","):
+            results["agents"][agent.name] = measure_agent(
+                agent, args.quick, folder, homes_only=args.homes_only
+            )
+    results["homes_only"] = args.homes_only
+    if "lever" in args.agents.split(",") and not args.homes_only:
         print("… lever: sandbox, memory", file=sys.stderr, flush=True)
         results["lever"] = lever_extras(args.quick)
     results["seconds"] = time.time() - started

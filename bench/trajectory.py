@@ -10,17 +10,30 @@ from agents import Agent
 from common import command_cost, run_process
 from fake_server import byte_figures, recorded_requests, start_fake_model
 
+from lever.testing.realistic_home import build_realistic_home
 
-def run_trajectory(agent: Agent, steps: int, folder: Path) -> dict[str, Any]:
-    """Run `agent` for `steps` steps (then its final answer); the whole process is measured."""
+
+def run_trajectory(
+    agent: Agent, steps: int, folder: Path, *, user_home: str | None = None
+) -> dict[str, Any]:
+    """Run `agent` for `steps` steps (then its final answer); the whole process is measured.
+
+    `user_home` "clean" or "realistic" makes the agent's own folder the person's HOME, empty or
+    with the slow, noisy pyenv-style profile of the tests (lever.testing.realistic_home), and
+    sends the steps as the agent's model would by default (`Agent.home_turns`).
+    """
     work, home = folder / "work", folder / "home"
     work.mkdir(parents=True)
     home.mkdir()
-    server, base_url = start_fake_model(agent.turns(steps), folder)
+    turns = agent.turns(steps) if user_home is None else agent.home_turns(steps)
+    if user_home == "realistic":
+        build_realistic_home(home)
+    server, base_url = start_fake_model(turns, folder)
     try:
-        run = run_process(
-            agent.argv(base_url, work, home), cwd=work, env=agent.env(base_url, home), timeout=600
-        )
+        env = agent.env(base_url, home)
+        if user_home is not None:
+            env["HOME"] = str(home)
+        run = run_process(agent.argv(base_url, work, home), cwd=work, env=env, timeout=600)
         recorded = recorded_requests(base_url)
     finally:
         server.kill()
@@ -40,6 +53,8 @@ def run_trajectory(agent: Agent, steps: int, folder: Path) -> dict[str, Any]:
         # From the first request to the last: N steps, each a model answer, the harness's
         # work and the command; start-up and shutdown are outside it.
         "steps_s": times[-1] - times[0] if len(times) > 1 else None,
+        # The first step alone (it waits for whatever the agent does once at start-up).
+        "first_step_s": times[1] - times[0] if len(times) > 1 else None,
     }
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import importlib
 import os
 from pathlib import Path
@@ -35,6 +36,7 @@ from lever.sandbox.env import command_env
 from lever.store.rollout import RolloutWriter, new_session_id
 from lever.tools.registry import default_tools
 from lever.tools.router import ToolRouter
+from lever.tools.shell_snapshot import EnvRule, snapshot_from_config
 
 
 def resolve_from_args(args: argparse.Namespace, config: dict[str, Any]) -> ResolvedModel:
@@ -166,14 +168,19 @@ def env_from(config: dict[str, Any], key_env: str | None = None) -> dict[str, st
 
     `key_env`, the variable holding lever's own API key, is never passed, whatever its name.
     """
+    return env_rule_from(config, key_env)(os.environ)
+
+
+def env_rule_from(config: dict[str, Any], key_env: str | None = None) -> EnvRule:
+    """The rule `env_from` applies, for the shell snapshot's variables too."""
     table = config.get("shell_environment", {})
     if not isinstance(table, dict):
         raise ConfigError("`shell_environment` must be a table (include, exclude, set)")
     set_vars = table.get("set", {})
     if not isinstance(set_vars, dict):
         raise ConfigError("`shell_environment.set` must be a table of NAME = value")
-    return command_env(
-        os.environ,
+    return functools.partial(
+        command_env,
         include=table.get("include", []),
         exclude=table.get("exclude", []),
         set_vars={str(name): str(value) for name, value in set_vars.items()},
@@ -219,7 +226,10 @@ def build_session(
         else RolloutWriter.create(lever_home(), session_id)
     )
     retry = config.get("retry", {})
-    tools = default_tools()
+    env_rule = env_rule_from(config, provider.key_env)
+    env = env_rule(os.environ)
+    snapshot = snapshot_from_config(config, env_rule)
+    tools = default_tools(shell_snapshot=snapshot or False)
     mcp_notices = _add_mcp_tools(tools, config, cwd)
     # Without flags (e.g. a resumed session) the configuration decides.
     approvals = approvals or approvals_from(config, None)
@@ -242,8 +252,11 @@ def build_session(
         # Without flags (e.g. a resumed session) the configuration decides.
         sandbox=_with_session_files(sandbox or sandbox_from(config, None, cwd), rollout),
         approvals=approvals,
-        env=env_from(config, provider.key_env),
+        env=env,
     )
+    if snapshot is not None:
+        # Taken while the first request is on its way, not when the first command waits for it.
+        snapshot.start(env, cwd, rollout.artifacts_dir)
     if text_calls is not None:
         text_calls.on_parsed = _parsed_notice(session)
     if mcp_notices:

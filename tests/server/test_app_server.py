@@ -63,7 +63,7 @@ def test_conversation_approval_interrupt_and_resume(
         ask = client.wait_for(lambda note: note["method"] == "approval/request")
         request = ask["params"]["request"]
         assert (ask["params"]["session_id"], request["call_id"]) == (sid, "call_touch")
-        assert request["command"] == ["bash", "-lc", "touch created.txt"]
+        assert request["command"] == ["bash", "-c", "touch created.txt"]
         assert not (repo / "created.txt").exists()
         wrong = client.call(
             "approval/respond", {"session_id": sid, "call_id": "nope", "decision": "deny"}

@@ -1,11 +1,16 @@
-"""The shell tool end to end with real subprocesses (no sandbox mechanism, no network)."""
+"""The shell tool end to end with real subprocesses (no sandbox mechanism, no network).
+
+Each test runs twice: in a HOME without profiles, string commands as `bash -lc` (no snapshot);
+and in a realistic HOME (a slow, noisy pyenv-style `.bashrc`, tests/conftest.py) with the shell
+snapshot, where outputs must be exactly the commands' own.
+"""
 
 from __future__ import annotations
 
 import os
 import sys
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +22,7 @@ from lever.sandbox.base import SandboxPolicy
 from lever.tools.base import Tool, ToolContext
 from lever.tools.processes import ProcessManager
 from lever.tools.shell import ShellTool
+from lever.tools.shell_snapshot import ShellSnapshot
 
 PY = sys.executable
 
@@ -50,9 +56,21 @@ async def manager() -> AsyncIterator[ProcessManager]:
     await m.close()
 
 
+@pytest.fixture(params=["clean-home", "realistic-home"])
+def home(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
+    if request.param == "clean-home":
+        # A HOME without profiles keeps `bash -l` fast and independent of this machine.
+        return tmp_path
+    realistic: Path = request.getfixturevalue("realistic_home").home
+    return realistic
+
+
 @pytest.fixture
-def tool(manager: ProcessManager) -> ShellTool:
-    return ShellTool(manager)
+def tool(manager: ProcessManager, home: Path, tmp_path: Path) -> Iterator[ShellTool]:
+    snapshot = None if home == tmp_path else ShellSnapshot()
+    yield ShellTool(manager, snapshot=snapshot)
+    if snapshot is not None:
+        snapshot.close()
 
 
 @pytest.fixture
@@ -61,15 +79,14 @@ def events() -> list[BaseModel]:
 
 
 @pytest.fixture
-def ctx(tmp_path: Path, events: list[BaseModel]) -> ToolContext:
+def ctx(tmp_path: Path, home: Path, events: list[BaseModel]) -> ToolContext:
     workspace = tmp_path / "ws"
     (workspace / "sub").mkdir(parents=True)
     (workspace / "file.txt").write_text("hello\n")
     return ToolContext(
         cwd=workspace,
         call_id="call_1",
-        # A HOME without profiles keeps `bash -l` fast and independent of this machine.
-        env={**os.environ, "HOME": str(tmp_path)},
+        env={**os.environ, "HOME": str(home)},
         emit=events.append,
         artifacts_dir=tmp_path / "session" / "artifacts",
     )
@@ -96,7 +113,8 @@ def test_schema(tool: ShellTool) -> None:
         "justification",
     ]:
         assert name in props and props[name]["description"]
-    assert "bash -lc" in tool.schema.description and "process_id" in tool.schema.description
+    assert "run by bash" in tool.schema.description and "process_id" in tool.schema.description
+    assert "bash -lc" not in tool.schema.description
 
 
 async def test_string_form_runs_in_bash(tool: ShellTool, ctx: ToolContext) -> None:
@@ -131,7 +149,8 @@ async def test_command_goes_through_the_sandbox(tool: ShellTool, ctx: ToolContex
     result = await run(tool, ctx, command="echo $WRAPPED", workdir="sub")
     assert result.output.endswith("\nyes\n")
     # The writable roots come from the workspace, never from the workdir (tests/security).
-    assert sandbox.calls == [(["bash", "-lc", "echo $WRAPPED"], ctx.cwd)]
+    flag = "-lc" if tool.snapshot is None else "-c"
+    assert sandbox.calls == [(["bash", flag, "echo $WRAPPED"], ctx.cwd)]
 
 
 async def test_workdir(tool: ShellTool, ctx: ToolContext, tmp_path: Path) -> None:
@@ -241,10 +260,11 @@ async def test_huge_output_is_truncated_and_kept_whole(
     assert result.output.split("\n")[1:4] == ["1", "2", "3"]
     assert result.output.endswith("\n999999\n1000000\n")
     assert "\n200\n[... " in result.output
-    # The rollout keeps every line.
+    # The rollout keeps a bounded head and tail, and the name of the file with every line.
     header, body = result.full_output.split("\n", 1)
     assert header == result.output.split("\n", 1)[0]
-    assert body == expected
+    assert len(body.encode()) < 65_000 and f"full output: {artifact} ...]" in body
+    assert body.startswith("1\n2\n3\n") and body.endswith("\n999999\n1000000\n")
     # Every byte went out live too.
     chunks = [e for e in events if isinstance(e, ToolOutputChunk)]
     assert all(e.call_id == "call_1" for e in chunks)

@@ -52,6 +52,10 @@ class Usage:
             return time_limit_message(self.elapsed(), limits.max_seconds)
         return None
 
+    def deadline(self, limits: Limits) -> float | None:
+        """The `time.monotonic()` at which the time limit is reached, if there is one."""
+        return None if limits.max_seconds is None else self.started + limits.max_seconds
+
 
 def time_limit_message(elapsed: float, max_seconds: float) -> str:
     return f"time limit reached ({elapsed:.0f} s of {max_seconds:.0f} s)"

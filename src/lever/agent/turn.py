@@ -369,6 +369,7 @@ class TurnRunner:
             emit=session.emit,
             approvals=session.approvals,
             artifacts_dir=session.rollout.artifacts_dir if session.rollout else None,
+            deadline=self.task.deadline(session.limits),
         )
         try:
             result = await session.router.run(call, ctx)

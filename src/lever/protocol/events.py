@@ -92,7 +92,8 @@ class ApprovalRequested(_Event):
     #: "patch": apply a patch; "mcp": call a tool of an MCP server whose trust is "ask"
     #: (`command` is then [server__tool, arguments as JSON]).
     kind: Literal["shell", "patch", "escalation", "rerun_outside", "mcp"] = "shell"
-    #: The argv that would run (a string command shows as ["bash", "-lc", COMMAND]).
+    #: The argv that would run (a string command shows as ["bash", "-c", COMMAND], or
+    #: ["bash", "-lc", COMMAND] where the login shell's environment could not be snapshotted).
     command: list[str] | None = None
     paths: list[str] | None = None
     cwd: str = ""

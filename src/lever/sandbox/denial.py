@@ -6,12 +6,16 @@ from a non-zero exit status plus one of those messages in the output (the phrase
 libc's strerror, curl, git, Python, Node and pip print for them), or a death by SIGSYS (seccomp).
 
 Only a failure *inside* a confining sandbox is read this way: "Permission denied" from a command
-that ran without one is the command's own business.
+that ran without one is the command's own business. Nor is every line of the output the
+command's: a login shell's start-up scripts (`bash -lc`) print their own refusals (pyenv's
+"mktemp: ... Permission denied" when HOME is read-only). The caller names such lines in `ignore`;
+with the shell snapshot (lever.tools.shell_snapshot) the start-up scripts do not run at all.
 """
 
 from __future__ import annotations
 
 import signal
+from collections.abc import Collection
 
 #: Lower-case phrases; a line of output containing one marks the failure as a sandbox denial.
 DENIAL_PATTERNS = (
@@ -31,17 +35,20 @@ DENIAL_PATTERNS = (
 _SIGSYS = int(signal.SIGSYS)
 
 
-def sandbox_denial(exit_code: int | None, output: str) -> str | None:
+def sandbox_denial(exit_code: int | None, output: str, ignore: Collection[str] = ()) -> str | None:
     """The line that shows the sandbox refused the command, or None.
 
     `exit_code` is the process's status (negative: killed by that signal); None means it has not
-    finished, and a running or successful command is never a denial.
+    finished, and a running or successful command is never a denial. Lines in `ignore` (start-up
+    noise, not the command's own output) are never read as the refusal.
     """
     if exit_code is None or exit_code == 0:
         return None
     if exit_code in (-_SIGSYS, 128 + _SIGSYS):
         return f"killed by SIGSYS (a system call the sandbox forbids), exit code {exit_code}"
     for line in output.splitlines():
+        if line in ignore:
+            continue
         lowered = line.lower()
         if any(pattern in lowered for pattern in DENIAL_PATTERNS):
             return line.strip()[:300]

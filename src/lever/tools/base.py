@@ -47,6 +47,9 @@ class ToolContext:
     artifacts_dir: Path | None = None
     #: The session's approval policy and cache; None runs everything as the sandbox allows.
     approvals: Approvals | None = None
+    #: `time.monotonic()` by which the run must end (its time limit), if it has one: commands
+    #: are not given longer.
+    deadline: float | None = None
 
     @property
     def roots(self) -> tuple[Path, ...]:

@@ -5,6 +5,11 @@ group (`start_new_session=True`), so a timeout, an interrupt, `kill` or the end 
 signal the whole group, and nothing the command spawned outlives it. stdout and stderr share one
 pipe so their interleaving is the one a terminal would show; stdin is /dev/null unless the caller
 keeps it open, so an interactive program sees EOF instead of hanging forever.
+
+Memory is bounded whatever the model starts: at most `max_processes` (64) processes are kept at
+once, and each keeps at most `max_buffer_bytes` (1 MiB) of unread output in memory, its head and
+its rolling tail. Given an `output_file`, a process whose output outgrows `spill_after` bytes
+has all of it (up to `MAX_FILE_BYTES`) written there as it arrives, so nothing is lost.
 """
 
 from __future__ import annotations
@@ -20,12 +25,15 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lever.tools.process_output import MAX_BUFFER_BYTES, SPILL_AFTER_BYTES, OutputBuffer, OutputFile
 from lever.tools.truncate import StreamDecoder
 
 log = logging.getLogger(__name__)
 
 #: Receives live output, decoded incrementally (never a split UTF-8 character).
 ChunkCallback = Callable[[str], None]
+
+MAX_PROCESSES = 64
 
 
 class ProcessError(Exception):
@@ -58,47 +66,8 @@ class ProcessResult:
     dropped_bytes: int = 0
     #: The process has a stdin pipe (started with keep_stdin_open) that poll can write to.
     stdin_open: bool = False
-
-
-class _OutputBuffer:
-    """Unread output, bounded: beyond `cap` bytes the head is kept and the tail keeps rolling."""
-
-    def __init__(self, cap: int) -> None:
-        self.cap = max(cap, 2)
-        self.head = bytearray()
-        self.tail = bytearray()
-        self.overflowing = False
-        self.dropped = 0
-
-    def append(self, data: bytes) -> None:
-        if not self.overflowing:
-            self.head += data
-            if len(self.head) <= self.cap:
-                return
-            half = self.cap // 2
-            self.tail = self.head[half:]
-            del self.head[half:]
-            self.overflowing = True
-        else:
-            self.tail += data
-        excess = len(self.head) + len(self.tail) - self.cap
-        if excess > 0:
-            # Deleting from the front of a bytearray is cheap in CPython (it moves a pointer).
-            del self.tail[:excess]
-            self.dropped += excess
-
-    def take(self) -> tuple[bytes, int]:
-        out = bytes(self.head)
-        dropped = self.dropped
-        if self.overflowing:
-            out += (
-                f"\n[lever: {dropped:,} bytes of output dropped here; unread output is "
-                f"limited to {self.cap:,} bytes]\n"
-            ).encode()
-            out += bytes(self.tail)
-        self.head, self.tail = bytearray(), bytearray()
-        self.overflowing, self.dropped = False, 0
-        return out, dropped
+    #: The file holding all the process's output so far, once it outgrew `spill_after`.
+    output_file: Path | None = None
 
 
 @dataclass(eq=False)
@@ -106,8 +75,9 @@ class _Proc:
     proc: asyncio.subprocess.Process
     started: float
     timeout_ms: int | None
-    buffer: _OutputBuffer
+    buffer: OutputBuffer
     stdin_open: bool
+    spill: OutputFile
     on_chunk: ChunkCallback | None = None
     decoder: StreamDecoder = field(default_factory=StreamDecoder)
     transport: asyncio.ReadTransport | None = None
@@ -132,6 +102,7 @@ class _Proc:
 
     def feed(self, data: bytes) -> None:
         self.buffer.append(data)
+        self.spill.add(data)
         self.emit(self.decoder.decode(data))
 
     def emit(self, text: str) -> None:
@@ -151,6 +122,7 @@ class _PipeProtocol(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.target.emit(self.target.decoder.decode(b"", final=True))
+        self.target.spill.close()
         self.target.eof.set()
 
 
@@ -196,7 +168,9 @@ class ProcessManager:
         *,
         kill_grace_s: float = 0.5,
         drain_s: float = 0.2,
-        max_buffer_bytes: int = 64 * 1024 * 1024,
+        max_buffer_bytes: int = MAX_BUFFER_BYTES,
+        max_processes: int = MAX_PROCESSES,
+        spill_after: int = SPILL_AFTER_BYTES,
     ) -> None:
         #: Time between SIGTERM and SIGKILL when stopping a process group.
         self.kill_grace_s = kill_grace_s
@@ -204,6 +178,9 @@ class ProcessManager:
         #: keep it open, e.g. `server &`, are then no longer read).
         self.drain_s = drain_s
         self.max_buffer_bytes = max_buffer_bytes
+        #: Processes kept at once (running, or finished with output not yet read).
+        self.max_processes = max_processes
+        self.spill_after = spill_after
         self._ids = itertools.count(1)
         #: Every process not yet fully reported, by object; backgrounded ones also by id.
         self._live: set[_Proc] = set()
@@ -230,19 +207,24 @@ class ProcessManager:
         yield_ms: int = 10_000,
         keep_stdin_open: bool = False,
         on_chunk: ChunkCallback | None = None,
+        output_file: Path | None = None,
     ) -> ProcessResult:
         """Start `argv` and wait until it exits or `yield_ms` passes, whichever comes first.
 
         A command still running after `yield_ms` is registered under a short id ("p1") and keeps
         running (and its output keeps being captured) until it exits, `timeout_ms` (its total
         lifetime; None for no limit) passes, or it is killed. Cancelling this call kills the
-        process group: an interrupted turn leaves nothing behind.
+        process group: an interrupted turn leaves nothing behind. `output_file` receives all the
+        output once there is more than `spill_after` bytes of it.
         """
         if self._closed:
             raise ProcessError("the session's process manager is closed")
         if not argv:
             raise ProcessStartError("empty command")
-        p = await self._spawn(list(argv), cwd, env, timeout_ms, keep_stdin_open)
+        if len(self._live) >= self.max_processes:
+            raise ProcessError(self._too_many())
+        spill = OutputFile(output_file, self.spill_after)
+        p = await self._spawn(list(argv), cwd, env, timeout_ms, keep_stdin_open, spill)
         p.on_chunk = on_chunk
         try:
             await self._wait(p, yield_ms)
@@ -317,6 +299,7 @@ class ProcessManager:
         env: Mapping[str, str] | None,
         timeout_ms: int | None,
         keep_stdin_open: bool,
+        spill: OutputFile,
     ) -> _Proc:
         loop = asyncio.get_running_loop()
         # One pipe for stdout and stderr, read through our own protocol so the read end can be
@@ -343,8 +326,9 @@ class ProcessManager:
             proc=proc,
             started=started,
             timeout_ms=timeout_ms,
-            buffer=_OutputBuffer(self.max_buffer_bytes),
+            buffer=OutputBuffer(self.max_buffer_bytes),
             stdin_open=keep_stdin_open,
+            spill=spill,
         )
         reader = os.fdopen(read_fd, "rb", buffering=0)
         transport, _ = await loop.connect_read_pipe(lambda: _PipeProtocol(p), reader)
@@ -437,13 +421,23 @@ class ProcessManager:
             pid=p.proc.pid,
             dropped_bytes=dropped,
             stdin_open=p.stdin_open and not finished,
+            output_file=p.spill.spilled,
         )
         if finished:
             self._forget(p)
         return result
 
+    def _too_many(self) -> str:
+        waiting = ", ".join(self._by_id) or "none"
+        return (
+            f"{len(self._live)} processes are already running or waiting to be read (at most "
+            f"{self.max_processes}): poll the finished ones, or stop one with "
+            f'{{"process_id": ..., "kill": true}} (background processes: {waiting})'
+        )
+
     def _forget(self, p: _Proc) -> None:
         self._live.discard(p)
+        p.spill.close()
         if p.id is not None:
             self._by_id.pop(p.id, None)
         if p.transport is not None:

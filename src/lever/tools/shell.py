@@ -8,10 +8,13 @@ marker names, so the model can read it back.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import signal
+import time
 import uuid
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +30,7 @@ from lever.sandbox.paths import PathOutsideRoots
 from lever.sandbox.protect import after_command, before_command, check_now
 from lever.tools.base import ToolContext, ToolResult
 from lever.tools.processes import ChunkCallback, ProcessError, ProcessManager, ProcessResult
+from lever.tools.shell_snapshot import Launch, ShellSnapshot, prepare
 from lever.tools.truncate import (
     DEFAULT_MAX_BYTES,
     DEFAULT_MAX_LINES,
@@ -36,31 +40,18 @@ from lever.tools.truncate import (
 
 DEFAULT_TIMEOUT_MS = 120_000
 DEFAULT_YIELD_MS = 10_000
+#: Bounds on what the model may ask for: a command lives at most an hour (and never past the
+#: run's time limit); a call waits at most five minutes before returning.
+MAX_TIMEOUT_MS = 3_600_000
+MAX_YIELD_MS = 300_000
+#: What the rollout keeps of one output (head and tail; the whole is in the output file).
+ROLLOUT_MAX_BYTES = 64_000
+ROLLOUT_MAX_LINES = 2_000
+_KILL_MARGIN_MS = 2_000
 #: Exit code reported for a command killed by its timeout (as GNU `timeout` does).
 TIMEOUT_EXIT_CODE = 124
 
-_DESCRIPTION = """\
-Run a command in the workspace. Returns a header line (exit code and duration) followed by the \
-output, stdout and stderr merged as a terminal would show them.
-
-- `command`: a string is run with `bash -lc` (pipes, &&, redirects, globs, env vars work); an \
-array of strings is run directly as argv, with no shell (no quoting worries).
-- `workdir`: directory to run in, relative to the workspace root (default: the root).
-- stdin is closed (/dev/null): programs that wait for input get end-of-file at once. Prefer \
-non-interactive flags (`git --no-pager`, `-y`, `--yes`, `CI=1`).
-- Long output is shown as its head and tail with a marker saying how much was cut and naming a \
-file with the full output; read that file with `sed -n 'A,Bp'`, `grep` or `tail` when you need \
-the middle.
-- A command still running after `yield_ms` (default 10000) keeps running in the background and \
-you get a `process_id` such as "p1". Use it for servers, watchers, long builds and programs you \
-talk to. Then call shell with `{"process_id": "p1"}` to get the output produced since your last \
-look (waits up to `yield_ms` or until it exits), with `"stdin": "text\\n"` to type into it (only \
-if it was started with `keep_stdin_open: true`), or with `"kill": true` to stop it.
-- `timeout_ms` (default 120000) is the command's whole lifetime, background time included; \
-after it the command and everything it started are killed. Raise it for long builds or servers.
-- A non-zero exit code is a normal result, not an error: read the output.
-- `escalate` with a `justification`: ask to run this command outside the sandbox, when it \
-failed because of the sandbox (e.g. it needs the network or to write outside the workspace)."""
+_DESCRIPTION = (files("lever.tools") / "shell.md").read_text(encoding="utf-8").strip()
 
 _PARAMETERS: dict[str, Any] = {
     "type": "object",
@@ -70,8 +61,8 @@ _PARAMETERS: dict[str, Any] = {
                 {"type": "string"},
                 {"type": "array", "items": {"type": "string"}, "minItems": 1},
             ],
-            "description": "String: run with `bash -lc`. Array: run as argv without a shell. "
-            "Required unless `process_id` is given.",
+            "description": "String: run by bash with the login environment. Array: run as "
+            "argv without a shell. Required unless `process_id` is given.",
         },
         "workdir": {
             "type": "string",
@@ -150,11 +141,15 @@ class ShellArgs(BaseModel):
             return value
         if isinstance(value, list) and all(isinstance(part, str) for part in value):
             return value
-        raise ValueError("must be a string (run with bash -lc) or an array of strings (argv)")
+        raise ValueError("must be a string (run by bash) or an array of strings (argv)")
 
 
 class ShellTool:
-    """Runs commands through `ctx.sandbox` using the session's `ProcessManager`."""
+    """Runs commands through `ctx.sandbox` using the session's `ProcessManager`.
+
+    With a `snapshot`, string commands run as `bash -c` in the login shell's environment taken
+    once (lever.tools.shell_snapshot); without one, as `bash -lc`.
+    """
 
     def __init__(
         self,
@@ -162,15 +157,21 @@ class ShellTool:
         *,
         max_bytes: int = DEFAULT_MAX_BYTES,
         max_lines: int = DEFAULT_MAX_LINES,
+        snapshot: ShellSnapshot | None = None,
     ) -> None:
         self.processes = processes
         self.max_bytes = max_bytes
         self.max_lines = max_lines
+        self.snapshot = snapshot
+        #: Lines a bare `bash -lc true` prints in the sandbox (start-up noise), once known.
+        self._noise: frozenset[str] | None = None
         self.schema = ToolSchema(name="shell", description=_DESCRIPTION, parameters=_PARAMETERS)
         self._last_ctx: ToolContext | None = None
 
     async def aclose(self) -> None:
         """Kill every process still running: they die with the session."""
+        if self.snapshot is not None:
+            self.snapshot.close()
         await self.processes.close()
         if self._last_ctx is not None:  # what background commands did to .git / .lever
             check_now(self._last_ctx.sandbox, self._last_ctx.emit)
@@ -206,10 +207,8 @@ class ShellTool:
         self, workdir: OpenedDir, args: ShellArgs, ctx: ToolContext, on_chunk: ChunkCallback
     ) -> ToolResult:
         assert args.command is not None
-        if isinstance(args.command, str):
-            argv = ["bash", "-lc", args.command]
-        else:
-            argv = list(args.command)
+        launch = await prepare(args.command, self.snapshot, ctx)
+        argv = launch.argv
         outside = False
         if ctx.approvals is not None:
             verdict = await ctx.approvals.check_command(
@@ -225,15 +224,16 @@ class ShellTool:
             if not verdict.allowed:
                 return _error(verdict.message)  # a denied command never runs
             outside = verdict.outside
-            argv = list(verdict.argv or argv)  # a known-safe git command runs neutralised
-        result = await self._spawn(argv, workdir, args, ctx, on_chunk, outside=outside)
+            if verdict.argv:  # a known-safe git command runs neutralised
+                launch = dataclasses.replace(launch, argv=list(verdict.argv), login=False)
+        result = await self._spawn(launch, workdir, args, ctx, on_chunk, outside=outside)
         if outside or ctx.approvals is None or not is_confining(ctx.sandbox):
             return self._result(result, ctx, polled=False)
-        return await self._after_sandbox(args, argv, workdir, ctx, on_chunk, result)
+        return await self._after_sandbox(args, launch, workdir, ctx, on_chunk, result)
 
     async def _spawn(
         self,
-        argv: list[str],
+        launch: Launch,
         workdir: OpenedDir,
         args: ShellArgs,
         ctx: ToolContext,
@@ -247,16 +247,18 @@ class ShellTool:
         note = before_command(
             ctx.sandbox, workdir.path, ctx.emit, background=background, outside=outside
         )
+        timeout_ms = _timeout(args, ctx)
         result = await self.processes.run(
             # The sandbox's writable roots come from the workspace, never from the workdir: a
             # workdir swapped for a symlink must not make the folder it points to writable.
-            sandbox.wrap(argv, ctx.cwd, ctx.env),
+            sandbox.wrap(launch.argv, ctx.cwd, launch.env),
             cwd=workdir.spawn_cwd,
-            env=ctx.env,
-            timeout_ms=args.timeout_ms or DEFAULT_TIMEOUT_MS,
-            yield_ms=_yield(args),
+            env=launch.env,
+            timeout_ms=timeout_ms,
+            yield_ms=_yield(args, timeout_ms),
             keep_stdin_open=bool(args.keep_stdin_open),
             on_chunk=on_chunk,
+            output_file=_artifact_path(ctx),
         )
         note += after_command(ctx.sandbox, workdir.path, ctx.emit, outside=outside)
         result.output += note.encode()
@@ -265,7 +267,7 @@ class ShellTool:
     async def _after_sandbox(
         self,
         args: ShellArgs,
-        argv: list[str],
+        launch: Launch,
         workdir: OpenedDir,
         ctx: ToolContext,
         on_chunk: ChunkCallback,
@@ -274,8 +276,7 @@ class ShellTool:
         """A command that ran in the sandbox: if the sandbox refused it, `on-failure` asks to
         rerun it outside; other policies tell the model what it may do."""
         assert ctx.approvals is not None and args.command is not None
-        finished = not (first.running or first.timed_out or first.killed)
-        failure = sandbox_denial(first.exit_code, decode_output(first.output)) if finished else None
+        failure = await self._denial(first, launch, workdir, ctx)
         if failure is None:
             return self._result(first, ctx, polled=False)
         if not ctx.approvals.wants_rerun_prompt(ctx.sandbox):
@@ -283,19 +284,38 @@ class ShellTool:
         verdict = await ctx.approvals.check_rerun(
             call_id=ctx.call_id,
             command=args.command,
-            argv=argv,
+            argv=launch.argv,
             cwd=workdir.path,
             failure=failure,
             emit=ctx.emit,
         )
         if not verdict.allowed:
             return self._result(first, ctx, polled=False, note=f"[lever: {verdict.message}]")
-        second = await self._spawn(argv, workdir, args, ctx, on_chunk, outside=True)
+        second = await self._spawn(launch, workdir, args, ctx, on_chunk, outside=True)
         note = (
             f"[lever: it failed in the sandbox ({failure}); the person approved running it "
             "again outside the sandbox, and this is that run]"
         )
         return self._result(second, ctx, polled=False, note=note)
+
+    async def _denial(
+        self, result: ProcessResult, launch: Launch, workdir: OpenedDir, ctx: ToolContext
+    ) -> str | None:
+        """The line showing the sandbox refused the command itself, or None. Under `bash -lc`
+        the login scripts print their own refusals: lines a bare `bash -lc true` prints in the
+        sandbox are start-up noise, not the command's failure."""
+        if result.running or result.timed_out or result.killed:
+            return None
+        output = decode_output(result.output)
+        failure = sandbox_denial(result.exit_code, output)
+        if failure is None or not launch.login:
+            return failure
+        if self._noise is None:
+            probe = Launch(["bash", "-lc", "true"], launch.env, login=True)
+            quiet = ShellArgs(timeout_ms=DEFAULT_YIELD_MS, yield_ms=DEFAULT_YIELD_MS + 1000)
+            noise = await self._spawn(probe, workdir, quiet, ctx, lambda _: None, outside=False)
+            self._noise = frozenset(decode_output(noise.output).splitlines())
+        return sandbox_denial(result.exit_code, output, ignore=self._noise)
 
     async def _existing(
         self, args: ShellArgs, process_id: str, ctx: ToolContext, on_chunk: ChunkCallback
@@ -316,19 +336,26 @@ class ShellTool:
         if note:
             header += f"\n{note}"
         body = decode_output(result.output)
-        path = _artifact_path(ctx)
+        # A long output is already in its file (written as it came); a shorter one that the
+        # model cannot see whole is written now.
+        path = result.output_file or _artifact_path(ctx)
         shown, truncated = truncate_output(
             body, self.max_bytes, self.max_lines, full_output_path=str(path) if path else None
         )
-        if truncated and path is not None and not _write_artifact(path, result.output):
+        unwritten = truncated and result.output_file is None and path is not None
+        if unwritten and path is not None and not _write_artifact(path, result.output):
+            path = None
             shown, truncated = truncate_output(body, self.max_bytes, self.max_lines)
+        kept, _ = truncate_output(
+            body, ROLLOUT_MAX_BYTES, ROLLOUT_MAX_LINES, full_output_path=str(path) if path else None
+        )
         if not body:
             shown = "(no new output)" if polled else "(no output)"
         exit_code = TIMEOUT_EXIT_CODE if result.timed_out else result.exit_code
         return ToolResult(
             output=f"{header}\n{shown}",
             exit_code=exit_code,
-            full_output=f"{header}\n{body}",
+            full_output=f"{header}\n{kept}",
             truncated=truncated,
             duration_ms=result.duration_ms,
             process_id=result.process_id if result.running else None,
@@ -339,8 +366,24 @@ def _error(message: str) -> ToolResult:
     return ToolResult(output=message, is_error=True)
 
 
-def _yield(args: ShellArgs) -> int:
-    return DEFAULT_YIELD_MS if args.yield_ms is None else args.yield_ms
+def _yield(args: ShellArgs, timeout_ms: int | None = None) -> int:
+    wanted = min(DEFAULT_YIELD_MS if args.yield_ms is None else args.yield_ms, MAX_YIELD_MS)
+    if timeout_ms is not None and wanted >= timeout_ms:
+        # Waiting as long as the command may live means waiting for its end, the kill included.
+        return timeout_ms + _KILL_MARGIN_MS
+    return wanted
+
+
+def _timeout(args: ShellArgs, ctx: ToolContext) -> int:
+    """The command's lifetime: as asked, but at most an hour and never past the run's end."""
+    return min(args.timeout_ms or DEFAULT_TIMEOUT_MS, MAX_TIMEOUT_MS, _left_ms(ctx))
+
+
+def _left_ms(ctx: ToolContext) -> int:
+    """Milliseconds until the run's time limit (a second at least, so a command can start)."""
+    if ctx.deadline is None:
+        return MAX_TIMEOUT_MS
+    return max(int((ctx.deadline - time.monotonic()) * 1000), 1000)
 
 
 def _validation_message(exc: ValidationError) -> str:

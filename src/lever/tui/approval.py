@@ -60,7 +60,11 @@ def describe_request(event: ApprovalRequested) -> Text:
     text = Text()
     text.append("? " + _KINDS.get(event.kind, "approve?"), style="bold")
     what = shlex.join(event.command) if event.command else ", ".join(event.paths or [])
-    if event.command and event.command[:2] == ["bash", "-lc"] and len(event.command) == 3:
+    if (
+        event.command
+        and event.command[:2] in (["bash", "-c"], ["bash", "-lc"])
+        and len(event.command) == 3
+    ):
         what = event.command[2]
     # What the person approves is shown exactly: control characters as \xNN, never sent raw.
     what = visible_controls(what)

@@ -36,6 +36,7 @@ COMMANDS = {
     "sandbox": "sandbox_cmd",
     "sessions": "sessions_cmd",
     "skills": "skills_cmd",
+    "serve": "serve_cmd",
 }
 
 

@@ -1,6 +1,6 @@
 // lever dashboard. Plain JS, no build step, nothing from the network.
 // Safety rule: text from sessions only ever enters the page as DOM text (textContent, text
-// nodes, attribute values); never innerHTML. A model answer saying <script> shows as text.
+// nodes, attribute values), never parsed as markup. A model answer saying <script> shows as text.
 "use strict";
 
 const CSRF = document.querySelector('meta[name="lever-csrf"]').content;

@@ -30,7 +30,7 @@ _TYPES = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml"}
 
 def create_app(home: Path, gate: Gate, static_dir: Path = STATIC) -> GateMiddleware:
     """The app wrapped in its gate. `static_dir` is replaceable for tests only."""
-    runner = TaskRunner()
+    runner = TaskRunner(home)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

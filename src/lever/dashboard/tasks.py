@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import re
 import signal
 import sys
@@ -87,13 +88,16 @@ class Task:
 class TaskRunner:
     """The server's background sessions, by session id."""
 
-    def __init__(self) -> None:
+    def __init__(self, home: Path) -> None:
+        self.home = home
         self.tasks: dict[str, Task] = {}
 
     async def start(self, request: TaskRequest) -> Task:
         process = await asyncio.create_subprocess_exec(
             *request.argv(),
             cwd=request.cwd,
+            # The sessions this server shows: the task's rollout must land in the same home.
+            env={**os.environ, "LEVER_HOME": str(self.home)},
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
@@ -112,7 +116,8 @@ class TaskRunner:
                 process.kill()
             err = (await process.stderr.read()).decode(errors="replace").strip()
             await process.wait()
-            raise TaskError(err.splitlines()[-1] if err else "lever exec did not start")
+            lines = err.splitlines()[:12]  # the start of lever's message says what went wrong
+            raise TaskError("\n".join(lines) if lines else "lever exec did not start")
         task = Task(session_id, process)
         task.pumps = [
             asyncio.create_task(_drain(process.stdout, None)),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import html
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import asdict
 from pathlib import Path
@@ -28,8 +28,14 @@ STATIC = Path(__file__).parent / "static"
 _TYPES = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml"}
 
 
-def create_app(home: Path, gate: Gate, static_dir: Path = STATIC) -> GateMiddleware:
-    """The app wrapped in its gate. `static_dir` is replaceable for tests only."""
+def create_app(
+    home: Path,
+    gate: Gate,
+    static_dir: Path = STATIC,
+    stopping: Callable[[], bool] = lambda: False,
+) -> GateMiddleware:
+    """The app wrapped in its gate. `static_dir` is replaceable for tests only; `stopping()`
+    says the server is shutting down (event streams then end instead of holding it up)."""
     runner = TaskRunner(home)
 
     @asynccontextmanager
@@ -40,6 +46,7 @@ def create_app(home: Path, gate: Gate, static_dir: Path = STATIC) -> GateMiddlew
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     app.state.runner = runner
     _page_routes(app, gate, static_dir)
+    app.state.stopping = stopping
     _api_routes(app, home, runner)
     return GateMiddleware(app, gate)
 
@@ -117,7 +124,12 @@ def _api_routes(app: FastAPI, home: Path, runner: TaskRunner) -> None:
         session_id: str, request: Request, follow_: int = Query(1, alias="follow")
     ) -> StreamingResponse:
         path = await asyncio.to_thread(_rollout, home, session_id)
-        stream = follow(path, _after(request), request.is_disconnected, once=not follow_)
+        stopping = app.state.stopping
+
+        async def gone() -> bool:
+            return bool(stopping()) or await request.is_disconnected()
+
+        stream = follow(path, _after(request), gone, once=not follow_)
         headers = {"x-accel-buffering": "no"}
         return StreamingResponse(stream, media_type="text/event-stream", headers=headers)
 

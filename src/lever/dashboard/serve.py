@@ -55,7 +55,8 @@ def serve(host: str, port: int, *, allow_remote: bool = False, open_browser: boo
 
     extra = () if is_loopback(host) else (host if ":" not in host else f"[{host.strip('[]')}]",)
     gate = Gate(port=port, extra_hosts=extra)
-    app = create_app(lever_home(), gate)
+    server: uvicorn.Server | None = None
+    app = create_app(lever_home(), gate, stopping=lambda: server is not None and server.should_exit)
     url = f"http://127.0.0.1:{port}/?token={gate.token}"
     if extra:
         url = f"http://{extra[0]}:{port}/?token={gate.token}"
@@ -65,7 +66,10 @@ def serve(host: str, port: int, *, allow_remote: bool = False, open_browser: boo
         import webbrowser
 
         webbrowser.open(url)
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
+    # Event streams end when `should_exit` is set; the timeout is a backstop for anything else.
+    config = uvicorn.Config(
+        app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=5
+    )
     server = uvicorn.Server(config)
     with suppress(KeyboardInterrupt):
         server.run(sockets=[sock])

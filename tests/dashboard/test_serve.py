@@ -64,3 +64,17 @@ def test_a_rebinding_host_is_refused_over_real_http(served) -> None:
     assert httpx.get(base + "/api/sessions", headers=headers).status_code == 403
     headers["Host"] = f"localhost:{port}"
     assert httpx.get(base + "/api/sessions", headers=headers).status_code == 200
+
+
+def test_registering_serve_imports_no_web_framework() -> None:
+    """`lever --help` stays fast: FastAPI and uvicorn load only when `lever serve` runs."""
+    import sys
+
+    code = (
+        "import sys; from lever.cli.main import build_parser; build_parser(); "
+        "print(sorted(m for m in ('fastapi', 'uvicorn', 'starlette', 'lever.dashboard') "
+        "if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

@@ -147,6 +147,8 @@ def test_the_transcript_renders_escaped(dashboard, recorded, browser_page, tmp_p
     page, problems = browser_page
     page.goto(dashboard)
     assert "token=" not in page.url  # the cookie took over
+    page.locator(f'#sessions li[data-id="{recorded}"]').wait_for()
+    page.screenshot(path=str(tmp_path / "sessions.png"), full_page=True)
     page.locator(f'#sessions li[data-id="{recorded}"] a.title').click()
     page.wait_for_url(f"**/s/{recorded}")
     answer = page.locator(".cell.answer").last
@@ -220,4 +222,37 @@ def test_a_task_started_from_the_page_streams_live(dashboard, repo, browser_page
 def test_chromium_is_the_debian_one() -> None:
     """What CI installs: the path the tests launch must be the apt package's binary."""
     assert shutil.which("chromium") == str(CHROMIUM)
-    assert time.time() > 0
+
+
+def start_task(page: Any, dashboard: str, repo: Path, base_url: str, prompt: str) -> None:
+    page.goto(dashboard)
+    page.keyboard.press("n")  # the shortcut focuses the prompt
+    page.keyboard.type(prompt)
+    page.select_option("#task-cwd", str(repo))
+    page.fill("#task-model", "fake-model")
+    page.fill("#task-base-url", base_url)
+    page.click("#task-start")
+    page.wait_for_url("**/s/*")
+
+
+def test_interrupt_from_the_page(dashboard, repo, browser_page, tmp_path) -> None:
+    page, problems = browser_page
+    script = [
+        {
+            "text": "Waiting.",
+            "tool_calls": [{"name": "shell", "arguments": {"command": "sleep 60"}}],
+        },
+        {"text": "unused"},
+    ]
+    with FakeModelServer(script) as server:
+        start_task(page, dashboard, repo, server.base_url, "wait a minute")
+        page.locator(".cell.tool").wait_for(timeout=20000)
+        page.locator("#interrupt").wait_for()
+        started = time.monotonic()
+        page.keyboard.press("i")
+        page.get_by_text("turn finished: interrupted").wait_for(timeout=15000)
+        assert time.monotonic() - started < 15
+        page.get_by_text("session ended").wait_for(timeout=10000)
+        assert not page.locator("#interrupt").is_visible()
+        page.screenshot(path=str(tmp_path / "interrupted.png"), full_page=True)
+    assert problems == []

@@ -230,6 +230,15 @@ def test_serve_bad_port_is_a_one_line_error(clean_env) -> None:
     assert result.returncode == 2 and "not a port number" in result.stderr
 
 
+def test_remote_mode_accepts_ip_literals_but_no_names() -> None:
+    local = Gate(port=4242)
+    remote = Gate(port=4242, extra_hosts=("0.0.0.0",), ip_hosts=True)
+    assert not local.host_ok("192.168.1.7:4242")
+    assert remote.host_ok("192.168.1.7:4242") and remote.host_ok("[fe80::1]:4242")
+    assert not remote.host_ok("192.168.1.7:4243")
+    assert not remote.host_ok("rebind.attacker.example:4242")
+
+
 def test_gate_hosts_follow_the_bound_port() -> None:
     gate = Gate(port=4242, extra_hosts=("10.0.0.5",))
     assert gate.hosts() == {"127.0.0.1:4242", "localhost:4242", "[::1]:4242", "10.0.0.5:4242"}

@@ -2,9 +2,10 @@
 
 Four checks, in this order (docs/dashboard.md, "Security model"):
 
-1. Host: only `127.0.0.1:PORT`, `localhost:PORT` and `[::1]:PORT` (plus the bound host when
-   `--allow-remote`). A DNS-rebinding page reaches the server under its own host name; refusing
-   unknown Host headers makes its requests fail before they can read anything.
+1. Host: only `127.0.0.1:PORT`, `localhost:PORT` and `[::1]:PORT` (with `--allow-remote`, also
+   the bound host and any IP literal with this port). A DNS-rebinding page reaches the server
+   under its own host name; refusing unknown Host headers makes its requests fail before they
+   can read anything.
 2. Token: a random token printed in the URL. `?token=` on a GET sets an HttpOnly, SameSite=Strict
    cookie and redirects to the same URL without it (the token leaves the address bar and the
    history); `Authorization: Bearer TOKEN` works for scripts. Nothing is served without it.
@@ -19,6 +20,7 @@ It is plain ASGI (not BaseHTTPMiddleware) so server-sent event streams pass thro
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
@@ -55,6 +57,9 @@ class Gate:
     token: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     csrf: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     extra_hosts: tuple[str, ...] = ()
+    #: With --allow-remote: also any IP-literal Host (how other machines reach it). A rebinding
+    #: attack needs a DNS name, so IP literals stay safe to accept.
+    ip_hosts: bool = False
 
     @property
     def cookie_name(self) -> str:
@@ -64,6 +69,18 @@ class Gate:
     def hosts(self) -> set[str]:
         names = ("127.0.0.1", "localhost", "[::1]", *self.extra_hosts)
         return {f"{name}:{self.port}" for name in names}
+
+    def host_ok(self, host: str) -> bool:
+        if host in self.hosts():
+            return True
+        name, _, port = host.rpartition(":")
+        if not self.ip_hosts or port != str(self.port):
+            return False
+        try:
+            ipaddress.ip_address(name.removeprefix("[").removesuffix("]"))
+        except ValueError:
+            return False
+        return True
 
     def origins(self) -> set[str]:
         return {f"http://{host}" for host in self.hosts()}
@@ -124,7 +141,7 @@ class GateMiddleware:
         if scope["type"] != "http":  # no websockets here
             return
         headers = _headers(scope)
-        if headers.get("host", "") not in self.gate.hosts():
+        if not self.gate.host_ok(headers.get("host", "")):
             await _reply(send, 403, "forbidden: unexpected Host header")
             return
         query = parse_qsl(scope.get("query_string", b"").decode("latin-1"))
@@ -159,7 +176,8 @@ class GateMiddleware:
         if not self.gate.csrf_ok(headers.get(CSRF_HEADER)):
             return "missing or wrong CSRF token"
         origin = headers.get("origin")
-        if origin is not None and origin not in self.gate.origins():
+        same = f"http://{headers.get('host', '')}"  # the Host was checked already
+        if origin is not None and origin not in self.gate.origins() and origin != same:
             return "cross-origin request"
         if headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
             return "cross-site request"

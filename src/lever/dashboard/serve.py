@@ -54,7 +54,7 @@ def serve(host: str, port: int, *, allow_remote: bool = False, open_browser: boo
     from lever.dashboard.security import Gate
 
     extra = () if is_loopback(host) else (host if ":" not in host else f"[{host.strip('[]')}]",)
-    gate = Gate(port=port, extra_hosts=extra)
+    gate = Gate(port=port, extra_hosts=extra, ip_hosts=bool(extra))
     server: uvicorn.Server | None = None
     app = create_app(lever_home(), gate, stopping=lambda: server is not None and server.should_exit)
     url = f"http://127.0.0.1:{port}/?token={gate.token}"

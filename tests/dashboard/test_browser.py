@@ -163,6 +163,12 @@ def test_the_transcript_renders_escaped(dashboard, recorded, browser_page, tmp_p
     assert "in " in page.locator("#tokens").inner_text()
     page.screenshot(path=str(tmp_path / "session.png"), full_page=True)
     print(f"screenshot: {tmp_path / 'session.png'}")
+    page.keyboard.press("?")  # the shortcut list
+    assert page.locator("#help").is_visible()
+    page.keyboard.press("Escape")
+    assert not page.locator("#help").is_visible()
+    page.keyboard.press("g")
+    page.wait_for_url(dashboard.split("?")[0])
     assert problems == []
 
 

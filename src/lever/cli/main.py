@@ -38,6 +38,7 @@ COMMANDS = {
     "skills": "skills_cmd",
     "fleet": "fleet_cmd",
     "eval": "eval_cmd",
+    "serve": "serve_cmd",
 }
 
 

@@ -1,0 +1,153 @@
+"""Many sessions streaming to several open dashboard pages: nothing dropped, nothing doubled.
+
+    uv run python bench/dashboard_stream.py [--sessions 50] [--pages 5] [--seconds 60] [--rate 2]
+
+Starts `lever serve --port 0` on a temporary LEVER_HOME, then appends events to `--sessions`
+rollouts (`--rate` events per second each, through lever's RolloutWriter) while `--pages`
+clients each follow every session's event stream over real HTTP (sessions x pages SSE
+connections). At the end every client must have received every sequence number exactly once.
+Prints one JSON line: events written, delivered, dropped, duplicated, latency from append to
+receipt (p50/p95/max ms), the server's CPU seconds and peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from lever.protocol import AssistantMessage, ItemAdded, SessionStarted
+from lever.store.rollout import RolloutWriter
+
+
+def start_server(home: Path) -> tuple[subprocess.Popen[str], str, str]:
+    env = {**os.environ, "LEVER_HOME": str(home)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "lever.cli.main", "serve", "--port", "0"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert process.stdout is not None
+    url = process.stdout.readline().split(": ", 1)[1].strip()
+    base, token = url.split("/?token=")
+    return process, base, token
+
+
+async def write(writers: list[RolloutWriter], seconds: float, rate: float) -> int:
+    """Append one event per session per tick; returns the last sequence number written."""
+    seq, deadline = 1, time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        seq += 1
+        for writer in writers:
+            writer.append(ItemAdded(seq=seq, item=AssistantMessage(text=f"event {seq}")))
+        await asyncio.sleep(1 / rate)
+    return seq
+
+
+async def follow(
+    client: httpx.AsyncClient, sid: str, last: list[int], got: list[int], lat: list[float]
+) -> None:
+    async with client.stream("GET", f"/api/sessions/{sid}/events") as response:
+        async for line in response.aiter_lines():
+            if line.startswith("data: "):
+                event = json.loads(line[6:])
+                got.append(event["seq"])
+                if event["seq"] > 1:  # the first was written before the server started
+                    lat.append((time.time() - event["ts"]) * 1000)
+                if last and event["seq"] >= last[0]:
+                    return
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 1) if ordered else 0.0
+
+
+def server_usage(pid: int) -> tuple[float, float]:
+    stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    cpu = (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")
+    status = Path(f"/proc/{pid}/status").read_text()
+    hwm = next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM"))
+    return round(cpu, 2), round(int(hwm) / 1024, 1)
+
+
+async def run(args: argparse.Namespace, home: Path) -> dict[str, object]:
+    ids = [f"20260101T000000-{n:06x}" for n in range(args.sessions)]
+    writers = [RolloutWriter.create(home, sid) for sid in ids]
+    for sid, writer in zip(ids, writers, strict=True):
+        writer.append(SessionStarted(seq=1, session_id=sid, cwd="/", model="m", provider="p"))
+    process, base, token = start_server(home)
+    last: list[int] = []
+    received: dict[tuple[int, str], list[int]] = {}
+    latencies: list[float] = []
+    limits = httpx.Limits(max_connections=None, max_keepalive_connections=None)
+    headers = {"Authorization": f"Bearer {token}"}
+    try:
+        clients = [
+            httpx.AsyncClient(base_url=base, headers=headers, timeout=None, limits=limits)
+            for _ in range(args.pages)
+        ]
+        followers = []
+        for page, client in enumerate(clients):
+            for sid in ids:
+                got = received.setdefault((page, sid), [])
+                followers.append(asyncio.create_task(follow(client, sid, last, got, latencies)))
+        await asyncio.sleep(2)  # every stream connected
+        last.append(await write(writers, args.seconds, args.rate))
+        for writer in writers:  # one more line so every follower sees `last` and returns
+            writer.append(ItemAdded(seq=last[0] + 1, item=AssistantMessage(text="end")))
+        await asyncio.wait_for(asyncio.gather(*followers), 60)
+        cpu, rss = server_usage(process.pid)
+        for client in clients:
+            await client.aclose()
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(15)
+        for writer in writers:
+            writer.close()
+    expected = list(range(1, last[0] + 1))
+    dropped = sum(len(set(expected) - set(got)) for got in received.values())
+    doubled = sum(len(got) - len(set(got)) for got in received.values())
+    return {
+        "sessions": args.sessions,
+        "pages": args.pages,
+        "connections": args.sessions * args.pages,
+        "seconds": args.seconds,
+        "events_written": args.sessions * last[0],
+        "events_delivered": sum(len([s for s in got if s <= last[0]]) for got in received.values()),
+        "dropped": dropped,
+        "duplicated": doubled,
+        "latency_ms_p50": percentile(latencies, 0.5),
+        "latency_ms_p95": percentile(latencies, 0.95),
+        "latency_ms_max": percentile(latencies, 1.0),
+        "server_cpu_s": cpu,
+        "server_peak_rss_mb": rss,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sessions", type=int, default=50)
+    parser.add_argument("--pages", type=int, default=5)
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--rate", type=float, default=2, help="events per second per session")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        result = asyncio.run(run(args, Path(tmp)))
+    print(json.dumps(result))
+    return 0 if result["dropped"] == 0 and result["duplicated"] == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""`lever serve`: a local web dashboard over the session event stream (docs/dashboard.md)."""

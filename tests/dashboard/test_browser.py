@@ -1,0 +1,264 @@
+"""The dashboard in a real browser: Debian's Chromium driven by Python Playwright.
+
+Playwright cannot download its browsers here, so it launches /usr/bin/chromium (apt package
+`chromium`, installed by .ci/run). Without it these tests skip and say so.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lever.testing.fake_model import FakeModelServer
+from lever.tools.apply_patch import make_patch
+
+from ..e2e.conftest import lever_bin, run_lever
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-quic",
+    "--disable-sync",
+]
+ANSWER = (
+    'Fixed it. <script>window.__pwned = 1</script> <img src=x onerror="window.__pwned = 2"> '
+    "**done**"
+)
+
+playwright_sync = pytest.importorskip(
+    "playwright.sync_api", reason="playwright is a dev dependency"
+)
+pytestmark = [
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason="Chromium is not installed: `apt-get install chromium` (the Debian package)",
+    ),
+    pytest.mark.xdist_group("chromium"),  # one browser at a time on a small machine
+]
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.endswith("_API_KEY") and not k.startswith("LEVER_")
+    }
+    env["LEVER_HOME"] = str(tmp_path / "lever-home")
+    return env
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "greet.py").write_text('def greet():\n    return "helo"\n')
+    subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
+    return repo
+
+
+def recorded_script(repo: Path) -> list[dict[str, Any]]:
+    old = (repo / "greet.py").read_text()
+    patch = make_patch("greet.py", old, old.replace("helo", "hello"))
+    return [
+        {
+            "text": "Looking.",
+            "tool_calls": [{"name": "shell", "arguments": {"command": "cat greet.py"}}],
+        },
+        {"tool_calls": [{"name": "apply_patch", "arguments": {"input": patch}}]},
+        {"text": ANSWER},
+    ]
+
+
+@pytest.fixture
+def recorded(repo: Path, env: dict[str, str]) -> str:
+    """A real session in LEVER_HOME: `lever exec` against the fake model."""
+    with FakeModelServer(recorded_script(repo)) as server:
+        result = run_lever(
+            "exec",
+            "--json",
+            "--base-url",
+            server.base_url,
+            "--model",
+            "fake-model",
+            "fix the greeting",
+            env=env,
+            cwd=repo,
+        )
+    assert result.returncode == 0, result.stderr
+    return str(json.loads(result.stdout.splitlines()[0])["session_id"])
+
+
+@pytest.fixture
+def dashboard(env: dict[str, str], recorded: str) -> Iterator[str]:
+    """`lever serve --port 0`; yields the URL with the token it printed."""
+    process = subprocess.Popen(
+        [lever_bin(), "serve", "--port", "0"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        assert line.startswith("lever dashboard: http://127.0.0.1:"), line
+        yield line.split(": ", 1)[1].strip()
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture
+def browser_page(tmp_path: Path) -> Iterator[tuple[Any, list[str]]]:
+    with playwright_sync.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        context = browser.new_context(viewport={"width": 1100, "height": 900})
+        page = context.new_page()
+        problems: list[str] = []
+        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: problems.append(str(e)))
+        page.on("dialog", lambda d: (problems.append("dialog: " + d.message), d.dismiss()))
+        try:
+            yield page, problems
+        finally:
+            context.close()
+            browser.close()
+
+
+def test_the_transcript_renders_escaped(dashboard, recorded, browser_page, tmp_path) -> None:
+    page, problems = browser_page
+    page.goto(dashboard)
+    assert "token=" not in page.url  # the cookie took over
+    page.locator(f'#sessions li[data-id="{recorded}"]').wait_for()
+    page.screenshot(path=str(tmp_path / "sessions.png"), full_page=True)
+    page.locator(f'#sessions li[data-id="{recorded}"] a.title').click()
+    page.wait_for_url(f"**/s/{recorded}")
+    answer = page.locator(".cell.answer").last
+    answer.wait_for()
+    assert "<script>window.__pwned = 1</script>" in answer.inner_text()
+    assert '<img src=x onerror="window.__pwned = 2">' in answer.inner_text()
+    assert answer.locator("strong").inner_text() == "done"  # the Markdown subset still works
+    assert page.locator("#transcript script, #transcript img").count() == 0
+    assert page.evaluate("window.__pwned") is None
+    assert "$ cat greet.py" in page.locator(".cell.tool").first.inner_text()
+    assert page.locator(".diff .add").first.inner_text() == '+    return "hello"'
+    assert "in " in page.locator("#tokens").inner_text()
+    page.screenshot(path=str(tmp_path / "session.png"), full_page=True)
+    print(f"screenshot: {tmp_path / 'session.png'}")
+    page.keyboard.press("?")  # the shortcut list
+    assert page.locator("#help").is_visible()
+    page.keyboard.press("Escape")
+    assert not page.locator("#help").is_visible()
+    page.keyboard.press("g")
+    page.wait_for_url(dashboard.split("?")[0])
+    assert problems == []
+
+
+def test_narrow_and_dark(dashboard, recorded, tmp_path) -> None:
+    with playwright_sync.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        context = browser.new_context(viewport={"width": 380, "height": 800}, color_scheme="dark")
+        page = context.new_page()
+        page.goto(dashboard.replace("/?", f"/s/{recorded}?"))
+        page.locator(".cell.answer").last.wait_for()
+        background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+        overflow = page.evaluate("document.documentElement.scrollWidth > window.innerWidth")
+        page.screenshot(path=str(tmp_path / "narrow-dark.png"), full_page=True)
+        browser.close()
+    assert background == "rgb(15, 17, 21)"
+    assert not overflow  # nothing wider than a phone
+
+
+def live_script() -> list[dict[str, Any]]:
+    slow = {"name": "shell", "arguments": {"command": "sleep 2; echo step-one-done"}}
+    return [
+        {"text": "Step one.", "tool_calls": [slow]},
+        {"delay_ms": 1500, "text": "All done, **live**."},
+    ]
+
+
+def test_a_task_started_from_the_page_streams_live(dashboard, repo, browser_page, tmp_path) -> None:
+    page, problems = browser_page
+    with FakeModelServer(live_script()) as server:
+        page.goto(dashboard)
+        page.fill("#task-prompt", "do the slow thing")
+        page.select_option("#task-cwd", str(repo))
+        page.fill("#task-model", "fake-model")
+        page.fill("#task-base-url", server.base_url)
+        page.click("#task-start")
+        page.wait_for_url("**/s/*")
+        # The command shows while the model has not answered yet: events arrive live.
+        page.locator(".cell.tool").wait_for(timeout=20000)
+        assert page.get_by_text("All done").count() == 0
+        assert page.locator("#interrupt").is_visible()
+        page.screenshot(path=str(tmp_path / "live.png"), full_page=True)
+        page.get_by_text("All done").wait_for(timeout=30000)
+        page.locator(".cell.turn").last.wait_for()
+        assert "All done, live." in page.locator(".cell.answer").last.inner_text()
+        assert "step-one-done" in page.locator(".cell.tool pre.output").inner_text()
+        stats = page.evaluate("window.leverStats")
+        seqs = [
+            int(s)
+            for s in page.eval_on_selector_all("[data-seq]", "n => n.map(e => e.dataset.seq)")
+        ]
+    assert stats["duplicates"] == 0
+    assert stats["received"] == sorted(set(stats["received"])) and len(stats["received"]) >= 8
+    assert seqs == sorted(set(seqs))
+    assert problems == []
+
+
+def test_chromium_is_the_debian_one() -> None:
+    """What CI installs: the path the tests launch must be the apt package's binary."""
+    assert shutil.which("chromium") == str(CHROMIUM)
+
+
+def start_task(page: Any, dashboard: str, repo: Path, base_url: str, prompt: str) -> None:
+    page.goto(dashboard)
+    page.keyboard.press("n")  # the shortcut focuses the prompt
+    page.keyboard.type(prompt)
+    page.select_option("#task-cwd", str(repo))
+    page.fill("#task-model", "fake-model")
+    page.fill("#task-base-url", base_url)
+    page.click("#task-start")
+    page.wait_for_url("**/s/*")
+
+
+def test_interrupt_from_the_page(dashboard, repo, browser_page, tmp_path) -> None:
+    page, problems = browser_page
+    script = [
+        {
+            "text": "Waiting.",
+            "tool_calls": [{"name": "shell", "arguments": {"command": "sleep 60"}}],
+        },
+        {"text": "unused"},
+    ]
+    with FakeModelServer(script) as server:
+        start_task(page, dashboard, repo, server.base_url, "wait a minute")
+        page.locator(".cell.tool").wait_for(timeout=20000)
+        page.locator("#interrupt").wait_for()
+        started = time.monotonic()
+        page.keyboard.press("i")
+        page.get_by_text("turn finished: interrupted").wait_for(timeout=15000)
+        assert time.monotonic() - started < 15
+        page.get_by_text("session ended").wait_for(timeout=10000)
+        assert not page.locator("#interrupt").is_visible()
+        page.screenshot(path=str(tmp_path / "interrupted.png"), full_page=True)
+    assert problems == []

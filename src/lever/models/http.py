@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 
+from lever import safe_json
 from lever.models.base import (
     AuthError,
     BadRequestError,
@@ -112,7 +113,7 @@ def error_details(payload: Any) -> tuple[str, str | None]:
 
 def _body_details(body: str) -> tuple[str, str | None]:
     try:
-        return error_details(json.loads(body))
+        return error_details(safe_json.loads(body))
     except json.JSONDecodeError:
         text = body.strip()
         return (text[:500] or "(empty body)"), None

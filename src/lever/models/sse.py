@@ -14,6 +14,7 @@ from typing import Any, Final
 import httpx
 from httpx_sse import EventSource, SSEError
 
+from lever import safe_json
 from lever.models.base import MalformedResponseError
 
 
@@ -39,7 +40,9 @@ def parse_data(data: str) -> SSEData:
     if data.strip() == "[DONE]":
         return DONE
     try:
-        value = json.loads(data)
+        value = safe_json.loads(data)
+    except safe_json.JSONLimitError as exc:
+        raise MalformedResponseError(f"model stream sent an event refused: {exc.msg}") from exc
     except json.JSONDecodeError as exc:
         raise MalformedResponseError(f"model stream sent invalid JSON: {_snippet(data)!r}") from exc
     if not isinstance(value, dict):

@@ -31,6 +31,7 @@ A TURN is a dict with optional keys:
 - `drop_after`: stream only the first N events, then close the connection without finishing the
   chunked body (the client sees a broken stream). For a non-streaming request: send half the body.
 - `raw`: send this exact text as the body (an SSE stream if the request asked for one).
+- `fault`: "stall" or "endless": a streamed reply that never ends (`lever.testing.fake_faults`).
 
 Every request is checked before it is played (`lever.testing.fake_checks`): one whose tool calls
 and outputs do not pair up is refused with a 400 as the real API would refuse it, and recorded in

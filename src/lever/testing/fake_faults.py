@@ -10,22 +10,28 @@ idle timeout and output cap end a reply that never ends by itself.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
+
+from lever.testing.fake_wire import split_pieces
 
 FAULTS = ("stall", "endless")
 KEEP_ALIVE = b": keep-alive\n\n"
 
 
-def _first_delta(events: Sequence[bytes]) -> int:
-    """Index of the first event carrying text (every protocol names it `…delta…`)."""
+def _first_delta(events: Sequence[bytes], text: str) -> int:
+    """Index of the first event carrying the start of `text` (a text delta in any protocol)."""
+    pieces = split_pieces(text)
+    marker = json.dumps(pieces[0] if pieces else "")[1:-1].encode()
     for i, event in enumerate(events):
-        if b"delta" in event and b"text" in event:
+        if pieces and b"delta" in event and marker in event:
             return i
     raise ValueError("fake model: a `fault` turn needs a `text` to stream")
 
 
 def play(
     fault: str,
+    text: str,
     events: Sequence[bytes],
     write: Callable[[bytes], None],
     sleep: Callable[[float], bool],
@@ -35,7 +41,7 @@ def play(
     `write` sends one chunk (raises OSError once the client is gone); `sleep(ms)` returns False
     when the server is stopping.
     """
-    first = _first_delta(events)
+    first = _first_delta(events, text)
     for event in events[: first + 1]:
         write(event)
     while True:

@@ -249,7 +249,9 @@ class Handler(BaseHTTPRequestHandler):
         try:
             if "fault" in turn:  # a reply that never ends (lever.testing.fake_faults)
                 self.close_connection = True
-                fake_faults.play(turn["fault"], events, self._write_chunk, self.fake._sleep)
+                fake_faults.play(
+                    turn["fault"], turn.get("text", ""), events, self._write_chunk, self.fake._sleep
+                )
                 return
             for i, event in enumerate(events):
                 if drop_after is not None and i >= drop_after:

@@ -104,3 +104,16 @@ def test_sigkill_mid_stream_then_resume_loses_nothing_flushed(env, work) -> None
     kept = path.read_text().splitlines()
     assert kept[: len(flushed) - 1] == flushed[:-1]  # at most a torn last line was dropped
     assert any(e.type == "tool_finished" for e in events)
+
+
+def test_line_separators_in_model_text_keep_the_rollout_readable(env, work) -> None:
+    # Found by fuzzing: JSON leaves U+2028/U+2029/U+0085 unescaped, and `str.splitlines` broke
+    # the rollout's lines there: the session could no longer be resumed.
+    odd = "first\u2028second\u2029third\x85fourth\x1cfifth"
+    with FakeModelServer([{"text": odd}, {"text": "again"}]) as server:
+        path = finished_session(env, work, server)
+        result = resume(env, work, "more")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "again\n"
+    events = check_rollout(path)
+    assert any(getattr(e, "last_message", "") == odd for e in events)

@@ -107,8 +107,12 @@ def _reason(error: ValueError) -> str:
 def read_rollout(path: Path) -> Iterator[Event]:
     """Events of a rollout in order. A torn last line (the process died mid-write) is skipped;
     damage anywhere else raises `RolloutDamaged`, naming the line and what is still intact."""
-    with path.open(encoding="utf-8", errors="replace") as f:
-        lines = f.read().splitlines()
+    # Split on "\n" only: `splitlines` also breaks at U+2028, U+0085…, which JSON leaves
+    # unescaped inside strings, so a model writing one would make its rollout unreadable.
+    with path.open(encoding="utf-8", errors="replace", newline="") as f:
+        lines = f.read().split("\n")
+    if lines[-1] == "":
+        lines.pop()
     good = 0
     for number, line in enumerate(lines, 1):
         if not line.strip():

@@ -148,3 +148,10 @@ def test_config_rejects_bad_stream_limits(env, work: Path) -> None:
         assert result.returncode == 2, (setting, result.stderr)
         assert setting.split("=")[0].split(".")[-1] in result.stderr
         assert "Traceback" not in result.stderr
+
+
+def test_fake_model_refuses_an_unknown_fault() -> None:
+    from lever.testing.fake_model import ScriptError
+
+    with pytest.raises(ScriptError, match="'fault' must be one of"):
+        FakeModelServer([{"text": "x", "fault": "explode"}])

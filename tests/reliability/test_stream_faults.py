@@ -5,6 +5,7 @@ traceback was printed and that no process of lever's process group is left."""
 
 from __future__ import annotations
 
+import json
 import socket
 from pathlib import Path
 
@@ -155,3 +156,21 @@ def test_fake_model_refuses_an_unknown_fault() -> None:
 
     with pytest.raises(ScriptError, match="'fault' must be one of"):
         FakeModelServer([{"text": "x", "fault": "explode"}])
+
+
+def test_in_stream_rate_limit_asking_for_an_hour_is_not_waited_out(env, work) -> None:
+    # OpenAI states the wait in the message of an error event inside a started stream.
+    event = {
+        "type": "error",
+        "error": {
+            "message": "Rate limit reached. Please try again in 3600s.",
+            "code": "rate_limit_exceeded",
+        },
+    }
+    bad = {"raw": f"event: error\ndata: {json.dumps(event)}\n\n"}
+    with FakeModelServer([bad, DONE]) as server:
+        run = run_exec(server.base_url, env, work)
+        served = len(server.requests)
+    assert run.code == 1
+    assert "asked to wait 3600 s" in run.stderr
+    assert served == 1 and run.seconds < 20

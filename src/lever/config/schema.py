@@ -104,7 +104,7 @@ class LocalTable(Table):
 class RetryTable(Table):
     max_retries: int | None = allowed("an integer ≥ 0", ge=0)
     base_delay: float | None = allowed("a number of seconds ≥ 0", ge=0)
-    max_retry_after: float | None = allowed("a number of seconds ≥ 0", ge=0)
+    max_retry_after: float | None = allowed("a number of seconds from 0 to 120", ge=0, le=120)
 
 
 class MemoryTable(Table):

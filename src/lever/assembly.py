@@ -28,6 +28,7 @@ from lever.config.values import DEFAULT_MAX_TURNS, parse_compact_at
 from lever.context.skills import personal_skills_dir
 from lever.models.base import ModelClient
 from lever.models.factory import make_client
+from lever.models.http import StreamLimits
 from lever.models.text_tools import OnParsed, TextToolCalls
 from lever.protocol import ErrorEvent, ToolCall
 from lever.sandbox.approval import POLICIES, Approvals
@@ -213,7 +214,11 @@ def build_session(
     provider = resolved.provider
     loop_options = _loop_options(config, provider.name)  # checked before anything is created
     client: ModelClient = make_client(
-        provider.wire, provider.base_url, resolved.api_key, key_env=provider.key_env
+        provider.wire,
+        provider.base_url,
+        resolved.api_key,
+        key_env=provider.key_env,
+        limits=StreamLimits.from_config(config),
     )
     text_calls = None
     if provider.name in SMALL_MODEL_SERVERS:

@@ -15,6 +15,8 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Literal
 
+from lever import safe_json
+
 Action = Literal["ok", "nudge", "stop"]
 
 #: Durations in a tool's output ("exit code: 0 · 0.1 s") differ between identical runs.
@@ -33,7 +35,7 @@ OK = Verdict("ok")
 
 def _canonical_arguments(arguments: str) -> str:
     try:
-        return json.dumps(json.loads(arguments), sort_keys=True, separators=(",", ":"))
+        return json.dumps(safe_json.loads(arguments), sort_keys=True, separators=(",", ":"))
     except (json.JSONDecodeError, TypeError):
         return arguments.strip()
 

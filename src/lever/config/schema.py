@@ -104,6 +104,7 @@ class LocalTable(Table):
 class RetryTable(Table):
     max_retries: int | None = allowed("an integer ≥ 0", ge=0)
     base_delay: float | None = allowed("a number of seconds ≥ 0", ge=0)
+    max_retry_after: float | None = allowed("a number of seconds from 0 to 120", ge=0, le=120)
 
 
 class MemoryTable(Table):
@@ -127,6 +128,8 @@ class Settings(Table):
     plan_nudges: int | None = allowed("an integer ≥ 0 (nudges per task)", ge=0)
     budget_note: bool | None = allowed("true or false")
     shell_snapshot: bool | None = allowed("true or false")
+    stream_idle_timeout: float | None = allowed("a number of seconds > 0", gt=0)
+    stream_max_bytes: int | None = allowed("an integer ≥ 1024 (bytes)", ge=1024)
     limits: LimitsTable | None = allowed("a table: [limits]")
     sandbox: SandboxTable | None = allowed("a table: [sandbox]")
     shell_environment: ShellEnvironmentTable | None = allowed("a table: [shell_environment]")

@@ -14,6 +14,7 @@ from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any
 
+from lever import safe_json
 from lever.models.base import ModelEvent, ModelRequest, OutputCut, ToolSchema
 from lever.models.http import HttpTransport, error_details, stream_cut
 from lever.protocol import ItemAdded, TextDelta, TokenUsage
@@ -58,7 +59,7 @@ def _tool_input(arguments: str) -> dict[str, Any]:
     if not arguments.strip():
         return {}
     try:
-        value = json.loads(arguments)
+        value = safe_json.loads(arguments)
     except json.JSONDecodeError:
         return {"raw_arguments": arguments}
     return value if isinstance(value, dict) else {"value": value}

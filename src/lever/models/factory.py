@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from lever.models.base import ModelClient
-from lever.models.http import HttpTransport
+from lever.models.http import HttpTransport, StreamLimits
 
 WIRES = ("openai-responses", "openai-chat", "anthropic")
 _ALIASES = {
@@ -48,6 +48,7 @@ def make_transport(
     timeout: float = 600,
     key_env: str | None = None,
     headers: dict[str, str] | None = None,
+    limits: StreamLimits | None = None,
 ) -> HttpTransport:
     wire = normalize_wire(wire)
     return HttpTransport(
@@ -56,6 +57,7 @@ def make_transport(
         timeout=timeout,
         key_env=key_env,
         has_key=bool(api_key),
+        limits=limits,
     )
 
 
@@ -67,11 +69,12 @@ def make_client(
     timeout: float = 600,
     key_env: str | None = None,
     headers: dict[str, str] | None = None,
+    limits: StreamLimits | None = None,
 ) -> ModelClient:
     """The client for `wire` (not wrapped: callers wrap it in `RetryingClient`)."""
     wire = normalize_wire(wire)
     http = make_transport(
-        wire, base_url, api_key, timeout=timeout, key_env=key_env, headers=headers
+        wire, base_url, api_key, timeout=timeout, key_env=key_env, headers=headers, limits=limits
     )
     if wire == "openai-responses":
         from lever.models.responses import ResponsesClient

@@ -4,6 +4,11 @@
 `HttpTransport.get_json` does a plain GET (model lists). HTTP statuses, transport failures
 (timeouts, refused connections, cut streams) and error payloads sent inside a stream all become
 the errors of `lever.models.base`, with the server's own message in the text.
+
+Nothing a provider does can hang lever or fill its memory (`StreamLimits`): a stream that sends
+no event for `idle_timeout` seconds (keep-alive comments do not count) is a retryable stall; a
+reply past `max_bytes` is cut off (`StreamLimitError`); a provider asking to wait longer than
+`max_retry_after` before retrying gets a clear error at once instead of being waited out.
 """
 
 from __future__ import annotations
@@ -14,11 +19,13 @@ import email.utils
 import json
 import re
 import time
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
+from lever import safe_json
 from lever.models.base import (
     AuthError,
     BadRequestError,
@@ -27,7 +34,36 @@ from lever.models.base import (
     RetryableError,
     ToolCallParseError,
 )
-from lever.models.sse import SSEData, iter_sse
+from lever.models.sse import SSEData, head, iter_sse
+
+#: What is read of an error reply's body: enough for any provider's message, never endless.
+_ERROR_BODY_BYTES = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class StreamLimits:
+    """Bounds on one model reply; `from_config` reads them from lever's configuration."""
+
+    #: Seconds without a single SSE event before the stream counts as stalled (retryable).
+    idle_timeout: float = 300.0
+    #: Bytes of one reply before it is cut off (32 MiB).
+    max_bytes: int = 32 * 1024 * 1024
+    #: The longest Retry-After lever waits out; a longer one fails the attempt at once.
+    max_retry_after: float = 60.0
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> StreamLimits:
+        retry = config.get("retry") or {}
+        return cls(
+            idle_timeout=float(config.get("stream_idle_timeout", cls.idle_timeout)),
+            max_bytes=int(config.get("stream_max_bytes", cls.max_bytes)),
+            max_retry_after=float(retry.get("max_retry_after", cls.max_retry_after)),
+        )
+
+
+class RetryAfterTooLongError(ModelError):
+    """The provider asked to wait longer than `max_retry_after` (often: a quota is used up)."""
+
 
 _CONTEXT_RE = re.compile(
     r"context[_ ]length[_ ]exceeded|maximum context length|prompt is too long|"
@@ -112,7 +148,7 @@ def error_details(payload: Any) -> tuple[str, str | None]:
 
 def _body_details(body: str) -> tuple[str, str | None]:
     try:
-        return error_details(json.loads(body))
+        return error_details(safe_json.loads(body))
     except json.JSONDecodeError:
         text = body.strip()
         return (text[:500] or "(empty body)"), None
@@ -203,8 +239,10 @@ class HttpTransport:
         key_env: str | None = None,
         has_key: bool = True,
         client: httpx.AsyncClient | None = None,
+        limits: StreamLimits | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.limits = limits or StreamLimits()
         self.headers = dict(headers or {})
         self.key_env = key_env
         self.has_key = has_key
@@ -216,12 +254,21 @@ class HttpTransport:
         return f"{self.base_url}/{path.lstrip('/')}"
 
     def error(self, message: str, code: str | None = None, **kw: Any) -> ModelError:
-        return classify_error(message, code, key_env=self.key_env, has_key=self.has_key, **kw)
+        error = classify_error(message, code, key_env=self.key_env, has_key=self.has_key, **kw)
+        wait = getattr(error, "retry_after", None)
+        cap = self.limits.max_retry_after
+        if error.retryable and wait is not None and wait > cap:
+            return RetryAfterTooLongError(
+                f"{error} — the provider asked to wait {wait:.0f} s before retrying, longer "
+                f"than lever waits ({cap:g} s, retry.max_retry_after); not retried",
+                error.status,
+            )
+        return error
 
     async def _raise_for_status(self, response: httpx.Response) -> None:
         if response.status_code < 400:
             return
-        body = (await response.aread()).decode("utf-8", "replace")
+        body = await head(response, _ERROR_BODY_BYTES)
         message, code = _body_details(body)
         raise self.error(
             message,
@@ -249,7 +296,7 @@ class HttpTransport:
                 "POST", self.url(path), headers=headers, **content
             ) as response:
                 await self._raise_for_status(response)
-                events = iter_sse(response)
+                events = self._watched(iter_sse(response, max_bytes=self.limits.max_bytes))
                 async for event in events:
                     try:
                         yield event
@@ -258,6 +305,26 @@ class HttpTransport:
                         raise
         except httpx.HTTPError as exc:
             raise transport_error(exc) from exc
+
+    async def _watched(
+        self, events: AsyncGenerator[tuple[str, SSEData], None]
+    ) -> AsyncGenerator[tuple[str, SSEData], None]:
+        """`events`, failing with a retryable stall when none comes for `idle_timeout` seconds.
+
+        Only the wait for the next event is timed, not what the consumer does with one.
+        """
+        idle = self.limits.idle_timeout
+        async with contextlib.aclosing(events):
+            while True:
+                try:
+                    async with asyncio.timeout(idle):
+                        event = await anext(events)
+                except StopAsyncIteration:
+                    return
+                except TimeoutError:
+                    message = f"model stream stalled: no event for {idle:g} s (stream_idle_timeout)"
+                    raise RetryableError(message) from None
+                yield event
 
     async def get_json(self, path: str, params: dict[str, Any] | None = None) -> Any:
         return await self.request_json("GET", path, params=params)
@@ -282,7 +349,7 @@ class HttpTransport:
         except httpx.HTTPError as exc:
             raise transport_error(exc) from exc
         try:
-            return response.json()
+            return safe_json.loads(response.content)
         except ValueError as exc:
             raise self.error(f"invalid JSON from {path}: {response.text[:200]!r}") from exc
 

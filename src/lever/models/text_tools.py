@@ -21,6 +21,7 @@ from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from lever import safe_json
 from lever.models.base import ModelClient, ModelEvent, ModelRequest
 from lever.models.retry import closing_stream
 from lever.protocol import ItemAdded
@@ -51,7 +52,7 @@ def _new_id() -> str:
 def _call_from_json(text: str, tools: set[str]) -> ToolCall | None:
     """A call from {"name": ..., "arguments": ...} naming an offered tool; else None."""
     try:
-        value = json.loads(text)
+        value = safe_json.loads(text)
     except json.JSONDecodeError:
         return None
     if not isinstance(value, dict):
@@ -64,7 +65,7 @@ def _call_from_json(text: str, tools: set[str]) -> ToolCall | None:
         return None
     if isinstance(arguments, str):
         try:
-            arguments = json.loads(arguments)
+            arguments = safe_json.loads(arguments)
         except json.JSONDecodeError:
             return None
     if not isinstance(arguments, dict):
@@ -146,7 +147,7 @@ def without_empty_optionals(call: ToolCall, request: ModelRequest) -> ToolCall:
     """
     schema = next((t.parameters for t in request.tools if t.name == call.name), None)
     try:
-        arguments = json.loads(call.arguments)
+        arguments = safe_json.loads(call.arguments)
     except json.JSONDecodeError:
         return call
     if schema is None or not isinstance(arguments, dict):

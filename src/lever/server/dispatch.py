@@ -21,6 +21,7 @@ from typing import Any, TextIO
 
 from pydantic import BaseModel, ValidationError
 
+from lever import safe_json
 from lever.server import rpc
 
 Handler = Callable[[Any], Awaitable[BaseModel]]
@@ -98,7 +99,7 @@ class Dispatcher:
     def handle_line(self, line: bytes | str) -> asyncio.Task[None] | None:
         """Answer malformed messages at once; a request gets a task (returned)."""
         try:
-            message = json.loads(line)
+            message = safe_json.loads(line)
         except ValueError as e:
             self.wire.error(None, rpc.PARSE_ERROR, f"not JSON: {e}")
             return None

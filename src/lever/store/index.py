@@ -12,7 +12,6 @@ corrupt line is skipped) and a first full pass over many sessions must stay chea
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import re
 import sqlite3
@@ -20,6 +19,8 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+
+from lever import safe_json
 
 INDEX_FILE = "index.sqlite"
 SCHEMA_VERSION = 1
@@ -116,7 +117,7 @@ def _events(path: Path) -> Iterator[dict[str, Any]]:
     with path.open(encoding="utf-8", errors="replace") as f:
         for line in f:
             try:
-                event = json.loads(line)
+                event = safe_json.loads(line)
             except ValueError:
                 continue  # a torn last line, or damage: the rest of the file still counts
             if isinstance(event, dict):

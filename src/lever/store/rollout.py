@@ -10,6 +10,7 @@ machine cannot read them whatever the umask.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import time
@@ -89,19 +90,44 @@ def _drop_torn_tail(path: Path) -> None:
         pass
 
 
+class RolloutDamaged(ValueError):
+    """A line before the last one does not hold an event: the file was damaged after lever
+    wrote it. Resuming past the damage would rebuild a history with a hole in it."""
+
+
+def _reason(error: ValueError) -> str:
+    """The first line of a (pydantic) parse error, without its long preamble."""
+    errors = getattr(error, "errors", None)
+    if callable(errors):
+        with contextlib.suppress(Exception):
+            return str(errors()[0]["msg"])[:200]
+    return (str(error).splitlines() or ["unreadable"])[0][:200]
+
+
 def read_rollout(path: Path) -> Iterator[Event]:
-    """Events of a rollout in order. A torn last line (the process died mid-write) is skipped."""
-    with path.open(encoding="utf-8") as f:
-        lines = f.read().splitlines()
+    """Events of a rollout in order. A torn last line (the process died mid-write) is skipped;
+    damage anywhere else raises `RolloutDamaged`, naming the line and what is still intact."""
+    # Split on "\n" only: `splitlines` also breaks at U+2028, U+0085…, which JSON leaves
+    # unescaped inside strings, so a model writing one would make its rollout unreadable.
+    with path.open(encoding="utf-8", errors="replace", newline="") as f:
+        lines = f.read().split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    good = 0
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
-            yield event_from_json(line)
-        except ValueError:
+            event = event_from_json(line)
+        except ValueError as e:
             if number == len(lines):
                 return
-            raise
+            raise RolloutDamaged(
+                f"{path}: line {number} of {len(lines)} is damaged ({_reason(e)}); the "
+                f"{good} events before it are intact, the session cannot be rebuilt past it"
+            ) from None
+        good += 1
+        yield event
 
 
 def find_rollout(home: Path, id_prefix: str) -> Path:

@@ -17,7 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from lever.testing import fake_checks, fake_wire, fake_wire_anthropic
+from lever.testing import fake_checks, fake_faults, fake_wire, fake_wire_anthropic
 from lever.testing.fake_script import RecordedRequest
 from lever.testing.fake_wire import JSON
 
@@ -247,6 +247,12 @@ class Handler(BaseHTTPRequestHandler):
         events = render_sse(reply, body, new_id)
         self._start_stream(protocol)
         try:
+            if "fault" in turn:  # a reply that never ends (lever.testing.fake_faults)
+                self.close_connection = True
+                fake_faults.play(
+                    turn["fault"], turn.get("text", ""), events, self._write_chunk, self.fake._sleep
+                )
+                return
             for i, event in enumerate(events):
                 if drop_after is not None and i >= drop_after:
                     # No terminating chunk: the client sees the connection die mid-body.

@@ -34,6 +34,7 @@ A TURN is a dict with optional keys:
 - `cut`: true ends the reply as one cut at the output-token limit: Responses
   `response.incomplete` (reason `max_output_tokens`), Chat `finish_reason: "length"`, Anthropic
   `stop_reason: "max_tokens"`. Give the text or a tool call's `arguments` (a str) as cut off.
+- `fault`: "stall" or "endless": a streamed reply that never ends (`lever.testing.fake_faults`).
 
 Every request is checked before it is played (`lever.testing.fake_checks`): one whose tool calls
 and outputs do not pair up is refused with a 400 as the real API would refuse it, and recorded in

@@ -14,7 +14,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lever.testing.fake_faults import FAULTS
+
 _TURN_KEYS = {
+    "fault",
     "text",
     "reasoning",
     "tool_calls",
@@ -101,6 +104,8 @@ def validate_turn(turn: Any, index: int) -> dict[str, Any]:
             raise ScriptError(f"{where}: {key!r} must be a number >= 0")
     if not isinstance(turn.get("cut", False), bool):
         raise ScriptError(f"{where}: 'cut' must be a bool")
+    if turn.get("fault", "stall") not in FAULTS:
+        raise ScriptError(f"{where}: 'fault' must be one of {FAULTS}")
     if not isinstance(turn.get("tool_calls", []), list):
         raise ScriptError(f"{where}: 'tool_calls' must be a list")
     for call in turn.get("tool_calls", []):

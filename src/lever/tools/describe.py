@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 
+from lever import safe_json
+
 
 def shell_command_text(arguments: str) -> str:
     """The command of a shell call as one line ("" when the arguments hold none)."""
     try:
-        args = json.loads(arguments)
+        args = safe_json.loads(arguments)
     except json.JSONDecodeError:
         return ""
     command = args.get("command") if isinstance(args, dict) else None
@@ -20,7 +22,7 @@ def shell_command_text(arguments: str) -> str:
 def describe_call(name: str, arguments: str) -> str:
     """A one-line human form of a tool call: `$ pytest -q` for shell, the name otherwise."""
     try:
-        args = json.loads(arguments)
+        args = safe_json.loads(arguments)
     except json.JSONDecodeError:
         return f"{name} (unreadable arguments)"
     if name == "shell" and isinstance(args, dict):

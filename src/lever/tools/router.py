@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+from lever import safe_json
 from lever.models.base import ToolSchema
 from lever.protocol import ToolCall
 from lever.sandbox.safe_commands import is_known_safe
@@ -24,7 +25,12 @@ class ToolRouter:
         """The arguments as a dict, or an error message for the model."""
         text = call.arguments.strip() or "{}"
         try:
-            args = json.loads(text)
+            args = safe_json.loads(text)
+        except safe_json.JSONLimitError as e:
+            return (
+                f"error: the arguments of {call.name} were refused: {e.msg}. "
+                "Send one JSON object matching the tool's schema."
+            )
         except json.JSONDecodeError as e:
             return (
                 f"error: the arguments of {call.name} are not valid JSON ({e.msg} at line "

@@ -130,7 +130,8 @@ def test_config_read_redacts_urls_and_mcp_env(
         'mcp_servers.db.env={PG_CONN="dbname=x", REGION="eu"}',
         'mcp_servers.web.url="https://bot:hunter2-url@mcp.example.com/sse"',
         'providers.corp.base_url="https://svc:corp-pw-1@llm.corp/v1"',
-        'notes="xoxb-1234567890-abcdefghijklmnop"',
+        # A token-shaped value is redacted whatever its key is called.
+        'shell_environment.set.GREETING="xoxb-1234567890-abcdefghijklmnop"',
         'model="gpt-x"',
     ]
     config = client.result("config/read", {"cwd": str(repo), "config": overrides})["config"]
@@ -140,7 +141,8 @@ def test_config_read_redacts_urls_and_mcp_env(
     }
     assert config["mcp_servers"]["web"]["url"] == "https://bot:***@mcp.example.com/sse"
     assert config["providers"]["corp"]["base_url"] == "https://svc:***@llm.corp/v1"
-    assert config["notes"] == "***" and config["model"] == "gpt-x"
+    greeting = config["shell_environment"]["set"]["GREETING"]
+    assert greeting == "***" and config["model"] == "gpt-x"
     text = str(config)
     for secret in ("hunter2-url", "corp-pw-1", "dbname=x", "xoxb-"):
         assert secret not in text

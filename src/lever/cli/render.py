@@ -105,7 +105,8 @@ class HumanRenderer:
         """A reasoning summary, dimmed on a terminal (it is not the answer)."""
         dim = self.out.isatty()
         for line in summary.strip().splitlines()[:_REASONING_LINES]:
-            self._line(f"\x1b[2m  · {line}\x1b[0m" if dim else f"  · {line}")
+            text = f"  · {line}".rstrip()
+            self._line(f"\x1b[2m{text}\x1b[0m" if dim else text)
 
     def _text(self, delta: str) -> None:
         """Show a piece of the answer; after a retry, only what the new attempt adds."""

@@ -133,3 +133,21 @@ def test_a_model_lever_does_not_know_gets_none_of_it(wire, math_repo, clean_env)
         assert not {"reasoning", "thinking", "reasoning_effort"} & body.keys()
         kinds = {t.get("type") for t in body.get("tools", [])}
         assert "custom" not in kinds
+
+
+def test_a_bad_reasoning_value_is_a_one_line_error(math_repo, clean_env) -> None:
+    bad = run_lever(
+        "exec",
+        "-c",
+        'reasoning_effort="extreme"',
+        "--model",
+        "m",
+        "task",
+        env=clean_env,
+        cwd=math_repo,
+    )
+    assert bad.returncode == 2
+    assert bad.stderr.count("\n") == 1 and "reasoning_effort" in bad.stderr
+    assert "minimal | low | medium | high" in bad.stderr
+    flag = run_lever("exec", "--reasoning-effort", "max", "task", env=clean_env, cwd=math_repo)
+    assert flag.returncode == 2 and "invalid choice: 'max'" in flag.stderr

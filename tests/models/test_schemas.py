@@ -171,3 +171,24 @@ def test_default_options_leave_a_session_model_neutral() -> None:
         effort="low", summary="auto", declared=True
     )
     assert traits.freeform_apply_patch("my-model", forced)
+
+
+def test_anthropic_max_tokens_exceeds_the_thinking_budget() -> None:
+    def body(model: str, effort: str, cap: int | None) -> dict[str, Any]:
+        reasoning = traits.reasoning_for(model, traits.ModelOptions(effort=effort))
+        req = ModelRequest("", [], [UserMessage(text="hi")], model, cap, reasoning=reasoning)
+        return anthropic.build_body(req)
+
+    assert body("claude-3-7-sonnet-latest", "high", None)["max_tokens"] == 24576 + 8192
+    assert body("claude-opus-4-1", "medium", 20_000)["max_tokens"] == 20_000  # already above
+    assert body("claude-opus-4-1", "minimal", None)["thinking"]["budget_tokens"] == 1024
+    # summary only (no effort): no extended thinking, which costs tokens and changes replies
+    assert "thinking" not in anthropic.build_body(
+        ModelRequest(
+            "",
+            [],
+            [UserMessage(text="hi")],
+            "claude-opus-4-1",
+            reasoning=traits.reasoning_for("claude-opus-4-1", traits.ModelOptions()),
+        )
+    )

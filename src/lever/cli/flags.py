@@ -8,8 +8,7 @@ import math
 import sys
 from typing import Any, NoReturn
 
-from lever.config.values import COMPACT_AT_ALLOWED, parse_compact_at
-from lever.models.traits import EFFORTS
+from lever.config.values import COMPACT_AT_ALLOWED, EFFORTS, parse_compact_at
 
 PROVIDER_HELP = (
     "local (a small model on this machine: `lever local pull 1.5b`), a configured provider, a "

@@ -15,8 +15,13 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainValidator
 
-from lever.config.values import COMPACT_AT_ALLOWED, parse_compact_at
-from lever.models.traits import APPLY_PATCH_FORMS, EFFORTS, SUMMARIES
+from lever.config.values import (
+    APPLY_PATCH_FORMS,
+    COMPACT_AT_ALLOWED,
+    EFFORTS,
+    SUMMARIES,
+    parse_compact_at,
+)
 
 SANDBOX_MODES = ("read-only", "workspace-write", "danger-full-access")
 APPROVAL_POLICIES = ("untrusted", "on-failure", "on-request", "never")

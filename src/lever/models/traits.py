@@ -11,10 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-EFFORTS = ("minimal", "low", "medium", "high")
-SUMMARIES = ("auto", "concise", "detailed", "none")
-APPLY_PATCH_FORMS = ("freeform", "function")
-
 #: Model-name prefixes (after any "provider/" part) of models that take reasoning parameters.
 _OPENAI_REASONING = ("gpt-5", "o1", "o3", "o4", "codex-")
 _ANTHROPIC_THINKING = ("claude-3-7", "claude-opus-4", "claude-sonnet-4", "claude-haiku-4")

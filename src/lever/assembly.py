@@ -30,6 +30,7 @@ from lever.models.base import ModelClient
 from lever.models.factory import make_client
 from lever.models.http import StreamLimits
 from lever.models.text_tools import OnParsed, TextToolCalls
+from lever.models.traits import ModelOptions
 from lever.protocol import ErrorEvent, ToolCall
 from lever.sandbox.approval import POLICIES, Approvals
 from lever.sandbox.base import NoSandbox, Sandbox, SandboxPolicy
@@ -284,6 +285,12 @@ def _loop_options(config: dict[str, Any], provider: str) -> dict[str, Any]:
         "stuck_detection": bool(config.get("stuck_detection", provider in SMALL_MODEL_SERVERS)),
         "plan_nudges": nudges,
         "budget_note": note,
+        "model_options": ModelOptions(
+            effort=config.get("reasoning_effort"),
+            summary=config.get("reasoning_summary"),
+            reasoning=config.get("model_reasoning"),
+            apply_patch=config.get("apply_patch_tool"),
+        ),
     }
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from lever.agent.budget import TokenBudget
 from lever.agent.limits import Limits
+from lever.models.traits import ModelOptions
 from lever.sandbox.approval import Approvals
 from lever.sandbox.base import Sandbox
 from lever.store.rollout import RolloutWriter
@@ -46,3 +47,5 @@ class SessionOptions:
     plan_nudges: int = 0
     #: Tell the model its budget (context used, limits left) at the start of each task.
     budget_note: bool = False
+    #: Reasoning effort/summary and the apply_patch form; unset: decided by the model's name.
+    model_options: ModelOptions = field(default_factory=ModelOptions)

@@ -31,6 +31,7 @@ from lever.agent.stuck import StuckDetector
 from lever.agent.turn import TurnRunner
 from lever.context.agents_md import load_project_docs
 from lever.context.skills import discover_skills, render_skills_list
+from lever.models import traits
 from lever.models.base import ModelClient, ModelError, ModelEvent, ModelRequest
 from lever.models.retry import RetryingClient
 from lever.protocol import (
@@ -51,6 +52,7 @@ from lever.protocol.items import Item
 from lever.sandbox.base import NoSandbox, Sandbox
 from lever.sandbox.env import command_env
 from lever.store.rollout import new_session_id
+from lever.tools import apply_patch
 from lever.tools.router import ToolRouter
 
 Sink = Callable[[BaseModel], None]
@@ -259,7 +261,18 @@ class Session:
             model=self.model,
             max_output_tokens=self.max_output_tokens,
             extra=extra,
+            reasoning=traits.reasoning_for(self.model, self.options.model_options),
+            freeform=self._freeform_tools(),
         )
+
+    def _freeform_tools(self) -> tuple[traits.FreeformTool, ...]:
+        """apply_patch as a freeform tool, for the model families trained on that form."""
+        if "apply_patch" not in self.router.tools:
+            return ()
+        if not traits.freeform_apply_patch(self.model, self.options.model_options):
+            return ()
+        description, grammar = apply_patch.FREEFORM_DESCRIPTION, apply_patch.freeform_grammar()
+        return (traits.FreeformTool("apply_patch", description, grammar),)
 
     def raise_output_cap(self) -> int | None:
         """After a reply cut at the output limit: ask for the model's largest cap from now on,

@@ -6,9 +6,9 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-from typing import NoReturn
+from typing import Any, NoReturn
 
-from lever.config.values import COMPACT_AT_ALLOWED, parse_compact_at
+from lever.config.values import COMPACT_AT_ALLOWED, EFFORTS, parse_compact_at
 
 PROVIDER_HELP = (
     "local (a small model on this machine: `lever local pull 1.5b`), a configured provider, a "
@@ -64,6 +64,21 @@ def add_limit_flags(parser: argparse.ArgumentParser) -> None:
     )
 
 
+class ConfigFlag(argparse.Action):
+    """A flag that stands for `-c KEY="VALUE"` (KEY is `const`), applied in command-line order."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        overrides = list(getattr(namespace, self.dest, None) or [])
+        overrides.append(f'{self.const}="{values}"')
+        setattr(namespace, self.dest, overrides)
+
+
 def add_model_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("model")
     group.add_argument("-m", "--model", help="model name (default: the provider's default)")
@@ -80,6 +95,14 @@ def add_model_flags(parser: argparse.ArgumentParser) -> None:
         help="override a config value (TOML syntax), e.g. -c limits.max_turns=50",
     )
     group.add_argument("-p", "--profile", help="a [profiles.NAME] table of config.toml")
+    group.add_argument(
+        "--reasoning-effort",
+        choices=EFFORTS,
+        action=ConfigFlag,
+        dest="overrides",
+        const="reasoning_effort",
+        help="how hard a reasoning model thinks (same as -c reasoning_effort=...)",
+    )
 
 
 def stdio_is_terminal() -> bool:

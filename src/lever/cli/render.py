@@ -18,6 +18,7 @@ from lever.protocol import (
     ItemAdded,
     PatchApplied,
     PlanUpdated,
+    Reasoning,
     SessionStarted,
     TextDelta,
     ToolFinished,
@@ -30,6 +31,8 @@ from lever.tools.describe import describe_call
 _PLAN_MARKS = {"completed": "[x]", "in_progress": "[>]", "pending": "[ ]"}
 #: Lines of a command's output shown on stderr; the model and the rollout get more.
 _TAIL_LINES = 6
+#: Lines of a reasoning summary shown on stderr.
+_REASONING_LINES = 12
 #: Lines of a patch's diff shown on stderr.
 _DIFF_LINES = 40
 #: Tools whose own event (the plan) says it all: no started/finished lines for them.
@@ -69,6 +72,8 @@ class HumanRenderer:
                 self.out.write("\n")
                 self._in_text = False
             self._shown, self._replaying = "", None
+        elif isinstance(event, ItemAdded) and isinstance(event.item, Reasoning):
+            self._reasoning(event.item.summary)
         elif isinstance(event, ToolStarted) and event.name not in _QUIET_TOOLS:
             self._line(describe_call(event.name, event.arguments))
         elif isinstance(event, ToolFinished) and (event.name not in _QUIET_TOOLS or event.is_error):
@@ -95,6 +100,13 @@ class HumanRenderer:
                 self._replaying, self._again = self._shown, ""
         elif isinstance(event, TurnFinished) and event.reason != "done":
             self._line(f"stopped ({event.reason}): {event.detail}")
+
+    def _reasoning(self, summary: str) -> None:
+        """A reasoning summary, dimmed on a terminal (it is not the answer)."""
+        dim = self.out.isatty()
+        for line in summary.strip().splitlines()[:_REASONING_LINES]:
+            text = f"  · {line}".rstrip()
+            self._line(f"\x1b[2m{text}\x1b[0m" if dim else text)
 
     def _text(self, delta: str) -> None:
         """Show a piece of the answer; after a retry, only what the new attempt adds."""

@@ -15,7 +15,13 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainValidator
 
-from lever.config.values import COMPACT_AT_ALLOWED, parse_compact_at
+from lever.config.values import (
+    APPLY_PATCH_FORMS,
+    COMPACT_AT_ALLOWED,
+    EFFORTS,
+    SUMMARIES,
+    parse_compact_at,
+)
 
 SANDBOX_MODES = ("read-only", "workspace-write", "danger-full-access")
 APPROVAL_POLICIES = ("untrusted", "on-failure", "on-request", "never")
@@ -123,6 +129,10 @@ class Settings(Table):
     context_window: int | None = allowed("an integer ≥ 1 (tokens)", ge=1)
     compact_at: CompactAt | None = allowed(COMPACT_AT_ALLOWED)
     compaction: Literal["local", "remote"] | None = allowed("local | remote")
+    reasoning_effort: Literal[EFFORTS] | None = allowed(" | ".join(EFFORTS))  # type: ignore[valid-type]
+    reasoning_summary: Literal[SUMMARIES] | None = allowed(" | ".join(SUMMARIES))  # type: ignore[valid-type]
+    model_reasoning: bool | None = allowed("true or false (default: from the model's name)")
+    apply_patch_tool: Literal[APPLY_PATCH_FORMS] | None = allowed(" | ".join(APPLY_PATCH_FORMS))  # type: ignore[valid-type]
     approval: Literal[APPROVAL_POLICIES] | None = allowed(" | ".join(APPROVAL_POLICIES))  # type: ignore[valid-type]
     stuck_detection: bool | None = allowed("true or false")
     plan_nudges: int | None = allowed("an integer ≥ 0 (nudges per task)", ge=0)

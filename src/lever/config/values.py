@@ -7,6 +7,11 @@ from __future__ import annotations
 
 import re
 
+#: Values of the model-aware request keys (`lever.models.traits` acts on them).
+EFFORTS = ("minimal", "low", "medium", "high")
+SUMMARIES = ("auto", "concise", "detailed", "none")
+APPLY_PATCH_FORMS = ("freeform", "function")
+
 #: `limits.max_turns` when nothing sets it (max_tokens and max_seconds have no default).
 DEFAULT_MAX_TURNS = 200
 COMPACT_AT_ALLOWED = "N tokens (an integer ≥ 1), P% with 0 < P < 100, or a fraction 0 < x < 1"

@@ -17,6 +17,7 @@ from typing import Any
 from lever import safe_json
 from lever.models.base import ModelEvent, ModelRequest, OutputCut, ToolSchema
 from lever.models.http import HttpTransport, error_details, stream_cut
+from lever.models.traits import ANSWER_ROOM, thinking_budget
 from lever.protocol import ItemAdded, TextDelta, TokenUsage
 from lever.protocol.items import (
     AssistantMessage,
@@ -126,12 +127,25 @@ def _mark_cache(messages: list[dict[str, Any]]) -> None:
             return
 
 
+def max_tokens_for(request: ModelRequest) -> int:
+    """`max_tokens`: the request's cap, raised above the thinking budget when there is one (the
+    API requires it to exceed `budget_tokens`), within the model's largest cap where known."""
+    cap = request.max_output_tokens or DEFAULT_MAX_TOKENS
+    budget = thinking_budget(request.model, request.reasoning)
+    if budget is not None and cap <= budget:
+        cap = budget + ANSWER_ROOM
+        largest = max_output_tokens_for(request.model)
+        cap = min(cap, largest) if largest is not None and largest > budget else cap
+    return cap
+
+
 def build_body(request: ModelRequest, *, prompt_cache: bool = True) -> dict[str, Any]:
     messages = items_to_messages(request.items)
-    body: dict[str, Any] = {
-        "model": request.model,
-        "max_tokens": request.max_output_tokens or DEFAULT_MAX_TOKENS,
-    }
+    body: dict[str, Any] = {"model": request.model, "max_tokens": max_tokens_for(request)}
+    budget = thinking_budget(request.model, request.reasoning)
+    if budget is not None:
+        # Extended thinking; its signed blocks go back unchanged with the tool_use they precede.
+        body["thinking"] = {"type": "enabled", "budget_tokens": budget}
     if request.instructions:
         system: dict[str, Any] = {"type": "text", "text": request.instructions}
         if prompt_cache:
@@ -241,8 +255,7 @@ class AnthropicClient:
                     yield event
                 if turn.finished:
                     if turn.stop_reason == "max_tokens":
-                        limit = request.max_output_tokens or DEFAULT_MAX_TOKENS
-                        yield OutputCut(reason="max_tokens", limit=limit)
+                        yield OutputCut(reason="max_tokens", limit=max_tokens_for(request))
                     yield turn.usage
                     return
         raise stream_cut("message_stop")

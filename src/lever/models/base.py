@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from lever.models.traits import FreeformTool, ReasoningParams
 from lever.protocol import ItemAdded, TextDelta, TokenUsage
 from lever.protocol.items import Item
 
@@ -49,6 +50,10 @@ class ModelRequest:
     model: str
     max_output_tokens: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: Reasoning parameters (`lever.models.traits`); None: the model takes none.
+    reasoning: ReasoningParams | None = None
+    #: Tools (by name) sent as freeform custom tools where the wire has them (Responses).
+    freeform: tuple[FreeformTool, ...] = ()
 
 
 class ModelClient(Protocol):

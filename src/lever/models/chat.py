@@ -17,6 +17,7 @@ from typing import Any
 from lever.models.base import ModelEvent, ModelRequest, OutputCut, ToolSchema
 from lever.models.http import HttpTransport, error_details, stream_cut
 from lever.models.sse import DONE
+from lever.models.traits import chat_reasoning_effort
 from lever.models.wire_cache import Group, PieceCache, dumps, join_body
 from lever.protocol import ItemAdded, TextDelta, TokenUsage
 from lever.protocol.items import (
@@ -111,6 +112,9 @@ def build_body(request: ModelRequest) -> dict[str, Any]:
         body["tools"] = [tool_to_wire(t) for t in request.tools]
     if request.max_output_tokens is not None:
         body["max_tokens"] = request.max_output_tokens
+    effort = chat_reasoning_effort(request.model, request.reasoning)
+    if effort is not None:
+        body["reasoning_effort"] = effort  # OpenAI's reasoning models only: others refuse it
     body.update(stream=True, stream_options={"include_usage": True})
     body.update(request.extra)
     body["messages"] = items_to_messages(request.instructions, request.items)

@@ -7,7 +7,8 @@ persist ("Item with id … not found"), so inputs carry content only, as the Cod
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+import json
+from collections.abc import AsyncGenerator, Collection
 from contextlib import aclosing
 from dataclasses import replace
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 from lever.models.base import ModelEvent, ModelRequest, OutputCut, ToolSchema
 from lever.models.http import HttpTransport, stream_cut
 from lever.models.sse import DONE
+from lever.models.traits import FreeformTool, ReasoningParams
 from lever.models.wire_cache import PieceCache, join_body
 from lever.protocol import ItemAdded, TextDelta, TokenUsage
 from lever.protocol.items import (
@@ -30,8 +32,19 @@ from lever.protocol.items import (
 _REASONING_DELTAS = {"response.reasoning_summary_text.delta", "response.reasoning_text.delta"}
 
 
-def item_to_input(item: Item) -> dict[str, Any]:
-    """One lever item as a Responses API input item."""
+def freeform_input(call: ToolCall) -> str:
+    """The raw text of a freeform call (kept as `{"input": text}` in `arguments`)."""
+    try:
+        value = json.loads(call.arguments)
+    except json.JSONDecodeError:
+        return call.arguments
+    text = value.get("input") if isinstance(value, dict) else None
+    return text if isinstance(text, str) else call.arguments
+
+
+def item_to_input(item: Item, custom: Collection[str] = ()) -> dict[str, Any]:
+    """One lever item as a Responses API input item; calls (and their outputs) whose id is in
+    `custom` go as freeform `custom_tool_call`s."""
     match item:
         case UserMessage(text=text):
             return {
@@ -52,6 +65,19 @@ def item_to_input(item: Item) -> dict[str, Any]:
                 "summary": summary,
                 "encrypted_content": item.encrypted_content,
             }
+        case ToolCall() if item.call_id in custom:
+            return {
+                "type": "custom_tool_call",
+                "call_id": item.call_id,
+                "name": item.name,
+                "input": freeform_input(item),
+            }
+        case ToolOutput() if item.call_id in custom:
+            return {
+                "type": "custom_tool_call_output",
+                "call_id": item.call_id,
+                "output": item.output,
+            }
         case ToolCall():
             return {
                 "type": "function_call",
@@ -64,6 +90,41 @@ def item_to_input(item: Item) -> dict[str, Any]:
         case CompactedHistory():
             return {"type": "compaction", "encrypted_content": item.encrypted_content}
     raise TypeError(f"unknown item {item!r}")
+
+
+def custom_calls(request: ModelRequest) -> frozenset[str]:
+    """Ids of the freeform calls that go back as such: only while their tool is still freeform
+    (after a switch to a function tool they are sent as function calls, which pair the same)."""
+    names = {tool.name for tool in request.freeform} & {tool.name for tool in request.tools}
+    if not names:
+        return frozenset()
+    return frozenset(
+        i.call_id
+        for i in request.items
+        if isinstance(i, ToolCall) and i.freeform and i.name in names
+    )
+
+
+def freeform_to_wire(tool: FreeformTool) -> dict[str, Any]:
+    grammar = {"type": "grammar", "syntax": "lark", "definition": tool.grammar}
+    return {"type": "custom", "name": tool.name, "description": tool.description, "format": grammar}
+
+
+def reasoning_to_wire(reasoning: ReasoningParams) -> dict[str, Any]:
+    wire: dict[str, Any] = {}
+    if reasoning.effort is not None:
+        wire["effort"] = reasoning.effort
+    if reasoning.summary not in (None, "none"):
+        wire["summary"] = reasoning.summary
+    return wire
+
+
+def tools_to_wire(request: ModelRequest) -> list[dict[str, Any]]:
+    freeform = {tool.name: tool for tool in request.freeform}
+    return [
+        freeform_to_wire(freeform[t.name]) if t.name in freeform else tool_to_wire(t)
+        for t in request.tools
+    ]
 
 
 def tool_to_wire(tool: ToolSchema) -> dict[str, Any]:
@@ -86,12 +147,15 @@ def build_body(request: ModelRequest) -> dict[str, Any]:
     # fixed part (instructions, tools, options) never moves, which is what prompt caches reuse.
     body: dict[str, Any] = {"model": request.model, "instructions": request.instructions}
     if request.tools:
-        body["tools"] = [tool_to_wire(t) for t in request.tools]
+        body["tools"] = tools_to_wire(request)
     if request.max_output_tokens is not None:
         body["max_output_tokens"] = request.max_output_tokens
+    if request.reasoning is not None:
+        body["reasoning"] = reasoning_to_wire(request.reasoning)
     body.update(stream=True, store=False, include=["reasoning.encrypted_content"])
     body.update(request.extra)
-    body["input"] = [item_to_input(i) for i in request.items if _sendable(i)]
+    custom = custom_calls(request)
+    body["input"] = [item_to_input(i, custom) for i in request.items if _sendable(i)]
     return body
 
 
@@ -100,7 +164,9 @@ def encode_body(request: ModelRequest, cache: PieceCache) -> bytes:
     head = build_body(replace(request, items=[]))
     del head["input"]
     groups = [(i,) for i in request.items if _sendable(i)]
-    return join_body(head, "input", cache.encode(groups, lambda group: item_to_input(group[0])))
+    custom = custom_calls(request)
+    pieces = cache.encode(groups, lambda group: item_to_input(group[0], custom))
+    return join_body(head, "input", pieces)
 
 
 def output_item(data: dict[str, Any]) -> Item | None:
@@ -121,6 +187,14 @@ def output_item(data: dict[str, Any]) -> Item | None:
             name=data.get("name", ""),
             arguments=data.get("arguments") or "{}",
             id=data.get("id"),
+        )
+    if kind == "custom_tool_call":
+        return ToolCall(
+            call_id=data.get("call_id") or data.get("id") or "",
+            name=data.get("name", ""),
+            arguments=json.dumps({"input": data.get("input") or ""}),
+            id=data.get("id"),
+            freeform=True,
         )
     return None
 
@@ -195,10 +269,11 @@ class ResponsesClient:
 
     async def compact(self, request: ModelRequest) -> list[Item]:
         """Server-side compaction: the provider returns the compacted history to send next."""
+        custom = custom_calls(request)
         body = {
             "model": request.model,
             "instructions": request.instructions,
-            "input": [item_to_input(i) for i in request.items if _sendable(i)],
+            "input": [item_to_input(i, custom) for i in request.items if _sendable(i)],
         }
         reply = await self.http.post_json("responses/compact", body)
         output = reply.get("output") if isinstance(reply, dict) else None

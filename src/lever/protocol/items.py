@@ -44,6 +44,9 @@ class ToolCall(_Item):
     #: The raw JSON text the model produced; parsed (and possibly rejected) by the tool router.
     arguments: str
     id: str | None = None
+    #: True: a freeform (Responses `custom_tool_call`) call; its raw text is `arguments`'s
+    #: `input` field, so the tools see one shape. None (not False) keeps rollouts unchanged.
+    freeform: bool | None = None
 
 
 class ToolOutput(_Item):

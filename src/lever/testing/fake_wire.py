@@ -132,7 +132,11 @@ def _responses_items(reply: Reply, body: JSON, new_id: NewId) -> list[JSON]:
                 "content": [_output_text(text)],
             }
         )
+    custom = _custom_tool_names(body)
     for call in reply.tool_calls:
+        if call.name in custom:
+            items.append(_custom_call(call.name, call.arguments, call.call_id, new_id))
+            continue
         items.append(
             {
                 "id": new_id("fc_"),
@@ -144,6 +148,30 @@ def _responses_items(reply: Reply, body: JSON, new_id: NewId) -> list[JSON]:
             }
         )
     return items
+
+
+def _custom_tool_names(body: JSON) -> set[str]:
+    """Tools the request declares as freeform (`{"type": "custom"}`): the model calls those
+    with raw text, so a scripted call to one becomes a `custom_tool_call`."""
+    tools = body.get("tools") or []
+    return {str(t.get("name")) for t in tools if isinstance(t, dict) and t.get("type") == "custom"}
+
+
+def _custom_call(name: str, arguments: str, call_id: str | None, new_id: NewId) -> JSON:
+    """A scripted call's `input` argument (or its raw arguments text) as the raw input."""
+    try:
+        value = json.loads(arguments)
+    except json.JSONDecodeError:
+        value = None
+    raw = value.get("input") if isinstance(value, dict) else None
+    return {
+        "id": new_id("ctc_"),
+        "type": "custom_tool_call",
+        "status": "completed",
+        "call_id": call_id or new_id("call_"),
+        "name": name,
+        "input": raw if isinstance(raw, str) else arguments,
+    }
 
 
 def _output_text(text: str) -> JSON:
@@ -232,6 +260,11 @@ def responses_sse(reply: Reply, body: JSON, new_id: NewId) -> list[bytes]:
                 emit("response.output_text.delta", **part_ids, delta=piece, logprobs=[])
             emit("response.output_text.done", **part_ids, text=text, logprobs=[])
             emit("response.content_part.done", **part_ids, part=_output_text(text))
+        elif item["type"] == "custom_tool_call":
+            emit("response.output_item.added", output_index=index, item={**item, "input": ""})
+            for piece in split_pieces(item["input"]):
+                emit("response.custom_tool_call_input.delta", **ids, delta=piece)
+            emit("response.custom_tool_call_input.done", **ids, input=item["input"])
         else:  # function_call
             added = {**item, "status": "in_progress", "arguments": ""}
             emit("response.output_item.added", output_index=index, item=added)

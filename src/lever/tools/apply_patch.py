@@ -67,7 +67,19 @@ PARAMETERS: dict[str, Any] = {
     "additionalProperties": False,
 }
 
+#: The same tool as a freeform (custom) tool, for the model families trained on that form: the
+#: model sends the patch text itself, constrained by the grammar in apply_patch.lark.
+FREEFORM_DESCRIPTION = DESCRIPTION.replace(
+    "Edit files with a patch. `input` is the whole patch text:",
+    "Edit files with a patch. This is a FREEFORM tool: send the patch text itself, not JSON:",
+)
+
 _UNCHANGED = "No files were changed."
+
+
+def freeform_grammar() -> str:
+    """The Lark grammar of the patch envelope (Codex's, for its freeform apply_patch)."""
+    return (Path(__file__).parent / "apply_patch.lark").read_text(encoding="utf-8")
 
 
 def apply_patch_text(text: str, cwd: Path, roots: Iterable[Path]) -> PlannedPatch:

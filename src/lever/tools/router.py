@@ -7,8 +7,8 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from lever.models.base import ToolSchema
 from lever.protocol import ToolCall
+from lever.protocol.tools import ToolSchema
 from lever.sandbox.safe_commands import is_known_safe
 from lever.tools.base import Tool, ToolContext, ToolResult
 

@@ -189,7 +189,12 @@ def build_server() -> MCPServer:
         "lever", instructions=INSTRUCTIONS, version=lever.__version__, log_level="WARNING"
     )
     runner = Runner()
+    _add_task_tool(app, runner)
+    _add_session_tools(app, runner)
+    return app
 
+
+def _add_task_tool(app: MCPServer, runner: Runner) -> None:
     @app.tool(
         name="lever",
         description="Run a coding task with lever in a repository, to the end: lever reads the "
@@ -208,6 +213,8 @@ def build_server() -> MCPServer:
             ctx, prompt, cwd, sandbox=sandbox, approval=approval_policy, model=model
         )
 
+
+def _add_session_tools(app: MCPServer, runner: Runner) -> None:
     @app.tool(
         name="lever_reply",
         description="Continue a lever session (from a previous `lever` call) with a new "
@@ -251,8 +258,6 @@ def build_server() -> MCPServer:
             approval=approval_policy,
             widen=widen,
         )
-
-    return app
 
 
 def serve() -> None:

@@ -62,7 +62,7 @@ async def test_a_task_then_a_reply(tmp_path: Path) -> None:
         async with lever_mcp(home) as client:
             listed = await client.list_tools()
             tools = {tool.name: tool for tool in listed.tools}
-            assert set(tools) == {"lever", "lever_reply"}
+            assert set(tools) == {"lever", "lever_reply", "lever_fork"}
             assert set(tools["lever"].input_schema["required"]) == {"prompt", "cwd"}
             assert set(tools["lever_reply"].input_schema["required"]) == {"session_id", "prompt"}
 

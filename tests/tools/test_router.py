@@ -1,7 +1,7 @@
 from typing import Any
 
-from lever.models.base import ToolSchema
 from lever.protocol import PlanUpdated, ToolCall
+from lever.protocol.tools import ToolSchema
 from lever.tools.base import ToolContext, ToolResult
 from lever.tools.plan import PlanTool
 from lever.tools.router import ToolRouter

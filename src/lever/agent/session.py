@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -183,6 +183,7 @@ class Session:
                 tools=[vars(schema) for schema in self.router.schemas()],
                 config=self.config,
                 lever_version=lever.__version__,
+                limits=asdict(self.limits),
             )
         )
         self.add(self._environment_context())
@@ -201,11 +202,24 @@ class Session:
         if replayed.context_window:
             self.budget.learn(replayed.context_window)
         self._seq = replayed.last_seq
-        self.emit(replayed.started.model_copy(update={"lever_version": lever.__version__}))
+        # The recorded start, with what this run really uses: a resume that changed the model
+        # or narrowed (or, with --widen, widened) the sandbox says so in its own rollout.
+        self.emit(replayed.started.model_copy(update=self._started_now()))
         if replayed.seed is not None:
             self.emit(replayed.seed)
         self.answer_dangling_calls("interrupted: lever stopped before the command finished")
         self.open_turn = replayed.open_turn
+
+    def _started_now(self) -> dict[str, Any]:
+        return {
+            "lever_version": lever.__version__,
+            "model": self.model,
+            "provider": self.provider,
+            "sandbox": self.sandbox.policy.mode,
+            "approval": self.approvals.policy if self.approvals else "never",
+            "config": self.config,
+            "limits": asdict(self.limits),
+        }
 
     def _project_context(self) -> list[str]:
         """AGENTS.md files and the skills list: part of the fixed prefix, each its own block."""

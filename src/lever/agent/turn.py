@@ -364,6 +364,8 @@ class TurnRunner:
         ctx = ToolContext(
             cwd=session.cwd,
             call_id=call.call_id,
+            # Patches may write where commands may: the workspace and `sandbox.writable_roots`.
+            writable_roots=(session.cwd, *session.sandbox.policy.writable_roots),
             sandbox=session.sandbox,
             env=session.env,
             emit=session.emit,

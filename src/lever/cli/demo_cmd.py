@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 
@@ -29,10 +30,22 @@ def register(sub: Any) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    from lever.cli.exec import json_printer
+    from lever.cli.render import HumanRenderer
+    from lever.demo import Subscriber
+
+    show: list[Subscriber] = [HumanRenderer()]
+    if args.json:
+        show.append(json_printer)
     if args.local:
+        from lever.config.providers import ConfigError
         from lever.demo.local import run_local_demo
 
-        return run_local_demo(args.model, keep=args.keep, json_events=args.json)
+        try:
+            return run_local_demo(args.model, show, keep=args.keep)
+        except ConfigError as e:
+            print(f"lever demo --local: {e}", file=sys.stderr)
+            return 2
     from lever.demo import run_demo
 
-    return run_demo(keep=args.keep, json_events=args.json)
+    return run_demo(show, keep=args.keep)

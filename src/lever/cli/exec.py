@@ -15,6 +15,7 @@ from lever.agent.session import Session
 from lever.cli import exit_codes
 from lever.cli.render import HumanRenderer
 from lever.config.providers import ConfigError
+from lever.frontend import Opened, Request
 from lever.protocol import TurnFinished, event_to_json
 from lever.safe_text import terminal_safe
 
@@ -45,60 +46,52 @@ def json_printer(event: BaseModel) -> None:
 
 
 def run_exec(args: argparse.Namespace) -> int:
-    from lever.assembly import (
-        approvals_from,
-        build_session,
-        limits_from,
-        load_for,
-        resolve_from_args,
-        sandbox_from,
-    )
-    from lever.sandbox.approval import is_unconfined
+    from lever.frontend import Request
 
-    cwd = Path(args.cd or ".").resolve()
-    if not cwd.is_dir():
-        print(f"lever exec: no such folder: {cwd}", file=sys.stderr)
-        return exit_codes.USAGE
     task = _read_task(args.task).strip()
     if not task:
         print("lever exec: the task is empty", file=sys.stderr)
         return exit_codes.USAGE
+    return open_and_run(Request.from_args(args, Path(args.cd or ".").resolve()), args, task)
+
+
+def open_and_run(request: Request, args: argparse.Namespace, prompt: str | None) -> int:
+    """Open the session of `request` (new, resumed or forked), run it like `lever exec`."""
+    from lever import frontend
+    from lever.sandbox.approval import is_unconfined
+
     try:
-        config = load_for(args, cwd)
-        resolved = resolve_from_args(args, config)
-        sandbox = sandbox_from(config, args, cwd)
-        approvals = approvals_from(config, args)
+        plan = frontend.prepare(request)
     except ConfigError as e:
-        print(f"lever exec: {e}", file=sys.stderr)
+        print(f"lever {args.command}: {e}", file=sys.stderr)
         return exit_codes.USAGE
-    if is_unconfined(sandbox):
+    if is_unconfined(plan.sandbox):
         # Commands would run unconfined (or all be refused): only danger-full-access asks for
         # that. Said once, up front, with the exit code for it.
-        print(_UNCONFINED.format(mode=sandbox.policy.mode), file=sys.stderr)
+        print(_UNCONFINED.format(mode=plan.sandbox.policy.mode), file=sys.stderr)
         return exit_codes.SANDBOX
-    if args.compact_at:
-        config["compact_at"] = args.compact_at
-    try:
-        session = build_session(
-            resolved, cwd, config, limits_from(config, args), sandbox=sandbox, approvals=approvals
+    turns = plan.turns(prompt)
+    if not turns:
+        print(
+            f"lever {args.command}: the session has no unfinished turn; give a PROMPT to send",
+            file=sys.stderr,
         )
-    except ConfigError as e:
-        print(f"lever exec: {e}", file=sys.stderr)
         return exit_codes.USAGE
-    return run_to_end(session, args, [task])
+    try:
+        opened = frontend.build(plan)
+    except ConfigError as e:
+        print(f"lever {args.command}: {e}", file=sys.stderr)
+        return exit_codes.USAGE
+    return run_to_end(opened, args, turns)
 
 
-def run_to_end(
-    session: Session,
-    args: argparse.Namespace,
-    turns: list[str | None],
-    restore: Replayed | None = None,
-) -> int:
+def run_to_end(opened: Opened, args: argparse.Namespace, turns: list[str | None]) -> int:
     """Drive `turns` (None continues an open turn) and report like `lever exec` does."""
+    session = opened.session
     session.subscribe(HumanRenderer())
     if args.json:
         session.subscribe(json_printer)
-    finished = asyncio.run(_run(session, turns, restore))
+    finished = asyncio.run(_run(session, turns, opened.replayed))
     if args.output_last_message:
         Path(args.output_last_message).write_text(finished.last_message, encoding="utf-8")
     if not args.json and finished.last_message:
@@ -109,26 +102,19 @@ def run_to_end(
 
 
 async def _run(session: Session, turns: list[str | None], restore: Replayed | None) -> TurnFinished:
+    from lever import frontend
+
     loop = asyncio.get_running_loop()
     # First Ctrl-C interrupts the turn (the session is still written out); a second one kills.
     loop.add_signal_handler(signal.SIGINT, _interrupt_once, loop, session)
     loop.add_signal_handler(signal.SIGTERM, session.interrupt)
-    finished: TurnFinished | None = None
-    try:
-        if restore is None:
-            session.start()
-        else:
-            session.restore(restore)
-        for text in turns:
-            finished = await session.run_turn(text)
-            if finished.reason != "done":
-                break
-    finally:
-        # However the run ends (an error, a second Ctrl-C), the processes it started in the
-        # background die with it: each is its own process group, so nothing else kills them.
-        await asyncio.shield(session.close(finished.reason if finished else "error"))
-    assert finished is not None, "run_to_end needs at least one turn"
-    return finished
+    # However the run ends (an error, a second Ctrl-C), the processes it started in the
+    # background die with it (`drive` closes in `finally`): each is its own process group.
+    if restore is None:
+        session.start()
+    else:
+        session.restore(restore)
+    return await frontend.drive(session, turns)
 
 
 def _interrupt_once(loop: asyncio.AbstractEventLoop, session: Session) -> None:

@@ -1,4 +1,4 @@
-"""`lever mcp-server`: lever as an MCP server on stdio (the run lives in `lever.mcp.server`)."""
+"""`lever mcp-server`: lever as an MCP server on stdio (run by `lever.server.mcp_server`)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ def register(sub: Any) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from lever.mcp.server import serve
+    from lever.server.mcp_server import serve
 
     serve()
     return 0

@@ -8,7 +8,6 @@ import argparse
 import sys
 from pathlib import Path
 
-from lever.cli import exit_codes
 from lever.config.loader import lever_home
 
 
@@ -54,52 +53,13 @@ def resume_in_app(args: argparse.Namespace) -> int:
 
 
 def resume_or_fork(args: argparse.Namespace) -> int:
-    from lever.agent.resume import as_fork, replay
-    from lever.assembly import build_session, limits_from, load_for
-    from lever.cli.exec import run_to_end
-    from lever.config.providers import ConfigError, resolve_model
-    from lever.store.rollout import new_session_id, read_rollout, session_dir
+    from lever.cli.exec import open_and_run
+    from lever.frontend import Request
 
     session_word, prompt = _split_words(args)
     path = _rollout_for(args, session_word)
-    forking = getattr(args, "fork", False)
-    replayed = replay(read_rollout(path), until_seq=getattr(args, "at", None))
-    started = replayed.started
-    cwd = Path(started.cwd)
-    turns: list[str | None] = [None] if replayed.open_turn and not forking else []
-    if prompt:
-        turns.append(prompt)
-    if not turns:
-        print(
-            f"lever {args.command}: the session has no unfinished turn; give a PROMPT to send",
-            file=sys.stderr,
-        )
-        return exit_codes.USAGE
-    try:
-        config = load_for(args, cwd)
-        recorded = started.config
-        resolved = resolve_model(
-            config,
-            provider=args.provider or recorded.get("provider"),
-            model=args.model or started.model,
-            base_url=args.base_url or recorded.get("base_url"),
-            api_key_env=args.api_key_env,
-        )
-    except ConfigError as e:
-        print(f"lever {args.command}: {e}", file=sys.stderr)
-        return exit_codes.USAGE
-    if forking:
-        session_id = new_session_id()
-        rollout_path = session_dir(lever_home()) / f"rollout-{session_id}.jsonl"
-        replayed = as_fork(replayed, session_id, path.stem.removeprefix("rollout-"))
-    else:
-        session_id, rollout_path = started.session_id, path
-    session = build_session(
-        resolved,
-        cwd,
-        config,
-        limits_from(config, args),
-        session_id=session_id,
-        rollout_path=rollout_path,
+    forking = bool(getattr(args, "fork", False))
+    request = Request.from_args(
+        args, Path.cwd(), resume=path, fork=forking, at=getattr(args, "at", None)
     )
-    return run_to_end(session, args, turns, restore=replayed)
+    return open_and_run(request, args, prompt)

@@ -15,6 +15,35 @@ def _add_run_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output-last-message", metavar="FILE", help="write the final message")
     add_limit_flags(p)
     add_model_flags(p)
+    _add_policy_flags(p)
+
+
+def _add_policy_flags(p: argparse.ArgumentParser) -> None:
+    group = p.add_argument_group(
+        "sandbox and approvals",
+        "The session keeps the sandbox, approval policy, model and limits it was recorded with "
+        "(the configuration does not change them). Narrowing one is always allowed; widening one "
+        "needs --widen, and is recorded.",
+    )
+    group.add_argument(
+        "--sandbox",
+        metavar="MODE",
+        choices=("read-only", "workspace-write", "danger-full-access"),
+        help="read-only | workspace-write | danger-full-access (default: the recorded one)",
+    )
+    group.add_argument(
+        "-a",
+        "--ask-for-approval",
+        metavar="POLICY",
+        choices=("untrusted", "on-failure", "on-request", "never"),
+        help="untrusted | on-failure | on-request | never (default: the recorded one)",
+    )
+    group.add_argument(
+        "--widen",
+        action="store_true",
+        help="allow a wider sandbox, an approval policy that asks less, or higher limits than "
+        "the recorded ones",
+    )
 
 
 def register(sub: Any) -> argparse.ArgumentParser:

@@ -12,12 +12,13 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable, Sequence
 from importlib.resources import as_file, files
 from pathlib import Path
 
+from pydantic import BaseModel
+
 from lever.agent.session import Session
-from lever.cli.exec import json_printer
-from lever.cli.render import HumanRenderer
 from lever.config.loader import lever_home
 from lever.models.factory import make_client
 from lever.protocol import TurnFinished
@@ -57,7 +58,12 @@ def _tests_pass(folder: Path) -> bool:
     return result.returncode == 0
 
 
-async def _run(folder: Path, json_events: bool) -> TurnFinished:
+#: What shows the run (the CLI passes its renderer and, with --json, its JSONL printer): the
+#: demo does not import the CLI (DESIGN.md §1: nothing imports `cli`).
+Subscriber = Callable[[BaseModel], None]
+
+
+async def _run(folder: Path, show: Sequence[Subscriber]) -> TurnFinished:
     script = json.loads((files(__name__) / "script.json").read_text(encoding="utf-8"))
     with FakeModelServer(script) as server:
         session_id = new_session_id()
@@ -71,22 +77,21 @@ async def _run(folder: Path, json_events: bool) -> TurnFinished:
             session_id=session_id,
             home=lever_home(),
         )
-        session.subscribe(HumanRenderer())
-        if json_events:
-            session.subscribe(json_printer)
+        for subscriber in show:
+            session.subscribe(subscriber)
         session.start()
         finished = await session.run_turn(TASK)
         await session.close(finished.reason)
         return finished
 
 
-def run_demo(keep: bool = False, json_events: bool = False) -> int:
+def run_demo(show: Sequence[Subscriber], keep: bool = False) -> int:
     folder = Path(tempfile.mkdtemp(prefix="lever-demo-"))
     try:
         copy_sample(folder)
         print(BANNER.format(folder=folder), file=sys.stderr)
         print(f"task: {TASK}\n", file=sys.stderr)
-        finished = asyncio.run(_run(folder, json_events))
+        finished = asyncio.run(_run(folder, show))
         passing = _tests_pass(folder)
         print(f"\nsample tests after the run: {'PASS' if passing else 'FAIL'}", file=sys.stderr)
         print(REAL_MODEL_HINT, file=sys.stderr)

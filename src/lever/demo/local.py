@@ -15,20 +15,19 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
 from lever.agent.limits import Limits
-from lever.cli import exit_codes
-from lever.cli.exec import json_printer
-from lever.cli.render import HumanRenderer
 from lever.config.loader import ConfigError
 from lever.protocol import TokenUsage, TurnFinished
 
 if TYPE_CHECKING:
     from lever.agent.session import Session
+    from lever.demo import Subscriber
 
 FILE = "README.md"
 TASK = f"How many lines does {FILE} have? Use the shell, then answer with the number."
@@ -56,19 +55,19 @@ class _Tally:
             self.cached_tokens += event.cached_input_tokens
 
 
-def run_local_demo(model: str, keep: bool = False, json_events: bool = False) -> int:
+def run_local_demo(model: str, show: Sequence[Subscriber], keep: bool = False) -> int:
+    """The demo on a real local model; raises ConfigError (unknown model, no server)."""
     from lever.demo import copy_sample
     from lever.local.models import MODELS
 
     if model not in MODELS:
-        print(f"lever demo --local: unknown model {model!r}; known: 0.5b, 1.5b", file=sys.stderr)
-        return exit_codes.USAGE
+        raise ConfigError(f"unknown model {model!r}; known: 0.5b, 1.5b")
     folder = Path(tempfile.mkdtemp(prefix="lever-demo-local-"))
     try:
         copy_sample(folder)
         print(BANNER.format(title=MODELS[model].title, folder=folder), file=sys.stderr)
         print(f"task: {TASK}\n", file=sys.stderr)
-        return _run_and_judge(folder, model, json_events)
+        return _run_and_judge(folder, model, show)
     finally:
         if keep:
             print(f"kept the sample folder: {folder}", file=sys.stderr)
@@ -76,24 +75,19 @@ def run_local_demo(model: str, keep: bool = False, json_events: bool = False) ->
             shutil.rmtree(folder, ignore_errors=True)
 
 
-def _run_and_judge(folder: Path, model: str, json_events: bool) -> int:
+def _run_and_judge(folder: Path, model: str, show: Sequence[Subscriber]) -> int:
     from lever.assembly import build_session, load_for, start_local
     from lever.config.providers import resolve_model
 
     expected = len((folder / FILE).read_text(encoding="utf-8").splitlines())
     began = time.monotonic()
-    try:
-        config = load_for(argparse.Namespace(overrides=[], profile=None), folder)
-        resolved = start_local(resolve_model(config, provider="local", model=model), config)
-    except ConfigError as e:
-        print(f"lever demo --local: {e}", file=sys.stderr)
-        return exit_codes.USAGE
+    config = load_for(argparse.Namespace(overrides=[], profile=None), folder)
+    resolved = start_local(resolve_model(config, provider="local", model=model), config)
     session = build_session(resolved, folder, config, Limits(max_turns=MAX_REQUESTS))
     tally = _Tally()
-    session.subscribe(HumanRenderer())
+    for subscriber in show:
+        session.subscribe(subscriber)
     session.subscribe(tally)
-    if json_events:
-        session.subscribe(json_printer)
     finished = asyncio.run(_one_turn(session))
     seconds = time.monotonic() - began
     right = re.search(rf"(?<!\d){expected}(?!\d)", finished.last_message) is not None

@@ -2,7 +2,7 @@
 
 `run_attempt` takes only plain data (an `AttemptSpec`), so the same function runs in the
 driver's event loop (local executor) and on a Ray worker. The session is built by
-`lever.assembly.build_session`, as `lever exec` builds it, and driven by `Session.run_turn`:
+`lever.frontend`, as `lever exec` opens it, and driven by `Session.run_turn`:
 a fleet adds no second way to run a turn.
 """
 
@@ -126,25 +126,24 @@ async def _run_session(
     spec: AttemptSpec, cwd: Path, result: AttemptResult
 ) -> tuple[Sandbox, dict[str, str]]:
     """The session to its end; its sandbox and environment, which verification reuses."""
-    from lever.assembly import build_session, sandbox_from
-    from lever.sandbox.approval import Approvals
+    from lever import frontend
+    from lever.assembly import sandbox_from
 
     began = time.monotonic()
     sandbox = sandbox_from(spec.config, argparse.Namespace(sandbox=spec.sandbox_mode), cwd)
-    session = build_session(
-        spec.resolved, cwd, spec.config, spec.limits, sandbox=sandbox, approvals=Approvals("never")
+    # Opened through the one front-end flow, from what the fleet already resolved.
+    plan = frontend.Plan(
+        frontend.Request(cwd=cwd), cwd, spec.config, spec.resolved, sandbox, "never", spec.limits
     )
+    session = frontend.build(plan).session
     result.timings["session_start"] = round(time.monotonic() - began, 3)
     result.rollout = str(session.rollout.path) if session.rollout else None
-    reason = "interrupted"
     try:
         session.start()
-        finished = await session.run_turn(spec.task.prompt)
-        reason = finished.reason
+        # `drive` closes the session (killing its processes) however it ends, cancelled too.
+        finished = await frontend.drive(session, [spec.task.prompt])
         result.reason, result.detail = finished.reason, finished.detail
     finally:
-        # Closing kills the session's processes: also (above all) when the run is cancelled.
-        await session.close(reason)
         result.tokens = session.usage.total_tokens
         result.turns = session.usage.requests
     result.timings["session"] = round(time.monotonic() - began, 3)

@@ -1,9 +1,9 @@
-"""MCP: other servers' tools for lever's sessions (client), and lever as a tool (server).
+"""MCP: other servers' tools for lever's sessions (the client side; `lever mcp-server`, lever as
+a tool for others, is a front end and lives in `lever.server.mcp_server`).
 
 - `config`: `[mcp_servers.NAME]` tables (no SDK import);
 - `client`: `McpManager`, the connections to the servers (official `mcp` SDK);
-- `tools`: each server tool as a lever tool `server__tool`, behind the approval policy;
-- `server`: `lever mcp-server`, lever's own tools over stdio.
+- `tools`: each server tool as a lever tool `server__tool`, behind the approval policy.
 
 Importing this package is cheap; the SDK (about a second and a half to import) is loaded only
 when a configuration names MCP servers, by `add_mcp_tools`.

@@ -24,8 +24,8 @@ import mcp.types as types
 
 from lever.mcp.client import McpError, McpManager
 from lever.mcp.config import McpServerConfig
-from lever.models.base import ToolSchema
 from lever.protocol.events import ApprovalRequested
+from lever.protocol.tools import ToolSchema
 from lever.sandbox.approval import Verdict
 from lever.tools.base import ToolContext, ToolResult
 from lever.tools.truncate import truncate_output

@@ -17,6 +17,10 @@ from lever.models.traits import FreeformTool, ReasoningParams
 from lever.protocol import ItemAdded, TextDelta, TokenUsage
 from lever.protocol.items import Item
 
+# Re-exported: the model clients and older imports name it here; it lives in `protocol` so
+# the tools need not import the model layer.
+from lever.protocol.tools import ToolSchema as ToolSchema
+
 
 @dataclass(frozen=True)
 class OutputCut:
@@ -31,15 +35,6 @@ class OutputCut:
 
 
 ModelEvent = TextDelta | ItemAdded | TokenUsage | OutputCut
-
-
-@dataclass(frozen=True)
-class ToolSchema:
-    """A function tool as the model sees it: name, description, JSON-schema parameters."""
-
-    name: str
-    description: str
-    parameters: dict[str, Any]
 
 
 @dataclass

@@ -37,6 +37,11 @@ class SessionStarted(_Event):
     tools: list[dict[str, Any]] = Field(default_factory=list)
     config: dict[str, Any] = Field(default_factory=dict)
     lever_version: str = ""
+    #: The limits of each task (max_turns, max_tokens, max_seconds; null: none).
+    limits: dict[str, Any] = Field(default_factory=dict)
+    #: On a resume or fork: what was widened over the recorded session with `--widen`
+    #: (e.g. "sandbox: read-only -> workspace-write").
+    widened: list[str] = Field(default_factory=list)
 
 
 class ItemAdded(_Event):

@@ -22,7 +22,7 @@ import sys
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TextIO
+from typing import TextIO, TypeVar
 
 from pydantic import BaseModel
 
@@ -30,6 +30,7 @@ import lever
 from lever.agent.session import Session
 from lever.assembly import resolve_from_args
 from lever.config.providers import ConfigError
+from lever.frontend import Opened
 from lever.protocol import ApprovalRequested, ErrorEvent, TurnFinished, event_to_json
 from lever.sandbox.approval import Decide, Decision
 from lever.server import rpc
@@ -37,6 +38,9 @@ from lever.server import sessions as build
 from lever.server.dispatch import Dispatcher, Handler, LineWriter, RpcError
 from lever.server.redact import redacted
 from lever.store.rollout import new_session_id
+
+#: What `_built` builds in a worker thread: a new session, or a resumed or forked one.
+Built = TypeVar("Built", Session, Opened)
 
 __all__ = ["MAX_LINE", "AppServer", "RpcError", "serve_stdio"]
 
@@ -147,7 +151,7 @@ class AppServer:
         session.subscribe(lambda event: self.notify_event(session.id, event))
         return live
 
-    async def _built(self, make: Callable[[], Session]) -> Session:
+    async def _built(self, make: Callable[[], Built]) -> Built:
         """`make()` in a worker thread: building a session starts its MCP servers and waits for
         their tools, which must not stall the other requests and the running turns."""
         job = asyncio.ensure_future(asyncio.to_thread(make))
@@ -185,26 +189,22 @@ class AppServer:
             elif loaded is not None:
                 return rpc.SessionResult(session_id=session_id, open_turn=loaded.session.open_turn)
             decide = self._decider(session_id)
-            session = await self._built(
-                lambda: build.session_from(
-                    replayed, params, decide, session_id=session_id, rollout_path=path
-                )
-            )
-            self._attach(session).session.restore(replayed)
+            opened = await self._built(lambda: build.reopen(path, params, decide))
+            self._attach(opened.session)
+            opened.begin()
         return rpc.SessionResult(session_id=session_id, open_turn=replayed.open_turn)
 
     async def session_fork(self, params: rpc.SessionForkParams) -> rpc.SessionResult:
-        _, replayed = await asyncio.to_thread(build.read_recorded, params.session_id, params.at)
-        source = replayed.started.session_id
+        path = await asyncio.to_thread(build.rollout_of, params.session_id)
         session_id = new_session_id()
-        replayed, rollout_path = build.as_fork(replayed, session_id, source)
         decide = self._decider(session_id)
-        session = await self._built(
-            lambda: build.session_from(
-                replayed, params, decide, session_id=session_id, rollout_path=rollout_path
+        opened = await self._built(
+            lambda: build.reopen(
+                path, params, decide, fork=True, at=params.at, session_id=session_id
             )
         )
-        self._attach(session).session.restore(replayed)
+        self._attach(opened.session)
+        opened.begin()
         return rpc.SessionResult(session_id=session_id)
 
     async def session_list(self, params: rpc.SessionListParams) -> rpc.SessionListResult:
@@ -332,10 +332,9 @@ class AppServer:
         from lever.models.base import ModelError
         from lever.models.factory import list_models
 
-        cwd = build.folder(params.cwd)
-        args = build.model_args(params)
-        args.model = args.model or "-"  # listing needs no model name
-        resolved = resolve_from_args(args, build.config_for(params, cwd))
+        request = build.request_for(params, build.folder(params.cwd))
+        request.model = request.model or "-"  # listing needs no model name
+        resolved = resolve_from_args(request.flags(), build.config_for(request))
         provider = resolved.provider
         try:
             names = await list_models(provider.wire, provider.base_url, resolved.api_key)

@@ -111,12 +111,21 @@ class SessionResult(_Result):
     open_turn: bool = False
 
 
-class SessionResumeParams(ModelParams):
+class RestoreParams(ModelParams):
+    """Resume and fork keep the recorded sandbox, approval policy and limits; these may narrow
+    them, and widen them only with `widen` (recorded in the new `session_started`)."""
+
     session_id: str
+    sandbox: SandboxMode | None = None
+    approval: ApprovalPolicy | None = None
+    widen: bool = False
 
 
-class SessionForkParams(ModelParams):
-    session_id: str
+class SessionResumeParams(RestoreParams):
+    pass
+
+
+class SessionForkParams(RestoreParams):
     #: Fork from the state after this event (its `seq`); default: the end.
     at: int | None = Field(default=None, ge=1)
 

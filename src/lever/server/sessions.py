@@ -1,24 +1,23 @@
 """Building the app-server's sessions: new ones from params, resumed and forked ones from their
-rollouts. The configuration and model resolution are shared (`lever.assembly`), so a session
-started from an editor behaves like one started with `lever exec`.
+rollouts, through the one front-end flow (`lever.frontend`), so a session started from an
+editor behaves like one started with `lever exec`.
 """
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 from typing import Any
 
+from lever import frontend
 from lever.agent.resume import Replayed, replay
-from lever.agent.resume import as_fork as fork_of
 from lever.agent.session import Session
-from lever.assembly import build_session, limits_from, resolve_from_args, sandbox_from
 from lever.config.loader import lever_home, load_config
-from lever.config.providers import ConfigError, resolve_model
-from lever.sandbox.approval import POLICIES, Approvals, Decide
-from lever.server.rpc import ModelParams, SessionNewParams
+from lever.config.providers import ConfigError
+from lever.frontend import Opened, Request
+from lever.sandbox.approval import Decide
+from lever.server.rpc import ModelParams, RestoreParams, SessionNewParams
 from lever.store.index import AmbiguousSession, SessionRow, find_session, open_index
-from lever.store.rollout import read_rollout, session_dir
+from lever.store.rollout import read_rollout
 
 #: An editor has a person to ask, so by default the model may ask to escalate.
 DEFAULT_APPROVAL = "on-request"
@@ -28,14 +27,19 @@ class SessionLookupError(LookupError):
     """No session with that id (or several start with it)."""
 
 
-def model_args(params: ModelParams) -> argparse.Namespace:
-    """The CLI's model flags, from the params."""
-    return argparse.Namespace(
+def request_for(params: ModelParams, cwd: Path, **more: Any) -> Request:
+    """The front-end flow's request for these params; unset ones come from the record (resume,
+    fork) or the configuration."""
+    return Request(
+        cwd=cwd,
         provider=params.provider,
         model=params.model,
         base_url=params.base_url,
         api_key_env=params.api_key_env,
-        sandbox=None,
+        profile=params.profile,
+        overrides=list(params.config),
+        default_approval=DEFAULT_APPROVAL,
+        **more,
     )
 
 
@@ -46,29 +50,19 @@ def folder(path: str | None) -> Path:
     return cwd
 
 
-def config_for(params: ModelParams, cwd: Path) -> dict[str, Any]:
-    return load_config(cwd, params.config, params.profile)
+def config_for(request: Request) -> dict[str, Any]:
+    return load_config(request.cwd, request.overrides, request.profile)
 
 
 def new_session(params: SessionNewParams, decide: Decide, session_id: str) -> Session:
-    cwd = folder(params.cwd)
-    config = config_for(params, cwd)
-    args = model_args(params)
-    resolved = resolve_from_args(args, config)
-    args.sandbox = params.sandbox
-    sandbox = sandbox_from(config, args, cwd)
-    policy = params.approval or config.get("approval") or DEFAULT_APPROVAL
-    if policy not in POLICIES:
-        raise ConfigError(f"unknown approval policy {policy!r} (one of: {', '.join(POLICIES)})")
-    return build_session(
-        resolved,
-        cwd,
-        config,
-        limits_from(config, args),
+    request = request_for(
+        params,
+        folder(params.cwd),
+        sandbox=params.sandbox,
+        approval=params.approval,
         session_id=session_id,
-        sandbox=sandbox,
-        approvals=Approvals(policy, decide),
     )
+    return frontend.open_session(request, decide).session
 
 
 def rollout_of(session_id: str) -> Path:
@@ -96,48 +90,36 @@ def list_sessions(cwd: str | None, limit: int) -> list[SessionRow]:
         return index.list_sessions(cwd, limit=limit)
 
 
-def session_from(
-    replayed: Replayed,
-    params: ModelParams,
+def reopen(
+    path: Path,
+    params: RestoreParams,
     decide: Decide,
     *,
-    session_id: str,
-    rollout_path: Path,
-) -> Session:
-    """A session continuing a recorded one: same model, sandbox and approval policy, unless
-    the params name another model."""
-    started = replayed.started
-    cwd = folder(started.cwd)
-    config = config_for(params, cwd)
-    resolved = resolve_model(
-        config,
-        provider=params.provider or started.config.get("provider"),
-        model=params.model or started.model,
-        base_url=params.base_url or started.config.get("base_url"),
-        api_key_env=params.api_key_env,
-    )
-    args = argparse.Namespace(sandbox=started.sandbox)
-    return build_session(
-        resolved,
-        cwd,
-        config,
-        limits_from(config, args),
+    fork: bool = False,
+    at: int | None = None,
+    session_id: str | None = None,
+) -> Opened:
+    """The recorded session at `path` continued (or forked, with the id `session_id`): same
+    model, sandbox, approval policy and limits unless the params narrow them (or widen them,
+    with `widen`); `begin()` restores it."""
+    request = request_for(
+        params,
+        Path.cwd(),
+        resume=path,
+        fork=fork,
+        at=at,
+        sandbox=params.sandbox,
+        approval=params.approval,
+        widen=params.widen,
         session_id=session_id,
-        rollout_path=rollout_path,
-        sandbox=sandbox_from(config, args, cwd),
-        approvals=Approvals(started.approval, decide),
     )
+    return frontend.open_session(request, decide)
 
 
-def as_fork(replayed: Replayed, session_id: str, source: str) -> tuple[Replayed, Path]:
-    """The fork's replayed state and the path of its new rollout."""
-    replayed = fork_of(replayed, session_id, source)
-    return replayed, session_dir(lever_home()) / f"rollout-{session_id}.jsonl"
-
-
-async def discard(session: Session) -> None:
+async def discard(built: Session | Opened) -> None:
     """Close a session that was built but never started: its tools (MCP servers, processes),
     its model client and its rollout, which is removed when nothing was written to it."""
+    session = built.session if isinstance(built, Opened) else built
     for tool in session.router.tools.values():
         closer = getattr(tool, "aclose", None)
         if closer is not None:

@@ -12,8 +12,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from lever.models.base import ToolSchema
 from lever.protocol import PatchApplied
+from lever.protocol.tools import ToolSchema
 from lever.tools.base import ToolContext, ToolResult
 from lever.tools.patch_apply import PatchApplyError, PlannedPatch, commit, plan_patch
 from lever.tools.patch_parser import (

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import BaseModel
 
-from lever.models.base import ToolSchema
+from lever.protocol.tools import ToolSchema
 from lever.sandbox.base import NoSandbox, Sandbox
 
 if TYPE_CHECKING:

@@ -6,8 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from lever.models.base import ToolSchema
 from lever.protocol import PlanStep, PlanUpdated
+from lever.protocol.tools import ToolSchema
 from lever.tools.base import ToolContext, ToolResult
 
 _SCHEMA = ToolSchema(

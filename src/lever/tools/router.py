@@ -8,8 +8,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from lever import safe_json
-from lever.models.base import ToolSchema
 from lever.protocol import ToolCall
+from lever.protocol.tools import ToolSchema
 from lever.sandbox.safe_commands import is_known_safe
 from lever.tools.base import Tool, ToolContext, ToolResult
 

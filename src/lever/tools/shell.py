@@ -20,8 +20,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from lever.models.base import ToolSchema
 from lever.protocol.events import ToolOutputChunk
+from lever.protocol.tools import ToolSchema
 from lever.sandbox.approval import is_confining
 from lever.sandbox.base import NoSandbox
 from lever.sandbox.denial import sandbox_denial

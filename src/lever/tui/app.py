@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from pydantic import BaseModel
 
     from lever.agent.session import Session
-    from lever.tui.launch import Opened
+    from lever.frontend import Opened
 
 
 class SessionEvent(Message):
@@ -148,12 +148,9 @@ class LeverApp(App[int]):
             await self._show(event)
         self.session, self.opened = session, opened
         session.subscribe(self._sink(session))
-        if opened.replayed is None:
-            session.start()
-        else:
-            session.restore(opened.replayed)
-            if opened.replayed.open_turn:
-                self._start_turn(None)
+        opened.begin()
+        if opened.replayed is not None and opened.replayed.open_turn:
+            self._start_turn(None)
 
     async def _close(self) -> None:
         await self._close_building()
@@ -177,7 +174,7 @@ class LeverApp(App[int]):
             opened = await building
         except Exception:
             return  # it never came to be; `_open` reports why
-        opened.session.start()
+        opened.begin()
         await opened.session.close()
 
     async def new_session(self, resume: Path | None = None) -> None:

@@ -4,9 +4,14 @@ Tools:
 
 - `lever` {prompt, cwd, sandbox?, approval_policy?, model?}: start a session in `cwd`, run the
   prompt to the end of the turn, return the final message and the session id;
-- `lever_reply` {session_id, prompt}: continue that session, restored from its rollout exactly
-  as `lever resume` does (an unfinished turn is carried on first), with its recorded sandbox,
-  approval policy and model.
+- `lever_reply` {session_id, prompt, sandbox?, approval_policy?, widen?}: continue that session,
+  restored from its rollout exactly as `lever resume` does (an unfinished turn is carried on
+  first), with its recorded sandbox, approval policy, model and limits; `sandbox` and
+  `approval_policy` may narrow them, and widen them only with `widen: true`;
+- `lever_fork` {session_id, prompt, at?, sandbox?, approval_policy?, widen?}: a new session from
+  that session's history (as `lever fork`), same rules.
+
+Sessions are opened, run and closed by the one front-end flow (`lever.frontend`).
 
 The model comes from `$LEVER_HOME/config.toml` as for `lever exec` (`model` overrides its name).
 Approvals are forwarded to the client as MCP elicitation (a form with one `decision` field:
@@ -22,27 +27,26 @@ the protocol channel.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, Literal
 
-import anyio
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, Field
 
 import lever
-from lever.agent.resume import Replayed, RolloutError, replay
+from lever import frontend
+from lever.agent.resume import RolloutError
 from lever.agent.session import Session
-from lever.assembly import build_session, limits_from, sandbox_from
-from lever.config.loader import lever_home, load_config
-from lever.config.providers import ConfigError, ResolvedModel, resolve_model
-from lever.protocol import ApprovalRequested, TurnFinished
+from lever.config.loader import lever_home
+from lever.config.providers import ConfigError
+from lever.frontend import Request
+from lever.protocol import ApprovalRequested
 from lever.sandbox.approval import Approvals, Decide, Decision, is_unconfined
-from lever.store.rollout import find_rollout, read_rollout
+from lever.store.rollout import find_rollout
 
 SandboxMode = Literal["read-only", "workspace-write", "danger-full-access"]
 Policy = Literal["untrusted", "on-failure", "on-request", "never"]
@@ -116,90 +120,57 @@ def _approvals(policy: str, ctx: Context) -> Approvals:
 
 
 class Runner:
-    """Runs lever sessions for the tools; one call at a time per session."""
+    """Runs lever sessions for the tools, through the one front-end flow (`lever.frontend`);
+    one call at a time per session."""
 
     def __init__(self) -> None:
         self._busy: set[str] = set()
 
-    async def start(
-        self,
-        ctx: Context,
-        prompt: str,
-        cwd: str,
-        sandbox: str | None,
-        approval_policy: str | None,
-        model: str | None,
-    ) -> LeverResult:
+    async def start(self, ctx: Context, prompt: str, cwd: str, **asked: Any) -> LeverResult:
         folder = Path(cwd).expanduser()
         if not folder.is_absolute() or not folder.is_dir():
             raise ToolError(f"cwd must be the absolute path of an existing folder, got {cwd!r}")
-        folder = folder.resolve()
+        return await self._run(ctx, Request(cwd=folder.resolve(), **asked), prompt)
+
+    async def reply(
+        self, ctx: Context, session_id: str, prompt: str, *, fork: bool = False, **asked: Any
+    ) -> LeverResult:
+        """Continue (or fork) a recorded session, as `lever resume` (`lever fork`) does."""
+        try:
+            path = find_rollout(lever_home(), session_id)
+        except (FileNotFoundError, ValueError) as e:
+            raise ToolError(f"cannot continue session {session_id!r}: {e}") from None
+        request = Request(cwd=Path.cwd(), resume=path, fork=fork, **asked)
+        return await self._run(ctx, request, prompt)
+
+    async def _run(self, ctx: Context, request: Request, prompt: str) -> LeverResult:
         if not prompt.strip():
             raise ToolError("the prompt is empty")
         try:
-            config = load_config(folder)
-            policy = approval_policy or config.get("approval") or "never"
-            flags = argparse.Namespace(sandbox=sandbox)
-            resolved = resolve_model(config, model=model)
-            box = sandbox_from(config, flags, folder)
-        except (ConfigError, ValueError) as e:
-            raise ToolError(str(e)) from None
-        approvals = _approvals(str(policy), ctx)
-        if is_unconfined(box) and approvals.policy == "never":
+            plan = frontend.prepare(request)
+        except (ConfigError, FileNotFoundError, ValueError, RolloutError) as e:
+            what = f"cannot continue session: {e}" if request.resume else str(e)
+            raise ToolError(what) from None
+        if not request.fork and plan.session_id in self._busy:
+            raise ToolError(f"session {plan.session_id} is busy with another call")
+        approvals = _approvals(plan.approval, ctx)
+        if is_unconfined(plan.sandbox) and approvals.policy == "never":
             raise ToolError(
-                f"no sandbox mechanism is available to enforce {box.policy.mode}, and with the "
-                "approval policy `never` every command would be refused; pass sandbox "
+                f"no sandbox mechanism is available to enforce {plan.sandbox.policy.mode}, and "
+                "with the approval policy `never` every command would be refused; pass sandbox "
                 '"danger-full-access", or an approval policy and a client that supports '
                 "elicitation"
             )
-        session = await asyncio.to_thread(
-            build_session,
-            resolved,
-            folder,
-            config,
-            limits_from(config, flags),
-            sandbox=box,
-            approvals=approvals,
+        opened = await asyncio.to_thread(frontend.build, plan, approvals.decide)
+        async with self._running(opened.session):
+            opened.begin()
+            finished = await frontend.drive(opened.session, plan.turns(prompt))
+        return LeverResult(
+            session_id=opened.session.id,
+            status=finished.reason,
+            final_message=finished.last_message,
+            detail=finished.detail,
         )
-        async with self._running(session):
-            session.start()
-            return await _drive(session, [prompt])
-
-    async def reply(self, ctx: Context, session_id: str, prompt: str) -> LeverResult:
-        if not prompt.strip():
-            raise ToolError("the prompt is empty")
-        try:
-            path = find_rollout(lever_home(), session_id)
-            replayed = replay(read_rollout(path))
-        except (FileNotFoundError, ValueError, RolloutError) as e:
-            raise ToolError(f"cannot continue session {session_id!r}: {e}") from None
-        started = replayed.started
-        if started.session_id in self._busy:
-            raise ToolError(f"session {started.session_id} is busy with another call")
-        cwd = Path(started.cwd)
-        try:
-            config = load_config(cwd)
-            resolved = _recorded_model(config, replayed)
-            flags = argparse.Namespace(sandbox=started.sandbox)
-            box = sandbox_from(config, flags, cwd)
-        except (ConfigError, ValueError) as e:
-            raise ToolError(str(e)) from None
-        approvals = _approvals(started.approval, ctx)
-        session = await asyncio.to_thread(
-            build_session,
-            resolved,
-            cwd,
-            config,
-            limits_from(config, flags),
-            session_id=started.session_id,
-            rollout_path=path,
-            sandbox=box,
-            approvals=approvals,
-        )
-        async with self._running(session):
-            session.restore(replayed)
-            turns: list[str | None] = [None] if replayed.open_turn else []
-            return await _drive(session, [*turns, prompt])
 
     @asynccontextmanager
     async def _running(self, session: Session) -> AsyncIterator[None]:
@@ -213,45 +184,17 @@ class Runner:
             self._busy.discard(session.id)
 
 
-def _recorded_model(config: dict[str, Any], replayed: Replayed) -> ResolvedModel:
-    """The provider, model and base URL the session was started with (as `lever resume`)."""
-    started = replayed.started
-    return resolve_model(
-        config,
-        provider=started.config.get("provider"),
-        model=started.model,
-        base_url=started.config.get("base_url"),
-    )
-
-
-async def _drive(session: Session, turns: list[str | None]) -> LeverResult:
-    """Run the turns (None continues an open one), close the session, say how it ended."""
-    finished: TurnFinished | None = None
-    try:
-        for text in turns:
-            finished = await session.run_turn(text)
-            if finished.reason != "done":
-                break
-    finally:
-        # A call cancelled by its client (or the server stopping) cancels this task's scope
-        # again at every await: shielded, the close still kills the session's processes.
-        with anyio.CancelScope(shield=True):
-            await session.close(finished.reason if finished else "interrupted")
-    assert finished is not None
-    return LeverResult(
-        session_id=session.id,
-        status=finished.reason,
-        final_message=finished.last_message,
-        detail=finished.detail,
-    )
-
-
 def build_server() -> MCPServer:
     app = MCPServer(
         "lever", instructions=INSTRUCTIONS, version=lever.__version__, log_level="WARNING"
     )
     runner = Runner()
+    _add_task_tool(app, runner)
+    _add_session_tools(app, runner)
+    return app
 
+
+def _add_task_tool(app: MCPServer, runner: Runner) -> None:
     @app.tool(
         name="lever",
         description="Run a coding task with lever in a repository, to the end: lever reads the "
@@ -266,17 +209,55 @@ def build_server() -> MCPServer:
         approval_policy: Policy | None = None,
         model: str | None = None,
     ) -> LeverResult:
-        return await runner.start(ctx, prompt, cwd, sandbox, approval_policy, model)
+        return await runner.start(
+            ctx, prompt, cwd, sandbox=sandbox, approval=approval_policy, model=model
+        )
 
+
+def _add_session_tools(app: MCPServer, runner: Runner) -> None:
     @app.tool(
         name="lever_reply",
         description="Continue a lever session (from a previous `lever` call) with a new "
-        "message; returns lever's final message.",
+        "message; returns lever's final message. The session keeps its recorded sandbox and "
+        "approval policy; these may narrow them, and widen them only with widen: true.",
     )
-    async def lever_reply(session_id: str, prompt: str, ctx: Context) -> LeverResult:
-        return await runner.reply(ctx, session_id, prompt)
+    async def lever_reply(
+        session_id: str,
+        prompt: str,
+        ctx: Context,
+        sandbox: SandboxMode | None = None,
+        approval_policy: Policy | None = None,
+        widen: bool = False,
+    ) -> LeverResult:
+        return await runner.reply(
+            ctx, session_id, prompt, sandbox=sandbox, approval=approval_policy, widen=widen
+        )
 
-    return app
+    @app.tool(
+        name="lever_fork",
+        description="Start a new lever session from a recorded one's history (after event "
+        "`at`, if given) and send it a message; returns the new session_id and lever's final "
+        "message. Sandbox and approval policy as for lever_reply.",
+    )
+    async def lever_fork(
+        session_id: str,
+        prompt: str,
+        ctx: Context,
+        at: int | None = None,
+        sandbox: SandboxMode | None = None,
+        approval_policy: Policy | None = None,
+        widen: bool = False,
+    ) -> LeverResult:
+        return await runner.reply(
+            ctx,
+            session_id,
+            prompt,
+            fork=True,
+            at=at,
+            sandbox=sandbox,
+            approval=approval_policy,
+            widen=widen,
+        )
 
 
 def serve() -> None:

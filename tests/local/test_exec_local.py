@@ -17,6 +17,7 @@ import pytest
 from lever.local.models import MODELS, model_path
 from lever.local.pull import is_pulled
 from lever.local.server import pid_alive
+from lever.testing.realistic_home import build_realistic_home
 
 from .conftest import TIMEOUT, need_binary
 
@@ -43,7 +44,12 @@ def llama_servers() -> set[int]:
     return found
 
 
-def test_exec_answers_with_the_number_through_a_real_shell_call(tmp_path: Path) -> None:
+@pytest.mark.parametrize("home_kind", ["clean", "realistic"])
+def test_exec_answers_with_the_number_through_a_real_shell_call(
+    tmp_path: Path, home_kind: str
+) -> None:
+    """Also with a user's HOME (issue 12): a slow `.bashrc` that starts pyenv and complains on
+    stderr under the sandbox. Its noise must not reach the model, which must still answer."""
     model = MODELS["1.5b"]
     if not is_pulled(model):
         pytest.skip("the 1.5b model is not pulled: run `lever local pull 1.5b`")
@@ -54,6 +60,9 @@ def test_exec_answers_with_the_number_through_a_real_shell_call(tmp_path: Path) 
     home.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith("LEVER_")}
     env["LEVER_HOME"] = str(home)  # a fresh home: the model and binary are named by config
+    if home_kind == "realistic":
+        user = build_realistic_home(tmp_path / "user")
+        env["HOME"] = str(user.home)
     before = llama_servers()
     result = subprocess.run(
         [
@@ -84,6 +93,9 @@ def test_exec_answers_with_the_number_through_a_real_shell_call(tmp_path: Path) 
     shell_runs = [e for e in events if e["type"] == "tool_finished" and e["name"] == "shell"]
     assert shell_runs, f"no shell call: {result.stdout[-3000:]}"
     assert any(str(LINES) in e.get("full_output", "") for e in shell_runs)
+    for run in shell_runs:  # the login's start-up noise never reaches the model
+        assert "cannot rehash" not in run.get("full_output", ""), run
+        assert "mktemp:" not in run.get("full_output", ""), run
     finished = [e for e in events if e["type"] == "turn_finished"][-1]
     assert finished["reason"] == "done"
     assert str(LINES) in finished["last_message"], finished

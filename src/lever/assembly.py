@@ -214,17 +214,7 @@ def build_session(
     """A session for this model; a new rollout, or `rollout_path` appended to (resume)."""
     provider = resolved.provider
     loop_options = _loop_options(config, provider.name)  # checked before anything is created
-    client: ModelClient = make_client(
-        provider.wire,
-        provider.base_url,
-        resolved.api_key,
-        key_env=provider.key_env,
-        limits=StreamLimits.from_config(config),
-    )
-    text_calls = None
-    if provider.name in SMALL_MODEL_SERVERS:
-        # Small local models often write tool calls as text; read those as calls.
-        client = text_calls = TextToolCalls(client)
+    client, text_calls = _client_for(resolved, config)
     session_id = session_id or new_session_id()
     rollout = (
         RolloutWriter(rollout_path)
@@ -270,6 +260,24 @@ def build_session(
 
         report_after_start(session, mcp_notices)
     return session
+
+
+def _client_for(
+    resolved: ResolvedModel, config: dict[str, Any]
+) -> tuple[ModelClient, TextToolCalls | None]:
+    """The model client; for small local models, wrapped to read tool calls written as text."""
+    provider = resolved.provider
+    client: ModelClient = make_client(
+        provider.wire,
+        provider.base_url,
+        resolved.api_key,
+        key_env=provider.key_env,
+        limits=StreamLimits.from_config(config),
+    )
+    if provider.name in SMALL_MODEL_SERVERS:
+        text_calls = TextToolCalls(client)
+        return text_calls, text_calls
+    return client, None
 
 
 def _loop_options(config: dict[str, Any], provider: str) -> dict[str, Any]:

@@ -209,34 +209,14 @@ class Handler(BaseHTTPRequestHandler):
             self._send_error(status, message, protocol, error.get("code"), error.get("retry_after"))
             return
         if "raw" in turn:
-            data = turn["raw"].encode()
-            if stream:
-                try:
-                    self._start_stream(protocol)
-                    self._write_chunk(data)
-                    self._write_chunk(b"")
-                except OSError:
-                    self.close_connection = True
-            else:
-                self._send_bytes(200, data, "application/json", protocol)
+            self._answer_raw(turn["raw"].encode(), protocol, stream)
             return
 
         reply = self.fake._reply(turn, body, size)
         drop_after = turn.get("drop_after")
         new_id = self.fake._new_id
         if not stream:
-            render_json = {
-                "openai-responses": fake_wire.responses_json,
-                "openai-chat": fake_wire.chat_json,
-                "anthropic": fake_wire_anthropic.anthropic_json,
-            }[protocol]
-            payload = json.dumps(render_json(reply, body, new_id)).encode()
-            if drop_after is None:
-                self._send_bytes(200, payload, "application/json", protocol)
-            else:
-                # Promise the whole body, deliver half of it, hang up.
-                self._send_bytes(200, payload, "application/json", protocol, cut=len(payload) // 2)
-                self.close_connection = True
+            self._answer_json(reply, body, protocol, drop_after)
             return
 
         render_sse = {
@@ -265,6 +245,33 @@ class Handler(BaseHTTPRequestHandler):
             self._write_chunk(b"")
         except OSError:
             self.close_connection = True  # the client went away mid-stream
+
+    def _answer_raw(self, data: bytes, protocol: str, stream: bool) -> None:
+        """The script's exact text as the body (an SSE stream if one was asked for)."""
+        if not stream:
+            self._send_bytes(200, data, "application/json", protocol)
+            return
+        try:
+            self._start_stream(protocol)
+            self._write_chunk(data)
+            self._write_chunk(b"")
+        except OSError:
+            self.close_connection = True
+
+    def _answer_json(self, reply: Any, body: JSON, protocol: str, drop_after: Any) -> None:
+        """A non-streaming reply; with `drop_after`, half of it and a hang-up."""
+        render_json = {
+            "openai-responses": fake_wire.responses_json,
+            "openai-chat": fake_wire.chat_json,
+            "anthropic": fake_wire_anthropic.anthropic_json,
+        }[protocol]
+        payload = json.dumps(render_json(reply, body, self.fake._new_id)).encode()
+        if drop_after is None:
+            self._send_bytes(200, payload, "application/json", protocol)
+        else:
+            # Promise the whole body, deliver half of it, hang up.
+            self._send_bytes(200, payload, "application/json", protocol, cut=len(payload) // 2)
+            self.close_connection = True
 
     # -- HTTP plumbing
 

@@ -52,7 +52,7 @@ def pid_in(path: Path, timeout: float = 10) -> int:
     raise AssertionError(f"{path} was never written")
 
 
-def gone(pid: int, timeout: float = 3) -> bool:
+def gone(pid: int, timeout: float = 10) -> bool:
     deadline = time.monotonic() + timeout
     while alive(pid):
         if time.monotonic() > deadline:

@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from lever.cli.exit_codes import HELP as EXIT_CODES_HELP
-from lever.cli.flags import add_limit_flags, add_model_flags, compact_at
+from lever.cli.flags import add_limit_flags, add_model_flags, add_policy_flags, compact_at
 
 
 def register(sub: Any) -> argparse.ArgumentParser:
@@ -42,22 +42,12 @@ def register(sub: Any) -> argparse.ArgumentParser:
 
 
 def _add_sandbox_flags(parser: argparse.ArgumentParser) -> None:
-    # Choices are spelled out here: this module is imported at start-up and must stay light.
     group = parser.add_argument_group("sandbox and approvals")
-    group.add_argument(
-        "--sandbox",
-        metavar="MODE",
-        choices=("read-only", "workspace-write", "danger-full-access"),
-        help="read-only | workspace-write | danger-full-access (default: config sandbox.mode, "
-        "else workspace-write)",
-    )
-    group.add_argument(
-        "-a",
-        "--ask-for-approval",
-        metavar="POLICY",
-        choices=("untrusted", "on-failure", "on-request", "never"),
-        help="untrusted | on-failure | on-request | never (default: config `approval`, else "
-        "never: exec has no one to ask, so requests are denied unless --approve-all)",
+    add_policy_flags(
+        group,
+        sandbox_default="config sandbox.mode, else workspace-write",
+        approval_default="config `approval`, else never: exec has no one to ask, so requests "
+        "are denied unless --approve-all",
     )
     group.add_argument(
         "--approve-all",

@@ -52,6 +52,31 @@ def compact_at(text: str) -> str:
     return text
 
 
+SANDBOX_MODES = ("read-only", "workspace-write", "danger-full-access")
+APPROVAL_POLICIES = ("untrusted", "on-failure", "on-request", "never")
+
+
+def add_policy_flags(
+    group: argparse._ActionsContainer, *, sandbox_default: str, approval_default: str | None
+) -> None:
+    """`--sandbox MODE` and (unless `approval_default` is None) `-a POLICY`, with what each
+    command does when they are not given."""
+    group.add_argument(
+        "--sandbox",
+        metavar="MODE",
+        choices=SANDBOX_MODES,
+        help=f"{' | '.join(SANDBOX_MODES)} (default: {sandbox_default})",
+    )
+    if approval_default is not None:
+        group.add_argument(
+            "-a",
+            "--ask-for-approval",
+            metavar="POLICY",
+            choices=APPROVAL_POLICIES,
+            help=f"{' | '.join(APPROVAL_POLICIES)} (default: {approval_default})",
+        )
+
+
 def add_limit_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--max-turns", type=positive_int, metavar="N", help="stop after this many model requests"

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from lever.cli.flags import add_model_flags
+from lever.cli.flags import add_model_flags, add_policy_flags, positive_int, positive_seconds
 
 
 def register(sub: Any) -> argparse.ArgumentParser:
@@ -54,15 +54,13 @@ def _register_run(actions: Any) -> None:
     run.add_argument("--executor", choices=("local", "ray"), default="local")
     run.add_argument("--ray-address", metavar="ADDR", help="a running Ray cluster (ray executor)")
     run.add_argument("-C", "--cd", metavar="DIR", help="work from DIR (default: here)")
-    run.add_argument("--max-turns", type=int, help="per attempt: model requests")
-    run.add_argument("--max-tokens", type=int, help="per attempt: tokens in total")
-    run.add_argument("--timeout", type=float, metavar="SECONDS", help="per attempt: wall time")
+    run.add_argument("--max-turns", type=positive_int, help="per attempt: model requests")
+    run.add_argument("--max-tokens", type=positive_int, help="per attempt: tokens in total")
     run.add_argument(
-        "--sandbox",
-        metavar="MODE",
-        choices=("read-only", "workspace-write", "danger-full-access"),
-        help="read-only | workspace-write | danger-full-access (default: config sandbox.mode, "
-        "else workspace-write)",
+        "--timeout", type=positive_seconds, metavar="SECONDS", help="per attempt: wall time"
+    )
+    add_policy_flags(
+        run, sandbox_default="config sandbox.mode, else workspace-write", approval_default=None
     )
     add_model_flags(run)
 

@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from lever.cli.flags import add_limit_flags, add_model_flags
+from lever.cli.flags import add_limit_flags, add_model_flags, add_policy_flags
 
 
 def _add_run_flags(p: argparse.ArgumentParser) -> None:
@@ -25,19 +25,7 @@ def _add_policy_flags(p: argparse.ArgumentParser) -> None:
         "(the configuration does not change them). Narrowing one is always allowed; widening one "
         "needs --widen, and is recorded.",
     )
-    group.add_argument(
-        "--sandbox",
-        metavar="MODE",
-        choices=("read-only", "workspace-write", "danger-full-access"),
-        help="read-only | workspace-write | danger-full-access (default: the recorded one)",
-    )
-    group.add_argument(
-        "-a",
-        "--ask-for-approval",
-        metavar="POLICY",
-        choices=("untrusted", "on-failure", "on-request", "never"),
-        help="untrusted | on-failure | on-request | never (default: the recorded one)",
-    )
+    add_policy_flags(group, sandbox_default="the recorded one", approval_default="the recorded one")
     group.add_argument(
         "--widen",
         action="store_true",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from lever.cli.flags import LeverParser, add_model_flags
+from lever.cli.flags import LeverParser, add_model_flags, add_policy_flags
 
 NOT_A_TERMINAL = (
     "lever: error: the interactive app needs a terminal (stdin and stdout are not both one); "
@@ -21,19 +21,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("words", nargs="*", metavar="PROMPT", help="the first message to send")
     p.add_argument("-C", "--cd", metavar="DIR", help="work in DIR (default: the current folder)")
-    group = p.add_argument_group("sandbox and approvals")
-    group.add_argument(
-        "--sandbox",
-        metavar="MODE",
-        choices=("read-only", "workspace-write", "danger-full-access"),
-        help="read-only | workspace-write | danger-full-access",
-    )
-    group.add_argument(
-        "-a",
-        "--ask-for-approval",
-        metavar="POLICY",
-        choices=("untrusted", "on-failure", "on-request", "never"),
-        help="untrusted | on-failure | on-request (default here) | never",
+    add_policy_flags(
+        p.add_argument_group("sandbox and approvals"),
+        sandbox_default="config sandbox.mode, else workspace-write",
+        approval_default="on-request",
     )
     p.add_argument(
         "--theme",

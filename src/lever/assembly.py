@@ -5,6 +5,7 @@ CLI, the TUI, the app-server, the MCP server) — so none of them imports anothe
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib
 import os
 from pathlib import Path
@@ -23,6 +24,7 @@ from lever.config.providers import (
     resolve_model,
 )
 from lever.config.values import DEFAULT_MAX_TURNS, parse_compact_at
+from lever.context.skills import personal_skills_dir
 from lever.models.base import ModelClient
 from lever.models.factory import make_client
 from lever.models.text_tools import OnParsed, TextToolCalls
@@ -124,7 +126,16 @@ def sandbox_from(config: dict[str, Any], args: argparse.Namespace | None, cwd: P
     if not isinstance(extra, list) or not all(isinstance(root, str) for root in extra):
         raise ConfigError("`sandbox.writable_roots` must be a list of paths")
     roots = (cwd, *((cwd / Path(root).expanduser()).resolve() for root in extra))
-    policy = SandboxPolicy(mode=mode, writable_roots=roots, network=bool(table.get("network")))
+    allow_read = table.get("allow_read", [])
+    if not isinstance(allow_read, list) or not all(isinstance(p, str) for p in allow_read):
+        raise ConfigError('`sandbox.allow_read` must be a list of paths (e.g. ["~/.aws"])')
+    policy = SandboxPolicy(
+        mode=mode,
+        writable_roots=roots,
+        network=bool(table.get("network")),
+        allow_read=tuple(allow_read),
+        unix_sockets=bool(table.get("unix_sockets")),
+    )
     try:
         factory = importlib.import_module("lever.sandbox.factory")
     except ImportError:  # no mechanisms built in: commands cannot be confined
@@ -150,8 +161,11 @@ def approvals_from(config: dict[str, Any], args: argparse.Namespace | None) -> A
     return Approvals(policy, approve_all=approve_all)
 
 
-def env_from(config: dict[str, Any]) -> dict[str, str]:
-    """The commands' environment: secrets dropped, then `shell_environment.*` applied."""
+def env_from(config: dict[str, Any], key_env: str | None = None) -> dict[str, str]:
+    """The commands' environment: secrets dropped, then `shell_environment.*` applied.
+
+    `key_env`, the variable holding lever's own API key, is never passed, whatever its name.
+    """
     table = config.get("shell_environment", {})
     if not isinstance(table, dict):
         raise ConfigError("`shell_environment` must be a table (include, exclude, set)")
@@ -163,7 +177,18 @@ def env_from(config: dict[str, Any]) -> dict[str, str]:
         include=table.get("include", []),
         exclude=table.get("exclude", []),
         set_vars={str(name): str(value) for name, value in set_vars.items()},
+        hide=(key_env,),
     )
+
+
+def _with_session_files(sandbox: Sandbox, rollout: RolloutWriter | None) -> Sandbox:
+    """Commands may read back the session's truncated outputs and the personal skills (their
+    SKILL.md and scripts), though the rest of lever's home is hidden (sandbox/hidden.py)."""
+    files = [str(personal_skills_dir(lever_home()))]
+    if rollout is not None:
+        files.append(str(rollout.artifacts_dir))
+    sandbox.policy = dataclasses.replace(sandbox.policy, session_files=tuple(files))
+    return sandbox
 
 
 def build_session(
@@ -215,9 +240,9 @@ def build_session(
         max_retries=int(retry.get("max_retries", 4)),
         retry_base_delay=float(retry.get("base_delay", 0.5)),
         config={"provider": provider.name, "wire": provider.wire, "base_url": provider.base_url},
-        sandbox=sandbox or sandbox_from(config, None, cwd),
+        sandbox=_with_session_files(sandbox or sandbox_from(config, None, cwd), rollout),
         approvals=approvals,
-        env=env_from(config),
+        env=env_from(config, provider.key_env),
     )
     if text_calls is not None:
         text_calls.on_parsed = _parsed_notice(session)

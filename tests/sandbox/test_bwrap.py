@@ -4,8 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from lever.sandbox import bwrap
 from lever.sandbox.base import SandboxPolicy
 from lever.sandbox.bwrap import BwrapSandbox
+
+
+@pytest.fixture(autouse=True)
+def _no_credential_places(monkeypatch: pytest.MonkeyPatch) -> None:
+    # This machine's own ~/.ssh, /run/user… would add binds (tests/security covers those).
+    monkeypatch.setattr(bwrap, "hidden_paths", lambda *args, **kwargs: [])
 
 
 def pairs(argv: list[str], flag: str) -> list[str]:
@@ -36,7 +45,8 @@ def test_workspace_write_binds_roots_and_protects_git(tmp_path: Path) -> None:
         "TMPDIR",
         str(private),
     ]
-    assert argv[-3:] == ["--", "make", "test"]
+    assert argv[-2:] == ["make", "test"]
+    assert "lever.sandbox.filter_exec" in argv  # the seccomp filter (tests/security)
     assert "--die-with-parent" in argv and "--new-session" in argv
 
 

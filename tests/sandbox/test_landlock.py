@@ -116,7 +116,7 @@ def verdict(
 
 @pytest.mark.parametrize("arch", ARCHES, ids=lambda a: a.name)
 def test_socket_rule_allows_only_unix_when_network_off(arch: seccomp.Arch) -> None:
-    program = seccomp.build_program(arch, network=False, read_only=False)
+    program = seccomp.build_program(arch, network=False, read_only=False, unix_sockets=True)
     eperm = seccomp.RET_ERRNO | errno.EPERM
     assert verdict(arch, program, "socket", 1, 1, 0) == seccomp.RET_ALLOW  # AF_UNIX
     assert verdict(arch, program, "socket", 2, 1, 0) == eperm  # AF_INET TCP

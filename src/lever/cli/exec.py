@@ -16,6 +16,7 @@ from lever.cli import exit_codes
 from lever.cli.render import HumanRenderer
 from lever.config.providers import ConfigError
 from lever.protocol import TurnFinished, event_to_json
+from lever.safe_text import terminal_safe
 
 _UNCONFINED = (
     "lever exec: no sandbox mechanism works here to enforce --sandbox {mode} "
@@ -97,7 +98,9 @@ def run_to_end(
     if args.output_last_message:
         Path(args.output_last_message).write_text(finished.last_message, encoding="utf-8")
     if not args.json and finished.last_message:
-        sys.stdout.write(finished.last_message.rstrip("\n") + "\n")
+        # The answer goes to a terminal, or to a file someone will `cat`: no raw escapes.
+        answer = terminal_safe(finished.last_message, keep_colour=True)
+        sys.stdout.write(answer.rstrip("\n") + "\n")
     return exit_code_for(finished)
 
 

@@ -24,6 +24,7 @@ from lever.protocol import (
     ToolStarted,
     TurnFinished,
 )
+from lever.safe_text import TerminalFilter, terminal_safe
 from lever.tools.describe import describe_call
 
 _PLAN_MARKS = {"completed": "[x]", "in_progress": "[>]", "pending": "[ ]"}
@@ -39,12 +40,14 @@ class HumanRenderer:
     def __init__(self, out: TextIO | None = None) -> None:
         self.out = out or sys.stderr
         self._in_text = False
+        self._text = TerminalFilter(keep_colour=True)
 
     def _line(self, text: str) -> None:
         if self._in_text:
             self.out.write("\n\n")
             self._in_text = False
-        self.out.write(text + "\n")
+        # Command output and model text may carry escape sequences aimed at the terminal.
+        self.out.write(terminal_safe(text, keep_colour=True) + "\n")
         self.out.flush()
 
     def __call__(self, event: BaseModel) -> None:
@@ -52,7 +55,7 @@ class HumanRenderer:
             self._line(f"lever · {event.model} via {event.provider} · {event.cwd}")
             self._line(f"session {event.session_id} · sandbox {event.sandbox}")
         elif isinstance(event, TextDelta) and event.channel == "text":
-            self.out.write(event.delta)
+            self.out.write(self._text.feed(event.delta))
             self.out.flush()
             self._in_text = True
         elif isinstance(event, ItemAdded) and isinstance(event.item, AssistantMessage):

@@ -17,6 +17,13 @@ class SandboxPolicy:
     mode: str = "danger-full-access"  # read-only | workspace-write | danger-full-access
     writable_roots: tuple[Path, ...] = ()
     network: bool = False
+    #: Credential places to leave readable (`[sandbox] allow_read`, see hidden.py).
+    allow_read: tuple[str, ...] = ()
+    #: Let commands create unix sockets (`[sandbox] unix_sockets`; Landlock: see seccomp.py).
+    unix_sockets: bool = False
+    #: lever's own files this session's commands may read though lever's home is hidden: the
+    #: session's artifacts folder (full outputs of truncated commands).
+    session_files: tuple[str, ...] = ()
 
 
 class Sandbox(Protocol):

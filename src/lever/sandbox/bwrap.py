@@ -32,6 +32,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from lever.sandbox.base import SandboxPolicy
+from lever.sandbox.filter_exec import filter_argv
+from lever.sandbox.hidden import RUNTIME, bwrap_args, hidden_paths
 from lever.sandbox.landlock import PROTECTED_NAMES, inside_protected
 
 #: Where distributions install bubblewrap: tried first, before any PATH entry.
@@ -113,6 +115,12 @@ class BwrapSandbox:
             # After every writable bind, so none of them can cover a protected entry again.
             for root in roots:
                 args += _protect(root)
+        # Last of the binds, so no root bind uncovers one (see hidden.py).
+        keep: list[str | os.PathLike[str]] = [cwd, *roots, *RUNTIME]
+        if self.tmp_dir is not None:
+            keep.append(self.tmp_dir)
+        hidden = hidden_paths(os.environ, keep, self.policy.allow_read, sockets=True)
+        args += bwrap_args(hidden, self.policy.session_files)
         args += ["--unshare-user", "--disable-userns", "--cap-drop", "ALL"]
         args += ["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
         if not self.policy.network:
@@ -123,7 +131,9 @@ class BwrapSandbox:
         if writable and self.tmp_dir is not None:
             args += ["--bind", str(self.tmp_dir), str(self.tmp_dir)]
             args += ["--setenv", "TMPDIR", str(self.tmp_dir)]
-        return [*args, "--", *argv]
+        # The same seccomp filter as under Landlock: keyring, unix sockets, terminal ioctls.
+        policy = {"network": self.policy.network, "unix_sockets": self.policy.unix_sockets}
+        return [*args, "--", *filter_argv(policy), *argv]
 
 
 def _protect(root: Path) -> list[str]:

@@ -95,11 +95,13 @@ def confine(policy: dict[str, Any]) -> None:
         raise OSError(f"landlock unavailable: {reason}")
     roots = [str(root) for root in policy.get("writable_roots", [])]
     network = bool(policy.get("network", False))
-    plan = landlock.plan_rules(abi, roots, network)
+    hidden, visible = policy.get("hidden", []), policy.get("visible", [])
+    plan = landlock.plan_rules(abi, roots, network, hidden, visible)
     drop_capabilities()
     ctypes.CDLL(None, use_errno=True).prctl(38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS
     landlock.apply(plan)
-    seccomp.install(network=network, read_only=mode == "read-only")
+    unix_sockets = bool(policy.get("unix_sockets", False))
+    seccomp.install(network=network, read_only=mode == "read-only", unix_sockets=unix_sockets)
     if policy.get("tmpdir"):
         os.environ["TMPDIR"] = policy["tmpdir"]
 
@@ -109,18 +111,15 @@ def main(argv: Sequence[str]) -> int:
     if len(args) < 4 or args[0] != "--policy" or args[2] != "--":
         print("usage: confine_exec --policy JSON -- CMD [ARGS...]", file=sys.stderr)
         return 2
+    from lever.sandbox import reaper  # imported before confining: nothing loads after
+
     try:
         confine(json.loads(args[1]))
     except (OSError, ValueError, KeyError) as exc:
         print(f"lever sandbox: cannot confine the command: {exc}", file=sys.stderr)
         return EXIT_CONFINE_FAILED
-    command = args[3:]
-    try:
-        os.execvp(command[0], command)
-    except OSError as exc:
-        print(f"lever sandbox: {command[0]}: {exc.strerror}", file=sys.stderr)
-        return 127 if isinstance(exc, FileNotFoundError) else 126
-    return 0  # unreachable: execvp does not return
+    # Not exec: the launcher stays as the command's subreaper, so nothing it starts outlives it.
+    return reaper.run(args[3:])
 
 
 if __name__ == "__main__":

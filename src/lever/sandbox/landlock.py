@@ -110,16 +110,28 @@ def write_rights(abi: int) -> int:
     return handled_fs(abi) & ~(MAKE_CHAR | MAKE_BLOCK)
 
 
-def plan_rules(abi: int, writable_roots: Sequence[str], network: bool) -> Plan:
+def plan_rules(
+    abi: int,
+    writable_roots: Sequence[str],
+    network: bool,
+    hidden: Sequence[str] = (),
+    visible: Sequence[str] = (),
+) -> Plan:
+    from lever.sandbox.hidden import read_rules
+
     fs = handled_fs(abi)
-    rules = [Rule("/", READ & fs)]
+    # Read everywhere but the hidden credential places (see hidden.py).
+    kinds = {"read": READ & fs, "file": READ & FILE_ONLY & fs, "list": READ_DIR & fs}
+    rules = [Rule(path, kinds[kind]) for path, kind in read_rules(hidden, "/", visible)]
     for device in WRITE_DEVICES:
         rules.append(Rule(device, (READ_FILE | WRITE_FILE | TRUNCATE | IOCTL_DEV) & fs))
     for root in writable_roots:
-        rights = write_rights(abi)
-        if not os.path.isdir(root):
-            rights &= FILE_ONLY
-        rules.append(Rule(root, rights))
+        # A hidden place inside a writable root (lever started in $HOME) stays hidden.
+        for path, kind in read_rules(hidden, root):
+            rights = write_rights(abi) if kind != "list" else READ_DIR & fs
+            if not os.path.isdir(path):
+                rights &= FILE_ONLY
+            rules.append(Rule(path, rights))
     return Plan(abi, network, tuple(rules))
 
 
@@ -250,6 +262,13 @@ class LandlockSandbox:
         }
         if self.tmp_dir is not None and self.policy.mode == "workspace-write":
             policy["tmpdir"] = str(self.tmp_dir)
+        from lever.sandbox.hidden import RUNTIME, hidden_paths
+
+        # Computed here: the launcher gets the commands' environment, without XDG_RUNTIME_DIR.
+        keep: list[str | os.PathLike[str]] = [cwd, *self.writable_roots(cwd), *RUNTIME]
+        policy["hidden"] = hidden_paths(os.environ, keep, self.policy.allow_read)
+        policy["unix_sockets"] = self.policy.unix_sockets
+        policy["visible"] = list(self.policy.session_files)
         return policy
 
     def wrap(self, argv: Sequence[str], cwd: Path, env: Mapping[str, str]) -> list[str]:

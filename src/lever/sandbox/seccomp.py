@@ -7,7 +7,17 @@ Landlock confines the file system; this filter covers what Landlock cannot:
   (whose flags sit behind a pointer BPF cannot follow) fails with ENOSYS so libc falls back to
   `clone`; io_uring is refused because its operations (e.g. IORING_OP_SOCKET) bypass seccomp;
 - read-only mode: chmod / chown / xattr / utime calls fail, since Landlock does not govern file
-  metadata and nothing may change in that mode.
+  metadata and nothing may change in that mode;
+- unix sockets (unless `[sandbox] unix_sockets = true`): `socket(AF_UNIX, …)` fails with EPERM.
+  Landlock does not govern `connect()` on a path unix socket, and BPF cannot read the path
+  behind connect's pointer, so the only rule that keeps commands away from the person's tmux,
+  ssh-agent, dbus or docker sockets is to create none. `socketpair()` (pipes between a
+  command's own processes, asyncio's self-pipe) still works;
+- always: the terminal ioctls `TIOCSTI` (push keystrokes into a terminal's input) and
+  `TIOCLINUX` fail; the kernel keyring calls (`add_key`, `request_key`, `keyctl`) fail, so the
+  session keyring cannot be read; System V IPC (shared memory, semaphores, message queues)
+  fails, since without an IPC namespace its objects are the host's; `prlimit64` on another
+  process fails (its own limits: pid 0, still work).
 
 A syscall from a foreign ABI (i386 via int 0x80, x32) kills the process: those tables have
 other numbers (and `socketcall`), so letting them through would bypass every rule above.
@@ -39,8 +49,13 @@ RET_ALLOW = 0x7FFF0000
 _OFF_NR = 0
 _OFF_ARCH = 4
 _OFF_ARG0_LO = 16
+_OFF_ARG1_LO = 24
 
 AF_UNIX = 1
+# ioctl requests (asm-generic/ioctls.h, the same on x86_64 and aarch64); the kernel reads the
+# request as a 32-bit value, so comparing the low word is exact.
+TIOCSTI = 0x5412
+TIOCLINUX = 0x541C
 X32_SYSCALL_BIT = 0x40000000
 # CLONE_NEWNS | NEWCGROUP | NEWUTS | NEWIPC | NEWUSER | NEWPID | NEWNET | NEWTIME
 CLONE_NS_FLAGS = 0x00020000 | 0x02000000 | 0x04000000 | 0x08000000
@@ -90,6 +105,23 @@ X86_64 = Arch(
         "utimes": 235,
         "futimesat": 261,
         "utimensat": 280,
+        "ioctl": 16,
+        "add_key": 248,
+        "request_key": 249,
+        "keyctl": 250,
+        "prlimit64": 302,
+        "shmget": 29,
+        "shmat": 30,
+        "shmctl": 31,
+        "shmdt": 67,
+        "semget": 64,
+        "semop": 65,
+        "semctl": 66,
+        "semtimedop": 220,
+        "msgget": 68,
+        "msgsnd": 69,
+        "msgrcv": 70,
+        "msgctl": 71,
     },
     x32=True,
 )
@@ -119,11 +151,33 @@ AARCH64 = Arch(
         "setxattrat": 463,
         "removexattrat": 466,
         "utimensat": 88,
+        "ioctl": 29,
+        "add_key": 217,
+        "request_key": 218,
+        "keyctl": 219,
+        "prlimit64": 261,
+        "msgget": 186,
+        "msgctl": 187,
+        "msgrcv": 188,
+        "msgsnd": 189,
+        "semget": 190,
+        "semctl": 191,
+        "semtimedop": 192,
+        "semop": 193,
+        "shmget": 194,
+        "shmctl": 195,
+        "shmat": 196,
+        "shmdt": 197,
     },
 )
 ARCHES = {"x86_64": X86_64, "amd64": X86_64, "aarch64": AARCH64, "arm64": AARCH64}
 
 NAMESPACE_CALLS = ("unshare", "setns")
+KEYRING_CALLS = ("add_key", "request_key", "keyctl")
+SYSV_IPC_CALLS = (
+    "shmget", "shmat", "shmctl", "shmdt", "semget", "semop", "semctl", "semtimedop",
+    "msgget", "msgsnd", "msgrcv", "msgctl",
+)  # fmt: skip
 IO_URING_CALLS = ("io_uring_setup", "io_uring_enter", "io_uring_register")
 METADATA_CALLS = (
     "chmod", "fchmod", "fchmodat", "fchmodat2", "chown", "fchown", "lchown", "fchownat",
@@ -155,7 +209,9 @@ def _load(offset: int) -> _Insn:
     return (_LD_W_ABS, offset, None, None)
 
 
-def build_program(arch: Arch, *, network: bool, read_only: bool) -> list[tuple[int, int, int, int]]:
+def build_program(
+    arch: Arch, *, network: bool, read_only: bool, unix_sockets: bool = False
+) -> list[tuple[int, int, int, int]]:
     """The filter as (code, jt, jf, k) tuples, jumps resolved to relative offsets."""
     deny = RET_ERRNO | errno.EPERM
     blocks: list[list[_Insn]] = []
@@ -174,8 +230,17 @@ def build_program(arch: Arch, *, network: bool, read_only: bool) -> list[tuple[i
     rule("clone3", [_ret(RET_ERRNO | errno.ENOSYS)])
     for name in IO_URING_CALLS:
         rule(name, [_ret(RET_ERRNO | errno.ENOSYS)])
-    if not network:
+    if not network and unix_sockets:
         rule("socket", [_load(_OFF_ARG0_LO), (_JEQ_K, AF_UNIX, None, "deny"), _ret(RET_ALLOW)])
+    elif not network:
+        rule("socket", [_ret(deny)])
+    elif not unix_sockets:
+        rule("socket", [_load(_OFF_ARG0_LO), (_JEQ_K, AF_UNIX, "deny", None), _ret(RET_ALLOW)])
+    ioctl = [_load(_OFF_ARG1_LO), (_JEQ_K, TIOCSTI, "deny", None)]
+    rule("ioctl", [*ioctl, (_JEQ_K, TIOCLINUX, "deny", None), _ret(RET_ALLOW)])
+    for name in (*KEYRING_CALLS, *SYSV_IPC_CALLS):
+        rule(name, [_ret(deny)])
+    rule("prlimit64", [_load(_OFF_ARG0_LO), (_JEQ_K, 0, None, "deny"), _ret(RET_ALLOW)])
     if read_only:
         for name in METADATA_CALLS:
             rule(name, [_ret(deny)])
@@ -240,9 +305,10 @@ class _SockFprog(ctypes.Structure):
     _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
 
 
-def install(*, network: bool, read_only: bool) -> None:
+def install(*, network: bool, read_only: bool, unix_sockets: bool = False) -> None:
     """Install the filter on the calling thread (inherited across fork and exec)."""
-    program = build_program(current_arch(), network=network, read_only=read_only)
+    arch = current_arch()
+    program = build_program(arch, network=network, read_only=read_only, unix_sockets=unix_sockets)
     blob = ctypes.create_string_buffer(encode(program))
     prog = _SockFprog(len(program), ctypes.cast(blob, ctypes.c_void_p))
     libc = ctypes.CDLL(None, use_errno=True)

@@ -21,7 +21,7 @@ import sys
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TextIO
+from typing import TextIO
 
 from pydantic import BaseModel
 
@@ -34,6 +34,7 @@ from lever.sandbox.approval import Decide, Decision
 from lever.server import rpc
 from lever.server import sessions as build
 from lever.server.dispatch import Dispatcher, Handler, LineWriter, RpcError
+from lever.server.redact import redacted
 from lever.store.rollout import new_session_id
 
 __all__ = ["MAX_LINE", "AppServer", "RpcError", "serve_stdio"]
@@ -324,7 +325,7 @@ class AppServer:
         from lever.config.loader import lever_home, load_config
 
         config = load_config(build.folder(params.cwd), params.config, params.profile)
-        return rpc.ConfigReadResult(home=str(lever_home()), config=_redacted(config))
+        return rpc.ConfigReadResult(home=str(lever_home()), config=redacted(config))
 
     async def models_list(self, params: rpc.ModelsListParams) -> rpc.ModelsListResult:
         from lever.models.base import ModelError
@@ -355,24 +356,6 @@ class AppServer:
         closing = [self._close(live, "shutdown") for live in list(self.live.values())]
         await asyncio.gather(*closing, return_exceptions=True)
         self.live.clear()
-
-
-_SECRET_WORDS = ("key", "token", "secret", "password")
-
-
-def _redacted(value: Any, name: str = "") -> Any:
-    if isinstance(value, dict):
-        if name == "headers":  # an MCP server's HTTP headers: credentials, whatever their name
-            return {k: "***" for k in value}
-        return {k: _redacted(v, str(k)) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_redacted(v, name) for v in value]
-    lowered = name.lower()
-    # `api_key_env`, `bearer_token_env_var` name a variable, they hold no secret.
-    names_a_variable = lowered.endswith(("_env", "_env_var"))
-    if any(word in lowered for word in _SECRET_WORDS) and not names_a_variable:
-        return "***"
-    return value
 
 
 async def serve_stdio() -> None:

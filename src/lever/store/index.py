@@ -11,7 +11,9 @@ corrupt line is skipped) and a first full pass over many sessions must stay chea
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
 import sqlite3
 from collections.abc import Iterator
@@ -212,7 +214,12 @@ class SessionIndex:
     def __init__(self, home: Path) -> None:
         self.home = home
         self.path = home / INDEX_FILE
-        home.mkdir(parents=True, exist_ok=True)
+        home.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # The index holds titles and first prompts: private like the rollouts. sqlite gives
+        # its -wal/-shm files the database's mode.
+        os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600))
+        with contextlib.suppress(PermissionError):
+            os.chmod(self.path, 0o600)
         # A fleet runs many lever processes at once: WAL lets readers go on while one writes,
         # and the timeout makes writers wait for each other instead of failing.
         self.db = sqlite3.connect(self.path, timeout=30)

@@ -2,6 +2,10 @@
 
 Layout: `$LEVER_HOME/sessions/YYYY/MM/DD/rollout-<session id>.jsonl`, with a sibling folder
 `<session id>/` for artifacts (full outputs of truncated commands).
+
+Rollouts hold everything a session saw (command output, file contents, the person's prompts):
+files are created 0600 and the folders lever creates for them 0700, so other users of the
+machine cannot read them whatever the umask.
 """
 
 from __future__ import annotations
@@ -33,9 +37,11 @@ class RolloutWriter:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
         _drop_torn_tail(path)
-        self._file: IO[str] | None = path.open("a", encoding="utf-8")
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        os.fchmod(fd, 0o600)  # a rollout written by an older lever may be world-readable
+        self._file: IO[str] | None = os.fdopen(fd, "a", encoding="utf-8")
 
     @classmethod
     def create(cls, home: Path, session_id: str) -> RolloutWriter:
@@ -57,6 +63,19 @@ class RolloutWriter:
             os.fsync(self._file.fileno())
             self._file.close()
             self._file = None
+
+
+def private_dir(path: Path) -> None:
+    """Create `path` and its missing parents 0700; an existing `path` is made 0700 too."""
+    missing = []
+    for folder in (path, *path.parents):
+        if folder.exists():
+            break
+        missing.append(folder)
+    for folder in reversed(missing):
+        folder.mkdir(mode=0o700, exist_ok=True)
+    if path.stat().st_uid == os.getuid():
+        path.chmod(0o700)
 
 
 def _drop_torn_tail(path: Path) -> None:

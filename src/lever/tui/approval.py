@@ -14,6 +14,8 @@ from rich.text import Text
 from textual.binding import Binding
 from textual.widgets import Static
 
+from lever.safe_text import visible_controls
+
 if TYPE_CHECKING:
     from lever.protocol import ApprovalDecided, ApprovalRequested
     from lever.sandbox.approval import Decision
@@ -60,12 +62,14 @@ def describe_request(event: ApprovalRequested) -> Text:
     what = shlex.join(event.command) if event.command else ", ".join(event.paths or [])
     if event.command and event.command[:2] == ["bash", "-lc"] and len(event.command) == 3:
         what = event.command[2]
+    # What the person approves is shown exactly: control characters as \xNN, never sent raw.
+    what = visible_controls(what)
     text.append(f"\n  $ {what}" if event.command else f"\n  {what}")
-    text.append(f"\n  in {event.cwd}")
+    text.append(f"\n  in {visible_controls(event.cwd)}")
     if event.reason:
-        text.append(f"\n  why: {event.reason}")
+        text.append(f"\n  why: {visible_controls(event.reason)}")
     if event.justification:
-        text.append(f"\n  the model says: {event.justification}")
+        text.append(f"\n  the model says: {visible_controls(event.justification)}")
     return text
 
 

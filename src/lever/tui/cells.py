@@ -13,6 +13,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Collapsible, Static
 
+from lever.safe_text import TerminalFilter, terminal_safe
 from lever.tools.describe import describe_call
 
 #: Lines of live output a running command shows; the rollout keeps the whole output.
@@ -40,12 +41,14 @@ class ReasoningCell(Collapsible):
     """A reasoning summary, folded: the title says it is there, Enter unfolds it."""
 
     def __init__(self, text: str = "") -> None:
+        text = terminal_safe(text)
+        self._filter = TerminalFilter()
         self._body = Static(Text(text), classes="reasoning-body")
         self.text = text
         super().__init__(self._body, title="thinking…", collapsed=True, classes="cell reasoning")
 
     def add(self, delta: str) -> None:
-        self.text += delta
+        self.text += self._filter.feed(delta)
         self._body.update(Text(self.text))
 
     def done(self) -> None:
@@ -73,13 +76,14 @@ class CommandCell(Collapsible):
         self.call_id = call_id
         self.label = describe_call(name, arguments)
         self.output = ""
+        self._filter = TerminalFilter()
         self._body = Static("", classes="command-output")
         super().__init__(
             self._body, title=f"{self.label} · running…", collapsed=False, classes="cell command"
         )
 
     def add_output(self, chunk: str) -> None:
-        self.output += chunk
+        self.output += self._filter.feed(chunk)
         tail = self.output.rstrip("\n").splitlines()[-LIVE_TAIL_LINES:]
         self._body.update(Text("\n".join(tail)))
 
@@ -91,7 +95,7 @@ class CommandCell(Collapsible):
         is_error: bool,
         pid: str | None,
     ) -> None:
-        self.output = full_output
+        self.output = full_output = terminal_safe(full_output)
         self._body.update(Text(full_output.rstrip("\n") or "(no output)"))
         self.title = f"{self.label} · {finished_status(exit_code, duration_ms, is_error, pid)}"
         self.collapsed = True
@@ -104,8 +108,8 @@ class PatchCell(Vertical):
 
     def __init__(self, files: list[str], diff: str, title: str = "") -> None:
         super().__init__(classes="cell patch")
-        self.files = files
-        self.diff = diff
+        self.files = [terminal_safe(name) for name in files]
+        self.diff = terminal_safe(diff)
         self.heading = title or "patched " + ", ".join(files)
 
     def compose(self) -> ComposeResult:
@@ -123,6 +127,7 @@ class NoticeCell(Static):
     """Something lever says to the person (not the model): results of slash commands, hints."""
 
     def __init__(self, text: str, kind: str = "notice") -> None:
+        text = terminal_safe(text)
         super().__init__(Text(text), classes=f"cell {kind}")
         self.text = text
 

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 from textual.widgets import Static
 
+from lever.safe_text import terminal_safe
+
 if TYPE_CHECKING:
     from lever.protocol import PlanStep
 
@@ -20,9 +22,9 @@ def plan_text(plan: list[PlanStep], explanation: str = "") -> Text:
     text.append(f" ({done}/{len(plan)} done)")
     for step in plan:
         text.append(f"\n {MARKS[step.status]} ")
-        text.append(step.step, style=STYLES[step.status])
+        text.append(terminal_safe(step.step), style=STYLES[step.status])
     if explanation:
-        text.append(f"\n {explanation}", style="italic")
+        text.append(f"\n {terminal_safe(explanation)}", style="italic")
     return text
 
 

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 from textual.widgets import Static
 
+from lever.safe_text import terminal_safe
+
 if TYPE_CHECKING:
     from lever.agent.session import Session
     from lever.review.diff import CollectedDiff
@@ -25,9 +27,9 @@ class ReviewCell(Static):
     """The verdict, the summary and each finding with its place, priority and confidence."""
 
     def __init__(self, description: str, verdict: str, report_text: str) -> None:
-        heading = Text(f"review · {description}", style="bold")
+        heading = Text(f"review · {terminal_safe(description)}", style="bold")
         super().__init__(
-            Text("\n").join([heading, Text(report_text.rstrip())]),
+            Text("\n").join([heading, Text(terminal_safe(report_text).rstrip())]),
             classes=f"cell review {verdict}",
         )
         self.verdict = verdict

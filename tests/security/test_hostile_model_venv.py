@@ -132,3 +132,10 @@ def test_lever_inside_a_root_is_imported_from_a_snapshot() -> None:
 
 def _q(text: str) -> str:
     return "'" + text.replace("'", "'\\''") + "'"
+
+
+def test_startup_warning_only_when_lever_is_writable() -> None:
+    parent = Path(launcher_home.package_parent())
+    assert launcher_home.startup_warnings("workspace-write", (parent.parent,))
+    assert launcher_home.startup_warnings("read-only", (parent.parent,)) == []
+    assert launcher_home.startup_warnings("workspace-write", (Path("/nonexistent-ws"),)) == []

@@ -76,6 +76,10 @@ def run_exec(args: argparse.Namespace) -> int:
         # that. Said once, up front, with the exit code for it.
         print(_UNCONFINED.format(mode=sandbox.policy.mode), file=sys.stderr)
         return exit_codes.SANDBOX
+    from lever.sandbox.launcher_home import startup_warnings
+
+    for note in startup_warnings(sandbox.policy.mode, sandbox.policy.writable_roots):
+        print(f"lever exec: warning: {note}", file=sys.stderr)
     if args.compact_at:
         config["compact_at"] = args.compact_at
     session = build_session(

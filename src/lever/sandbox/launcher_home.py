@@ -112,3 +112,10 @@ def exposure(roots: Sequence[str]) -> list[str]:
             "replace the interpreter the sandbox launcher runs"
         )
     return notes
+
+
+def startup_warnings(mode: str, writable_roots: Sequence[object]) -> list[str]:
+    """`exposure` for a session's sandbox policy (nothing is writable in read-only mode)."""
+    if mode != "workspace-write":
+        return []
+    return exposure([str(root) for root in writable_roots])

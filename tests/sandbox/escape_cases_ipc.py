@@ -281,7 +281,12 @@ def _(w: World) -> Attempt:
         [PY, "-c", "import time; time.sleep(60)", SECRET_VALUE], start_new_session=True
     )
     w.cleanups.append(lambda: (proc.kill(), proc.wait()))
-    return Attempt(["cat", f"/proc/{proc.pid}/cmdline"], lambda r: SECRET_VALUE in r.stdout)
+    cmdline = Path(f"/proc/{proc.pid}/cmdline")
+    for _ in range(100):  # until the host itself sees it (a loaded machine may be slow)
+        if SECRET_VALUE.encode() in cmdline.read_bytes():
+            break
+        time.sleep(0.02)
+    return Attempt(["cat", str(cmdline)], lambda r: SECRET_VALUE in r.stdout)
 
 
 def leftovers(tag: str) -> list[int]:

@@ -386,6 +386,11 @@ def _(w: World) -> Attempt:
     # An outside process holding the target open: its fd links lead straight to it.
     code = f"import time; f = open({str(w.target)!r}, 'a'); time.sleep(60)"
     pid = process_in(w, w.out, code)
-    time.sleep(0.3)  # let it open the file
+    for _ in range(250):  # until it holds the file open (python may start slowly)
+        with contextlib.suppress(OSError):
+            fds = os.listdir(f"/proc/{pid}/fd")
+            if any(os.readlink(f"/proc/{pid}/fd/{fd}") == str(w.target) for fd in fds):
+                break
+        time.sleep(0.02)
     script = f'for f in /proc/{pid}/fd/*; do echo pwned >> "$f"; done 2>/dev/null; true'
     return Attempt(sh(script), changed(w))

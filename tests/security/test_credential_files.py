@@ -9,7 +9,7 @@ import pytest
 
 from lever.sandbox import hidden
 from lever.sandbox.env import command_env
-from tests.security.conftest import MECHANISMS, run_in, sandbox_for
+from tests.security.confined import MECHANISMS, run_in, sandbox_for
 
 #: (path under the fake HOME, content) of credentials a person typically has.
 CREDENTIALS = {

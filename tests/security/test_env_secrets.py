@@ -9,7 +9,7 @@ import pytest
 
 from lever.assembly import env_from
 from lever.sandbox.env import command_env
-from tests.security.conftest import MECHANISMS, run_in, sandbox_for
+from tests.security.confined import MECHANISMS, run_in, sandbox_for
 
 #: Credentials as people really keep them in their environment: each must be dropped.
 SECRETS = {

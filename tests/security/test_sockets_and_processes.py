@@ -27,7 +27,7 @@ from lever.sandbox import seccomp
 from lever.sandbox.base import NoSandbox, Sandbox
 from lever.sandbox.env import command_env
 from lever.sandbox.filter_exec import filter_argv
-from tests.security.conftest import MECHANISMS, run_in, sandbox_for
+from tests.security.confined import MECHANISMS, run_in, sandbox_for
 
 PY = sys.executable
 

@@ -1,5 +1,5 @@
-"""Shared pieces of the security tests: a sandbox under each Linux mechanism, and running a
-command in it the way the agent does (wrapped argv, the commands' environment, a new session)."""
+"""Helpers of the security tests: a sandbox under each Linux mechanism, and running a command
+in it the way the agent does (wrapped argv, the commands' environment, a new session)."""
 
 from __future__ import annotations
 

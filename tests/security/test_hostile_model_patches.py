@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.security.conftest import MECHANISMS, unusable
+from tests.security.confined import MECHANISMS, unusable
 from tests.security.hostile_model_world import Stage, assert_contained, run_attack
 from tests.security.race_attacker import WATCH_AND_SWAP
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.security.conftest import MECHANISMS, unusable
+from tests.security.confined import MECHANISMS, unusable
 from tests.security.hostile_model_world import Stage, assert_contained, run_attack
 
 Turn = dict[str, Any]

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from lever.sandbox import launcher_home
-from tests.security.conftest import unusable
+from tests.security.confined import unusable
 
 DRIVER = """
 import os, subprocess, sys

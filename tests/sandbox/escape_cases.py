@@ -42,6 +42,8 @@ class Case:
     needs: tuple[str, ...] = ()  # programs that must be installed
     root_only: bool = False  # the control run only succeeds as root
     known_gaps: dict[str, str] = field(default_factory=dict)  # mechanism -> documented gap
+    #: The kernel or file system here may refuse it even unconfined: skip, don't fail, then.
+    optional: str = ""
 
 
 CASES: list[Case] = []
@@ -53,9 +55,10 @@ def case(
     needs: tuple[str, ...] = (),
     root_only: bool = False,
     gaps: dict[str, str] | None = None,
+    optional: str = "",
 ) -> Callable[[Callable[[World], Attempt]], Callable[[World], Attempt]]:
     def register(prepare: Callable[[World], Attempt]) -> Callable[[World], Attempt]:
-        CASES.append(Case(name, prepare, needs, root_only, gaps or {}))
+        CASES.append(Case(name, prepare, needs, root_only, gaps or {}, optional))
         return prepare
 
     return register

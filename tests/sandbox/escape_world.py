@@ -20,7 +20,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -72,6 +72,10 @@ class World:
     cleanups: list[Callable[[], None]] = field(default_factory=list)
     #: What lever told the person about protected files it restored (see protect.py).
     told: list[str] = field(default_factory=list)
+    #: lever's own environment while it builds the sandbox (a fake HOME, sockets, secrets).
+    host_env: dict[str, str] = field(default_factory=dict)
+    #: Host unix sockets a case listens on, by path.
+    sockets: dict[str, socket.socket] = field(default_factory=dict)
 
     @classmethod
     def create(cls) -> World:
@@ -92,6 +96,24 @@ class World:
         for cleanup in reversed(self.cleanups):
             with contextlib.suppress(Exception):  # the other cleanups must still run
                 cleanup()
+
+    def set_host_env(self, **values: str) -> None:
+        """Variables of lever's own environment (the commands' env is derived from it)."""
+        self.host_env.update(values)
+        self.env = command_env({**os.environ, SECRET_NAME: SECRET_VALUE, **self.host_env})
+
+    def raw_env(self) -> dict[str, str]:
+        """What a command run by hand (no lever) would get: the control run's environment."""
+        return {**os.environ, SECRET_NAME: SECRET_VALUE, **self.host_env}
+
+    def fake_home(self, files: dict[str, str]) -> Path:
+        """A HOME holding `files` (path under it -> content), lever's HOME from now on."""
+        home = self.root / "home"
+        for rel, content in files.items():
+            (home / rel).parent.mkdir(parents=True, exist_ok=True)
+            (home / rel).write_text(content)
+        self.set_host_env(HOME=str(home))
+        return home
 
     def unique(self, prefix: str) -> str:
         return f"{prefix}-{uuid.uuid4().hex[:10]}"
@@ -161,7 +183,8 @@ class World:
         the model would get is appended to stdout)."""
         env = self.env if env is None else env
         workdir = self.ws / cwd
-        wrapped = sandbox.wrap(argv, workdir, env)
+        with patched_environ(self.host_env):
+            wrapped = sandbox.wrap(argv, workdir, env)
 
         def tell(event: object) -> None:
             self.told.append(str(event))
@@ -184,6 +207,21 @@ class World:
             done.stdout.decode(errors="replace") + note,
             done.stderr.decode(errors="replace"),
         )
+
+
+@contextlib.contextmanager
+def patched_environ(values: dict[str, str]) -> Iterator[None]:
+    """os.environ with `values` while lever computes the sandbox (hidden places, sockets)."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, old in saved.items():
+            if old is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = old
 
 
 def accepted(sock: socket.socket) -> bool:

@@ -20,6 +20,9 @@ import pytest
 
 from lever.sandbox.base import Sandbox, SandboxPolicy
 from lever.sandbox.factory import make_sandbox
+
+# The other case modules register into CASES when imported.
+from tests.sandbox import escape_cases_fs, escape_cases_ipc, escape_cases_secrets  # noqa: F401
 from tests.sandbox.escape_cases import CASES, Case
 from tests.sandbox.escape_world import PY, World, accepted, no_sandbox
 
@@ -48,7 +51,7 @@ def world() -> object:
 
 
 def test_suite_is_big_enough() -> None:
-    assert len(CASES) >= 30
+    assert len(CASES) >= 80  # issue 14: at least 80 attempts, each proven to escape outside
     assert len({c.name for c in CASES}) == len(CASES)
 
 
@@ -66,9 +69,10 @@ def test_escape_fails_inside_and_works_outside(case: Case, mechanism: str) -> No
     try:
         attempt = case.prepare(control)
         result = control.run(no_sandbox(), attempt.argv, attempt.outside_env, attempt.cwd)
-        assert attempt.escaped(result), (
-            f"control run did not escape, the command is broken: {result}"
-        )
+        worked = attempt.escaped(result)  # once: a check may consume what it looks at
+        if case.optional and not worked:
+            pytest.skip(f"{case.optional}; unconfined it did not work either: {result}")
+        assert worked, f"control run did not escape, the command is broken: {result}"
     finally:
         control.close()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import errno
 import json
-import sys
+import os
 from pathlib import Path
 
 import pytest
@@ -82,7 +82,9 @@ def test_sandbox_wraps_through_the_launcher(tmp_path: Path) -> None:
         tmp_dir=tmp_path / "tmp",
     )
     argv = sandbox.wrap(["ls", "-l"], tmp_path, {})
-    assert argv[:4] == [sys.executable, "-I", "-m", "lever.sandbox.confine_exec"]
+    # The real interpreter, isolated and without site (see launcher_home.py).
+    assert argv[0] == os.path.realpath(argv[0]) and argv[1:4] == ["-I", "-S", "-c"]
+    assert "lever.sandbox.confine_exec" in argv[4]
     assert argv[-3:] == ["--", "ls", "-l"]
     policy = json.loads(argv[argv.index("--policy") + 1])
     assert policy["writable_roots"] == [

@@ -70,6 +70,10 @@ def open_and_run(request: Request, args: argparse.Namespace, prompt: str | None)
         # that. Said once, up front, with the exit code for it.
         print(_UNCONFINED.format(mode=plan.sandbox.policy.mode), file=sys.stderr)
         return exit_codes.SANDBOX
+    from lever.sandbox.launcher_home import startup_warnings
+
+    for note in startup_warnings(plan.sandbox.policy.mode, plan.sandbox.policy.writable_roots):
+        print(f"lever exec: warning: {note}", file=sys.stderr)
     turns = plan.turns(prompt)
     if not turns:
         print(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Any
 
@@ -64,9 +65,12 @@ def run(args: argparse.Namespace) -> int:
     from lever.cli import exit_codes
 
     if args.status:
+        from lever.sandbox.launcher_home import exposure
         from lever.sandbox.probe import probe
 
         print(probe().describe())
+        for note in exposure([os.getcwd()]):  # the current folder is the workspace
+            print(f"warning: {note}")
         return exit_codes.OK
     cmd = list(args.cmd)
     if cmd and cmd[0] == "--":

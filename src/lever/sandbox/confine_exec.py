@@ -1,4 +1,4 @@
-"""`python -I -m lever.sandbox.confine_exec --policy JSON -- CMD ARGS...`
+"""`python -I -S -c BOOT LEVER_DIR --policy JSON -- CMD ARGS...` (see launcher_home.py)
 
 Confines itself, then execs CMD, which inherits every restriction:
 
@@ -12,7 +12,8 @@ Confines itself, then execs CMD, which inherits every restriction:
 
 Any failure is fatal (exit 125, message on stderr): a command never runs half-confined.
 `-I` keeps the workspace (the command's cwd) off sys.path, so a `lever/` package in the
-workspace cannot replace this launcher, and ignores PYTHON* variables.
+workspace cannot replace this launcher, and ignores PYTHON* variables; `-S` runs no `.pth` file;
+the interpreter and lever's code come from outside the writable roots (launcher_home.py).
 
 Only the standard library and the two sibling modules are imported: this runs before every
 sandboxed command, so its start-up time is the sandbox's overhead.
@@ -39,11 +40,12 @@ LINUX_CAPABILITY_VERSION_3 = 0x20080522
 
 def launcher_argv(policy: dict[str, Any], argv: Sequence[str]) -> list[str]:
     """The argv that runs `argv` under `policy` (a JSON-able dict, see `confine`)."""
+    from lever.sandbox.launcher_home import launcher_prefix
+
+    # Not `-m` with the session's interpreter: see launcher_home (no site, nothing writable).
+    roots = [str(root) for root in policy.get("writable_roots", [])]
     return [
-        sys.executable,
-        "-I",
-        "-m",
-        "lever.sandbox.confine_exec",
+        *launcher_prefix("confine_exec", roots),
         "--policy",
         json.dumps(policy, separators=(",", ":")),
         "--",

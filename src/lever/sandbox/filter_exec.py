@@ -1,4 +1,4 @@
-"""`python -I -m lever.sandbox.filter_exec --policy JSON -- CMD ARGS...` (bubblewrap).
+"""`python -I -S -c BOOT LEVER_DIR --policy JSON -- CMD ARGS...` (bubblewrap).
 
 Inside bubblewrap, installs the seccomp filter (seccomp.py) and execs CMD. bubblewrap's
 namespaces already cover most of what the filter refuses under Landlock, but not all: the
@@ -25,11 +25,12 @@ EXIT_FILTER_FAILED = 125
 
 def filter_argv(policy: dict[str, Any]) -> list[str]:
     """The argv prefix that runs a command under the filter for `policy`."""
+    from lever.sandbox.launcher_home import launcher_prefix
+
+    # Inside bubblewrap the host's /tmp is not visible: lever's code is used where it is, but
+    # with no `site` (no .pth file runs) and the real interpreter (see launcher_home).
     return [
-        sys.executable,
-        "-I",
-        "-m",
-        "lever.sandbox.filter_exec",
+        *launcher_prefix("filter_exec", ()),
         "--policy",
         json.dumps(policy, separators=(",", ":")),
         "--",

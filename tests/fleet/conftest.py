@@ -11,6 +11,7 @@ import json
 import os
 import re
 import subprocess
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -122,6 +123,15 @@ def run_lever(
         timeout=timeout,
         check=False,
     )
+
+
+def leftovers_under(folder: Path, settle: float = 3.0) -> list[str]:
+    """`processes_under(folder)` once those still dying are gone: under bubblewrap a killed
+    command's pid namespace is torn down a few milliseconds after the kill returns."""
+    deadline = time.monotonic() + settle
+    while processes_under(folder) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return processes_under(folder)
 
 
 def processes_under(folder: Path) -> list[str]:

@@ -17,8 +17,8 @@ from .conftest import (
     fleet_branches,
     folders_running,
     git,
+    leftovers_under,
     model_flags,
-    processes_under,
     responder,
 )
 
@@ -53,7 +53,7 @@ def test_sigint_kills_every_attempt_and_clean_removes_every_worktree(repo, env, 
     assert proc.returncode == 130, err
     assert out.splitlines()[0].split()[:2] == ["task", "attempt"]  # the summary, empty
     assert "interrupted; 4 attempts did not finish" in err
-    assert processes_under(lever_home) == []
+    assert leftovers_under(lever_home) == []
 
     (folder,) = (lever_home / "fleets").iterdir()
     manifest = json.loads((folder / "manifest.json").read_text())
@@ -90,7 +90,7 @@ def test_sigint_during_verification_kills_the_verify_command(repo, env, lever_ho
             if proc.poll() is None:
                 proc.kill()
     assert proc.returncode == 130, err
-    assert processes_under(lever_home) == []
+    assert leftovers_under(lever_home) == []
     (folder,) = (lever_home / "fleets").iterdir()
     assert json.loads((folder / "results.json").read_text())["attempts"] == []
     cleaned = subprocess.run(

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from lever.testing.fake_model import FakeModelServer
 
-from .conftest import fleet_branches, model_flags, processes_under, responder, run_id_of, run_lever
+from .conftest import fleet_branches, leftovers_under, model_flags, responder, run_id_of, run_lever
 from .test_fleet_run import EXPECTED, PLANS, TASKS, expected_rows, table_rows
 
 
@@ -39,7 +39,7 @@ def test_the_ray_executor_gives_the_same_results(repo, env, lever_home, tmp_path
 
     assert run_lever("fleet", "clean", run, env=env, cwd=repo).returncode == 0
     assert fleet_branches(repo) == []
-    assert processes_under(lever_home) == []
+    assert leftovers_under(lever_home) == []
     assert ray_processes(env["RAY_TMPDIR"]) == []
     shutil.rmtree(env["RAY_TMPDIR"], ignore_errors=True)
 

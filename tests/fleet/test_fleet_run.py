@@ -12,8 +12,8 @@ from .conftest import (
     Plan,
     fleet_branches,
     git,
+    leftovers_under,
     model_flags,
-    processes_under,
     responder,
     run_id_of,
     run_lever,
@@ -139,7 +139,7 @@ def test_three_tasks_four_attempts_selected_applied_cleaned(repo, env, lever_hom
     assert git(repo, "worktree", "list", "--porcelain").count("worktree ") == 1
     assert fleet_branches(repo) == []
     assert not (folder / "worktrees").exists()
-    assert processes_under(lever_home) == []
+    assert leftovers_under(lever_home) == []
     listed = run_lever("fleet", "list", env=env, cwd=repo)
     assert listed.stdout.startswith(run) and "finished, cleaned" in listed.stdout
     assert "5/12 passed" in listed.stdout

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import time
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,19 @@ from lever.testing.fake_model import FakeModelServer
 from .rpc_client import RpcClient, connect
 
 #: A command whose pid (written to FILE) is the process itself: `exec` replaces the shell.
-SLEEPER = "echo $$ > {file}; exec sleep 60"
+
+
+def sleeper(file: Path) -> str:
+    """A command that says it started (in `file`) and sleeps; its sleep's length is unique to
+    `file`, so the test finds it on the host by its command line (under bubblewrap `$$` is a
+    pid of the sandbox's own pid namespace, not the host's)."""
+    return f"echo started > {file}; exec sleep {_seconds(file)}"
+
+
+def _seconds(file: Path) -> str:
+    return f"60.{zlib.crc32(str(file).encode()) % 100000:05d}"
+
+
 #: An MCP "server" that never answers `initialize`: session/new waits its startup timeout.
 SLOW_MCP_START_S = 6
 SLOW_MCP = [
@@ -43,13 +56,20 @@ def alive(pid: int) -> bool:
 
 
 def pid_in(path: Path, timeout: float = 10) -> int:
+    """The host pid of the `sleeper(path)` command, once it has started."""
+    wanted = f"sleep {_seconds(path)}".encode()
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        text = path.read_text().strip() if path.exists() else ""
-        if text:
-            return int(text)
+        if path.exists():
+            for proc in Path("/proc").iterdir():
+                try:
+                    cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").strip()
+                except OSError:
+                    continue
+                if proc.name.isdigit() and cmdline.endswith(wanted):
+                    return int(proc.name)
         time.sleep(0.05)
-    raise AssertionError(f"{path} was never written")
+    raise AssertionError(f"{path} was never written, or its sleep never seen")
 
 
 def gone(pid: int, timeout: float = 10) -> bool:
@@ -86,9 +106,9 @@ def test_close_ends_the_turn_kills_its_processes_and_forgets_the_session(
     background, foreground = repo / "background.pid", repo / "foreground.pid"
     script = [
         # Still running after yield_ms: it goes on in the background as p1.
-        shell("call_bg", command=SLEEPER.format(file=background), yield_ms=300),
+        shell("call_bg", command=sleeper(background), yield_ms=300),
         {"text": "The sleeper runs in the background."},
-        shell("call_fg", command=SLEEPER.format(file=foreground)),
+        shell("call_fg", command=sleeper(foreground)),
     ]
     with FakeModelServer(script) as model:
         client = connect(clients, env, repo, tmp_path / "server.log")
@@ -143,8 +163,8 @@ def test_close_ends_the_turn_kills_its_processes_and_forgets_the_session(
 def test_requests_are_answered_while_a_slow_one_is_pending(
     clients: list[RpcClient], env: dict[str, str], repo: Path, tmp_path: Path
 ) -> None:
-    sleeper = repo / "sleeper.pid"
-    script = [shell("call_sleep", command=SLEEPER.format(file=sleeper))]
+    started = repo / "sleeper.pid"
+    script = [shell("call_sleep", command=sleeper(started))]
     with FakeModelServer(script) as model:
         client = connect(clients, env, repo, tmp_path / "server.log")
         sid = new_session(client, repo, model.base_url, approval="untrusted")
@@ -170,7 +190,7 @@ def test_requests_are_answered_while_a_slow_one_is_pending(
             "result": {"accepted": True},
         }
         client.wait_event("approval_decided", call_id="call_sleep")
-        sleeper_pid = pid_in(sleeper)
+        sleeper_pid = pid_in(started)
         interrupt = client.request("turn/interrupt", {"session_id": sid})
         assert client.response(interrupt)["result"] == {"interrupted": True}
         assert client.wait_event("turn_finished")["reason"] == "interrupted"

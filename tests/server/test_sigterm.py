@@ -9,7 +9,7 @@ from pathlib import Path
 from lever.testing.fake_model import FakeModelServer
 
 from .rpc_client import RpcClient, connect
-from .test_close_and_concurrency import SLEEPER, gone, new_session, pid_in, shell
+from .test_close_and_concurrency import gone, new_session, pid_in, shell, sleeper
 
 
 def test_sigterm_kills_the_background_processes_of_every_session(
@@ -17,7 +17,7 @@ def test_sigterm_kills_the_background_processes_of_every_session(
 ) -> None:
     pid_file = repo / "background.pid"
     script = [
-        shell("call_bg", command=SLEEPER.format(file=pid_file), yield_ms=300),
+        shell("call_bg", command=sleeper(pid_file), yield_ms=300),
         {"text": "The sleeper runs in the background."},
     ]
     with FakeModelServer(script) as model:
@@ -25,10 +25,10 @@ def test_sigterm_kills_the_background_processes_of_every_session(
         sid = new_session(client, repo, model.base_url)
         client.result("turn/send", {"session_id": sid, "text": "start a sleeper"})
         assert client.wait_event("turn_finished")["reason"] == "done"
-        sleeper = pid_in(pid_file)
+        sleeper_pid = pid_in(pid_file)
         client.proc.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + 15
         while client.proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)
         assert client.proc.returncode == 0
-    assert gone(sleeper), "a background process outlived the app-server"
+    assert gone(sleeper_pid), "a background process outlived the app-server"

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+
+from lever.testing.isolated_env import isolated_env
 
 
 def lever_bin() -> str:
@@ -32,15 +33,7 @@ def run_lever(
 
 @pytest.fixture
 def eval_env(tmp_path: Path) -> dict[str, str]:
-    home = tmp_path / "lever-home"
-    home.mkdir()
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.endswith("_API_KEY") and not k.startswith("LEVER_")
-    }
-    env["LEVER_HOME"] = str(home)
-    return env
+    return isolated_env(tmp_path)
 
 
 def write_task(folder: Path, toml: str, files: dict[str, str] | None = None) -> Path:

@@ -16,6 +16,7 @@ import pytest
 
 from lever.protocol import Event, SessionEnded
 from lever.store.rollout import read_rollout
+from lever.testing.isolated_env import isolated_env
 
 #: Short limits so a fault is noticed in a test's time, not a person's.
 FAST = ("-c", "retry.base_delay=0.05", "-c", "stream_idle_timeout=1")
@@ -24,14 +25,7 @@ WIRES = ("openai-responses", "openai-chat", "anthropic")
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
-    home = tmp_path / "lever-home"
-    home.mkdir()
-    clean = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.endswith("_API_KEY") and not k.startswith("LEVER_")
-    }
-    return {**clean, "LEVER_HOME": str(home)}
+    return isolated_env(tmp_path)
 
 
 @pytest.fixture

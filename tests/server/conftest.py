@@ -2,25 +2,19 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from lever.testing.isolated_env import isolated_env
 
 from .rpc_client import RpcClient
 
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
-    home = tmp_path / "lever-home"
-    home.mkdir()
-    clean = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.endswith("_API_KEY") and not k.startswith("LEVER_")
-    }
-    return {**clean, "LEVER_HOME": str(home)}
+    return isolated_env(tmp_path)
 
 
 @pytest.fixture

@@ -43,6 +43,8 @@ log = logging.getLogger(__name__)
 
 #: Makes a command environment out of a raw one (the session's `shell_environment` rule).
 EnvRule = Callable[[Mapping[str, str]], dict[str, str]]
+#: How long a session's end waits for its login shell to finish before stopping it.
+CLOSE_GRACE_S = 2.0
 
 SNAPSHOT_TIMEOUT_S = 10.0
 FILE_NAME = "shell_snapshot.sh"
@@ -140,7 +142,14 @@ class ShellSnapshot:
     def close(self) -> None:
         """Stop a login shell still running; remove the snapshot if it lives in a temp folder."""
         if self._proc is not None and self._proc.poll() is None:
-            _kill_group(self._proc)
+            # A session that ends right away would otherwise kill the login mid-way through its
+            # scripts; one killed inside `pyenv rehash` leaves pyenv's lock behind, and every
+            # later login on the machine waits 60 s for it. Let it finish (bounded) first.
+            left = self._started + self.timeout_s - time.monotonic()
+            try:
+                self._proc.wait(timeout=max(0.0, min(left, CLOSE_GRACE_S)))
+            except subprocess.TimeoutExpired:
+                _kill_group(self._proc)
         if self._out is not None:
             self._out.close()
         if self._own_folder is not None:
@@ -315,7 +324,7 @@ def _write_private(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def _kill_group(proc: subprocess.Popen[bytes], grace_s: float = 0.5) -> None:
+def _kill_group(proc: subprocess.Popen[bytes], grace_s: float = 2.0) -> None:
     """SIGTERM first: the scripts then run their EXIT traps (pyenv's removes the lock it holds
     on its shims folder; a lock left behind makes every later login wait for it)."""
     with contextlib.suppress(ProcessLookupError, PermissionError):

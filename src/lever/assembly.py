@@ -244,7 +244,7 @@ def build_session(
         session_id=session_id,
         max_retries=int(retry.get("max_retries", 4)),
         retry_base_delay=float(retry.get("base_delay", 0.5)),
-        config={"provider": provider.name, "wire": provider.wire, "base_url": provider.base_url},
+        config=_recorded_config(provider, config),
         # Without flags (e.g. a resumed session) the configuration decides.
         sandbox=_with_session_files(sandbox or sandbox_from(config, None, cwd), rollout),
         approvals=approvals,
@@ -332,3 +332,21 @@ def _parsed_notice(session: Session) -> OnParsed:
 
 def load_for(args: argparse.Namespace, cwd: Path) -> dict[str, Any]:
     return load_config(cwd, args.overrides, args.profile)
+
+
+#: Model settings a resume restores from the record unless the person sets them again.
+RECORDED_MODEL_KEYS = ("reasoning_effort", "reasoning_summary", "model_reasoning")
+
+
+def _recorded_config(provider: Any, config: dict[str, Any]) -> dict[str, Any]:
+    """What `session_started` records of the configuration: the endpoint (never a key) and the
+    model settings that a resume must keep."""
+    recorded: dict[str, Any] = {
+        "provider": provider.name,
+        "wire": provider.wire,
+        "base_url": provider.base_url,
+    }
+    for key in RECORDED_MODEL_KEYS:
+        if config.get(key) is not None:
+            recorded[key] = config[key]
+    return recorded

@@ -19,7 +19,13 @@ from typing import Any
 from lever.agent.limits import Limits
 from lever.agent.resume import Replayed, as_fork, replay
 from lever.agent.session import Session
-from lever.assembly import build_session, limits_from, resolve_from_args, sandbox_from
+from lever.assembly import (
+    RECORDED_MODEL_KEYS,
+    build_session,
+    limits_from,
+    resolve_from_args,
+    sandbox_from,
+)
 from lever.config.loader import lever_home, load_config
 from lever.config.providers import ConfigError, ResolvedModel, resolve_model
 from lever.protocol import Event, SessionStarted, TurnFinished
@@ -182,6 +188,7 @@ def prepare(request: Request) -> Plan:
     if not cwd.is_dir():
         raise ConfigError(f"the session's folder is gone: {cwd}")
     config = _config(request, cwd)
+    _restore_model_settings(config, started, request)
     resolved = resolve_model(
         config,
         provider=request.provider or started.config.get("provider"),
@@ -218,6 +225,17 @@ def _prepare_new(request: Request) -> Plan:
     plan = Plan(request, cwd, config, resolved, sandbox, approval, limits)
     plan.session_id = request.session_id
     return plan
+
+
+def _restore_model_settings(
+    config: dict[str, Any], started: SessionStarted, request: Request
+) -> None:
+    """The recorded reasoning settings win over the configuration's, unless this request sets
+    them again (`--reasoning-effort`, `-c reasoning_effort=...`)."""
+    named = {override.split("=", 1)[0].strip() for override in request.overrides}
+    for key in RECORDED_MODEL_KEYS:
+        if key in started.config and key not in named:
+            config[key] = started.config[key]
 
 
 def _config(request: Request, cwd: Path) -> dict[str, Any]:

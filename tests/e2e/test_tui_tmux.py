@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 import shutil
@@ -157,6 +158,32 @@ def test_resume_opens_the_app_on_the_past_session(
     (rollout,) = (Path(clean_env["LEVER_HOME"]) / "sessions").glob("*/*/*/rollout-*.jsonl")
     text = rollout.read_text()
     assert text.count('"session_started"') == 3 and "and now?" in text and "once more" in text
+
+
+def test_fork_opens_the_app_on_the_new_branch(
+    tmux: Tmux, tmp_path: Path, clean_env: dict[str, str]
+) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    turns = [{"text": "The original answer."}, {"text": "Answered on the branch."}]
+    with FakeModelServer(turns) as fake:
+        first = run_lever(
+            "exec", "--json", "--base-url", fake.base_url, "--model", "fake-model", "first task",
+            env=clean_env, cwd=repo,
+        )  # fmt: skip
+        assert first.returncode == 0, first.stderr
+        original = json.loads(first.stdout.splitlines()[0])["session_id"]
+        env = {**clean_env, "TERM": "xterm-256color"}
+        _launch(tmux, repo, env, lever_bin(), "fork", original, "try another way")
+        screen = tmux.wait_for("Answered on the branch.")
+        assert "The original answer." in screen and "Ask lever to do something" in screen
+        _quit(tmux)
+        assert fake.turns_left == 0
+    rollouts = sorted((Path(clean_env["LEVER_HOME"]) / "sessions").glob("*/*/*/rollout-*.jsonl"))
+    assert len(rollouts) == 2
+    (branch,) = [path for path in rollouts if original not in path.name]
+    assert "try another way" in branch.read_text()
+    assert "try another way" not in next(p for p in rollouts if p != branch).read_text()
 
 
 _SGR = re.compile(r"\x1b\[([0-9;]*)m")

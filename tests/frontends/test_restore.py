@@ -199,3 +199,23 @@ async def test_resume_and_fork_keep_the_recorded_sandbox_and_approval(
     assert not (work / "written.txt").exists()
     (done,) = [e for e in events if e["type"] == "tool_finished" and e["call_id"] == "call_write"]
     assert done.get("exit_code") != 0
+
+
+def test_resume_keeps_the_recorded_reasoning_effort_unless_set_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home, work = tmp_path / "home", tmp_path / "work"
+    home.mkdir()
+    work.mkdir()
+    monkeypatch.setenv("LEVER_HOME", str(home))
+    turns = [{"text": "Recorded."}, {"text": "Resumed."}, {"text": "Resumed, lower."}]
+    with FakeModelServer(turns) as model:
+        write_config(home, model, wider=False)
+        ran = lever(home, work, "exec", "--json", "--reasoning-effort", "high", "hi")
+        assert ran.returncode == 0, ran.stderr
+        session_id = json.loads(ran.stdout.splitlines()[0])["session_id"]
+        assert lever(home, work, "resume", "--exec", session_id, "again").returncode == 0
+        lower = lever(home, work, "resume", "--exec", "--reasoning-effort", "low", session_id, "x")
+        assert lower.returncode == 0, lower.stderr
+    starts = [e for e in rollout_events(home, session_id) if e["type"] == "session_started"]
+    assert [s["config"].get("reasoning_effort") for s in starts] == ["high", "high", "low"]

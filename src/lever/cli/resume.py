@@ -32,9 +32,10 @@ def _rollout_for(args: argparse.Namespace, session: str | None) -> Path:
 
 
 def wants_app(args: argparse.Namespace) -> bool:
-    """`lever resume` opens the app in a terminal; scripts (--json, -o, --exec, a prompt read
-    from stdin, or stdin or stdout not a terminal) get the `lever exec` behaviour."""
-    if getattr(args, "fork", False) or getattr(args, "exec", False):
+    """`lever resume` and `lever fork` open the app in a terminal; scripts (--json, -o, --exec,
+    a prompt read from stdin, or stdin or stdout not a terminal) get the `lever exec`
+    behaviour."""
+    if getattr(args, "exec", False):
         return False
     if args.json or args.output_last_message or "-" in args.words:
         return False
@@ -42,14 +43,22 @@ def wants_app(args: argparse.Namespace) -> bool:
 
 
 def resume_in_app(args: argparse.Namespace) -> int:
-    """Open the app on the recorded session: its transcript first, then an unfinished turn is
-    carried on and PROMPT (if given) is sent."""
+    """Open the app on the recorded session (or on a fork of it): its transcript first, then an
+    unfinished turn is carried on and PROMPT (if given) is sent."""
     from lever.tui.app import run_app
     from lever.tui.launch import Launch
 
     session_word, prompt = _split_words(args)
     path = _rollout_for(args, session_word)
-    return run_app(Launch(cwd=Path.cwd(), args=args, prompt=prompt, resume=path))
+    launch = Launch(
+        cwd=Path.cwd(),
+        args=args,
+        prompt=prompt,
+        resume=path,
+        fork=bool(getattr(args, "fork", False)),
+        at=getattr(args, "at", None),
+    )
+    return run_app(launch)
 
 
 def resume_or_fork(args: argparse.Namespace) -> int:

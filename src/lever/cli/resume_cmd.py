@@ -65,7 +65,9 @@ def register_fork(sub: Any) -> argparse.ArgumentParser:
         "fork",
         help="start a new session from a recorded one (optionally at an earlier event)",
         description="Copy a session's history, up to event --at SEQ if given, into a new session "
-        "and send PROMPT to it.",
+        "and send PROMPT to it. In a terminal this opens the interactive app on the fork; with "
+        "--json, -o, --exec, a PROMPT of '-', or when stdin or stdout is not a terminal, it runs "
+        "like `lever exec`.",
     )
     p.add_argument(
         "words",
@@ -74,6 +76,11 @@ def register_fork(sub: Any) -> argparse.ArgumentParser:
         help="session id (or a unique prefix), then the message to send to the fork",
     )
     p.add_argument("--at", type=int, metavar="SEQ", help="fork after this event number")
+    p.add_argument(
+        "--exec",
+        action="store_true",
+        help="run the fork without the app, like `lever exec` (a PROMPT needed)",
+    )
     _add_run_flags(p)
     p.set_defaults(last=False, fork=True)
     return p

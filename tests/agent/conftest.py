@@ -8,11 +8,10 @@ import pytest
 
 from lever.agent.limits import Limits
 from lever.agent.session import Session
-from lever.models.factory import make_client
 from lever.protocol import ToolCall, ToolOutput
 from lever.store.rollout import RolloutWriter
 from lever.testing.fake_model import FakeModelServer
-from lever.tools.registry import default_tools
+from lever.testing.sessions import fake_session
 
 WIRES = ["openai-responses", "openai-chat", "anthropic"]
 
@@ -30,14 +29,11 @@ async def make_session(tmp_path: Path) -> AsyncIterator[Callable[..., Session]]:
     sessions: list[Session] = []
 
     def factory(server: FakeModelServer, wire: str, **kwargs: Any) -> Session:
-        session = Session(
-            make_client(wire, server.base_url, None),
-            model="fake-model",
-            provider=wire,
-            cwd=tmp_path,
-            tools=default_tools(),
+        session = fake_session(
+            server,
+            tmp_path,
+            wire=wire,
             rollout=RolloutWriter(tmp_path / "rollout.jsonl"),
-            retry_base_delay=0.01,
             limits=kwargs.pop("limits", Limits(max_turns=20)),
             **kwargs,
         )

@@ -10,11 +10,10 @@ from lever.agent.budget import TokenBudget
 from lever.agent.limits import Limits
 from lever.agent.resume import replay
 from lever.agent.session import Session
-from lever.models.factory import make_client
 from lever.protocol import Compaction
 from lever.store.rollout import RolloutWriter, read_rollout
 from lever.testing.fake_model import FakeModelServer
-from lever.tools.registry import default_tools
+from lever.testing.sessions import fake_session
 
 WINDOW = 12_000
 TASK = "Make every step print its block of x, then report."
@@ -50,16 +49,13 @@ def make(
     window: int = WINDOW,
     **kwargs: Any,
 ) -> Session:
-    return Session(
-        make_client(wire, server.base_url, None),
-        model="fake-model",
-        provider=wire,
-        cwd=cwd,
-        tools=default_tools(),
+    return fake_session(
+        server,
+        cwd,
+        wire=wire,
         rollout=RolloutWriter(rollout),
         budget=TokenBudget(context_window=window, output_reserve=1_000),
         limits=Limits(max_turns=100),
-        retry_base_delay=0.01,
         **kwargs,
     )
 

@@ -11,10 +11,9 @@ from lever.agent.limits import Limits
 from lever.agent.memory import WorkspaceMemory
 from lever.agent.session import Session
 from lever.agent.state import WorkState
-from lever.models.factory import make_client
 from lever.protocol import PlanStep
 from lever.testing.fake_model import FakeModelServer
-from lever.tools.registry import default_tools
+from lever.testing.sessions import fake_session
 
 PLAN = [{"step": "Print", "status": "in_progress"}, {"step": "Report", "status": "pending"}]
 STEP = {
@@ -25,15 +24,12 @@ STEP = {
 
 
 def session_for(server: FakeModelServer, cwd: Path, memory: str) -> Session:
-    return Session(
-        make_client("openai-chat", server.base_url, None),
+    return fake_session(
+        server,
+        cwd,
         model="m",
-        provider="openai-chat",
-        cwd=cwd,
-        tools=default_tools(),
         budget=TokenBudget(12_000, output_reserve=1_000),
         limits=Limits(max_turns=40),
-        retry_base_delay=0.01,
         memory=memory,
     )
 

@@ -7,10 +7,9 @@ from pathlib import Path
 
 from lever.agent.session import Session
 from lever.cli.exec import exit_code_for
-from lever.models.factory import make_client
 from lever.protocol import ToolOutput, UserMessage
 from lever.testing.fake_model import FakeModelServer
-from lever.tools.registry import default_tools
+from lever.testing.sessions import fake_session
 
 from .conftest import assert_one_output_per_call
 
@@ -78,12 +77,8 @@ async def test_an_empty_answer_is_asked_again_then_fails(make_session) -> None:
 async def test_anthropic_output_cap_is_raised_after_a_cut(tmp_path: Path) -> None:
     script = [{"text": "A very long answer", "cut": True}, {"text": "Short answer."}]
     with FakeModelServer(script) as server:
-        session = Session(
-            make_client("anthropic", server.base_url, None),
-            model="claude-sonnet-4-5",
-            provider="anthropic",
-            cwd=tmp_path,
-            tools=default_tools(),
+        session = fake_session(
+            server, tmp_path, wire="anthropic", model="claude-sonnet-4-5", retry_base_delay=0.5
         )
         session.start()
         finished = await session.run_turn("explain")

@@ -8,12 +8,10 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
-from lever.agent.session import Session
 from lever.cli.exec import _run
-from lever.models.factory import make_client
 from lever.protocol import TextDelta
 from lever.testing.fake_model import FakeModelServer
-from lever.tools.registry import default_tools
+from lever.testing.sessions import fake_session
 
 
 class Boom(BaseException):
@@ -37,14 +35,7 @@ async def test_background_processes_die_when_the_run_unwinds(tmp_path: Path) -> 
     }
     script = [{"tool_calls": [background]}, {"text": "still working on it"}]
     with FakeModelServer(script) as server:
-        session = Session(
-            make_client("openai-chat", server.base_url, None),
-            model="fake-model",
-            provider="openai-chat",
-            cwd=tmp_path,
-            tools=default_tools(),
-            retry_base_delay=0.01,
-        )
+        session = fake_session(server, tmp_path)
         session.subscribe(boom_on_text)
         with pytest.raises(Boom):
             await _run(session, ["start a server"], None)

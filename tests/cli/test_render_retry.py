@@ -5,11 +5,9 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from lever.agent.session import Session
 from lever.cli.render import HumanRenderer
-from lever.models.factory import make_client
 from lever.testing.fake_model import FakeModelServer
-from lever.tools.registry import default_tools
+from lever.testing.sessions import fake_session
 
 ANSWER = "The build is fixed: the import was missing."
 
@@ -17,14 +15,7 @@ ANSWER = "The build is fixed: the import was missing."
 async def rendered(tmp_path: Path, script: list[dict[str, object]]) -> str:
     out = io.StringIO()
     with FakeModelServer(script) as server:
-        session = Session(
-            make_client("openai-chat", server.base_url, None),
-            model="fake-model",
-            provider="openai-chat",
-            cwd=tmp_path,
-            tools=default_tools(),
-            retry_base_delay=0.01,
-        )
+        session = fake_session(server, tmp_path)
         session.subscribe(HumanRenderer(out))
         session.start()
         finished = await session.run_turn("fix the build")

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from mcp.client.session import ClientRequestContext
 
 from lever.sandbox.factory import make_sandbox
 from lever.testing.fake_model import FakeModelServer
+from lever.testing.isolated_env import run_lever
 
 from ..mcp.test_mcp_server import lever_mcp, result_of
 from ..server.rpc_client import RpcClient
@@ -66,17 +66,7 @@ def lever_env(home: Path) -> dict[str, str]:
 
 
 def lever(home: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    exe = shutil.which("lever")
-    assert exe, "the `lever` command is not installed (run through `uv run`)"
-    return subprocess.run(
-        [exe, *args],
-        cwd=cwd,
-        env=lever_env(home),
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return run_lever(*args, env=lever_env(home), cwd=cwd, stdin="")
 
 
 def record(home: Path, work: Path) -> str:

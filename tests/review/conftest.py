@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+
+from lever.testing.isolated_env import isolated_env, run_lever
+
+__all__ = ["run_lever"]
 
 BASE_CALC = '''def average(values):
     """Mean of values; 0 for an empty list."""
@@ -65,28 +68,4 @@ def buggy_repo(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def review_env(tmp_path: Path) -> dict[str, str]:
-    home = tmp_path / "lever-home"
-    home.mkdir()
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.endswith("_API_KEY") and not name.startswith("LEVER_")
-    }
-    env["LEVER_HOME"] = str(home)
-    return env
-
-
-def run_lever(
-    *args: str, env: dict[str, str], cwd: Path, timeout: float = 60
-) -> subprocess.CompletedProcess[str]:
-    found = shutil.which("lever")
-    assert found, "the `lever` command is not installed (run through `uv run`)"
-    return subprocess.run(
-        [found, *args],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    return isolated_env(tmp_path)

@@ -10,8 +10,6 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
-from lever.agent.session import Session
-from lever.models.factory import make_client
 from lever.protocol import (
     AssistantMessage,
     Compaction,
@@ -30,7 +28,7 @@ from lever.store import index as index_mod
 from lever.store.index import AmbiguousSession, SessionIndex, make_title
 from lever.store.rollout import RolloutWriter, session_dir
 from lever.testing.fake_model import FakeModelServer
-from lever.tools.registry import default_tools
+from lever.testing.sessions import fake_session
 
 ENV = "<environment_context>\n  <cwd>/w</cwd>\n</environment_context>"
 DOCS = "<project_docs>\nrules\n</project_docs>"
@@ -254,12 +252,9 @@ def test_torn_and_foreign_lines_do_not_stop_indexing(home: Path) -> None:
 async def test_a_real_session_rollout(home: Path) -> None:
     """A rollout written by Session itself: its environment context is no title or turn."""
     with FakeModelServer([{"text": "All green."}]) as server:
-        session = Session(
-            make_client("openai-chat", server.base_url, None),
-            model="fake-model",
-            provider="openai-chat",
-            cwd=home.parent,
-            tools=default_tools(),
+        session = fake_session(
+            server,
+            home.parent,
             rollout=RolloutWriter.create(home, "20260906T100000-ffffff"),
             session_id="20260906T100000-ffffff",
         )

@@ -48,6 +48,11 @@ class Progress:
         else:
             print(f"lever fleet: {text}", file=self.stream, flush=True)
 
+    def preload(self, results: list[AttemptResult]) -> None:
+        """Attempts finished before this driver started (`resume`)."""
+        for result in results:
+            self.counts[result.task]["passed" if result.passed else "failed"] += 1
+
     def started(self, spec: AttemptSpec) -> None:
         self.counts[spec.task.id]["running"] += 1
         self._refresh()

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from lever.fleet import events
 from lever.testing.fake_model import FakeModelServer
 from tests.e2e.conftest import lever_bin
 
@@ -110,7 +111,28 @@ def resume_and_check(
         assert script.requests[(task, 2)][-1] == "after"
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["status"] == "finished" and len(manifest["resumed"]) == 1
+    check_events(folder)
     return resumed
+
+
+def check_events(folder: Path) -> None:
+    """Both drivers' events in one stream, numbered without gaps; the grid ends complete."""
+    stream = events.read(folder)
+    assert [e.seq for e in stream] == list(range(1, len(stream) + 1))
+    starts = [e for e in stream if e.type == "run_started"]
+    assert [(e.data["resumed"], e.data["done"], e.data["attempts"]) for e in starts] == [
+        (False, 0, 4),
+        (True, 2, 4),
+    ]
+    second = stream[stream.index(starts[1]) :]
+    assert sorted((e.data["task"], e.data["attempt"]) for e in second[1:5]) == [
+        ("t1", 2), ("t1", 2), ("t2", 2), ("t2", 2)
+    ]  # fmt: skip
+    assert [e.type for e in second[-2:]] == ["selection", "run_finished"]
+    assert second[-1].data == {"status": "finished", "passed": 2, "results": 4}
+    grid = events.Grid.of(folder)
+    assert grid.status == "finished" and grid.chosen == {"t1": 1, "t2": 1}
+    assert set(grid.cells.values()) == {"passed"} and len(grid.cells) == 4
 
 
 @pytest.mark.parametrize("mechanism", ["default", "landlock"])

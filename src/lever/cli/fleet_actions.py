@@ -84,7 +84,9 @@ def _options(args: argparse.Namespace, tasks: list[Task] | None = None) -> Fleet
     if args.concurrency is not None and args.concurrency < 1:
         raise TaskError("--concurrency must be at least 1")
     config = load_for(args, cwd)
-    resolved = resolve_from_args(args, config)
+    concurrency = args.concurrency or os.cpu_count() or 1
+    # `--provider local`: one llama-server for the whole run, a slot per concurrent attempt.
+    resolved = resolve_from_args(args, config, parallel=concurrency)
     if is_unconfined(sandbox_from(config, args, cwd)):
         # Approval policy is `never`: with no sandbox mechanism every command would be refused.
         raise ConfigError(
@@ -103,7 +105,7 @@ def _options(args: argparse.Namespace, tasks: list[Task] | None = None) -> Fleet
         verify_timeout=args.verify_timeout,
         exit_code_of=_exit_code,
         recorded={name: getattr(args, name, None) for name in RECORDED},
-        concurrency=args.concurrency or os.cpu_count() or 1,
+        concurrency=concurrency,
     )
 
 
@@ -169,6 +171,12 @@ def _run(fleet: FleetRun, executor: Executor, options: FleetOptions, verb: str) 
         f"run {fleet.id}: {what}, {executor.name} executor, {options.concurrency} at once, "
         f"in {fleet.manifest['root']}"
     )
+    if options.resolved.provider.name == "local":
+        progress.bottleneck = (
+            f"one llama-server for the run, {options.concurrency} parallel slots: the model's "
+            "throughput, not lever, is the bottleneck"
+        )
+        progress.note(progress.bottleneck)
     try:
         with progress:
             interrupted = asyncio.run(_drive(fleet, executor, progress, options))

@@ -41,7 +41,9 @@ from lever.tools.router import ToolRouter
 from lever.tools.shell_snapshot import EnvRule, snapshot_from_config
 
 
-def resolve_from_args(args: argparse.Namespace, config: dict[str, Any]) -> ResolvedModel:
+def resolve_from_args(
+    args: argparse.Namespace, config: dict[str, Any], *, parallel: int = 1
+) -> ResolvedModel:
     resolved = resolve_model(
         config,
         provider=args.provider,
@@ -50,14 +52,16 @@ def resolve_from_args(args: argparse.Namespace, config: dict[str, Any]) -> Resol
         api_key_env=args.api_key_env,
     )
     if resolved.provider.name == "local" and resolved.provider.base_url == LOCAL_BASE_URL:
-        resolved = start_local(resolved, config, pull=bool(getattr(args, "yes", False)))
+        pull = bool(getattr(args, "yes", False))
+        resolved = start_local(resolved, config, pull=pull, parallel=parallel)
     return resolved
 
 
 def start_local(
-    resolved: ResolvedModel, config: dict[str, Any], *, pull: bool = False
+    resolved: ResolvedModel, config: dict[str, Any], *, pull: bool = False, parallel: int = 1
 ) -> ResolvedModel:
-    """`--provider local`: reuse lever's running llama-server or start one (stopped at exit).
+    """`--provider local`: reuse lever's running llama-server or start one (stopped at exit);
+    `parallel` slots for a fleet's concurrent attempts, each with the configured context.
 
     Sampling is greedy (temperature 0) by default, set on the server (`--temp`): lever's
     requests name no temperature, so all three wire endpoints get the same default.
@@ -79,6 +83,7 @@ def start_local(
         port=table.get("port"),
         ctx_size=int(table.get("ctx_size", 8192)),
         temperature=float(table.get("temperature", 0.0)),
+        parallel=parallel,
     )
     try:
         if pull:  # `--yes`: fetch a missing model or server instead of saying how
@@ -89,7 +94,11 @@ def start_local(
         raise ConfigError(str(e)) from e
     if server.started:
         took = time.monotonic() - began
-        print(f"lever: started llama-server ({server.gguf.name}) in {took:.1f} s", file=sys.stderr)
+        slots = f", {parallel} parallel slots" if parallel > 1 else ""
+        print(
+            f"lever: started llama-server ({server.gguf.name}{slots}) in {took:.1f} s",
+            file=sys.stderr,
+        )
     provider = replace(resolved.provider, base_url=server.base_url, context_window=options.ctx_size)
     return replace(resolved, provider=provider, model=server.gguf.stem)
 

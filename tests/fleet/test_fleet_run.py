@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from lever.fleet import events
 from lever.testing.fake_model import FakeModelServer
 
 from .conftest import (
@@ -111,6 +112,14 @@ def test_three_tasks_four_attempts_selected_applied_cleaned(repo, env, lever_hom
         assert Path(a["rollout"]).is_file() and Path(a["diff"]).is_file()
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["status"] == "finished" and len(manifest["attempts"]) == 12
+    stream = events.read(folder)  # the same run as an event stream
+    types = [e.type for e in stream]
+    assert types[0] == "run_started" and types[-2:] == ["selection", "run_finished"]
+    assert types.count("attempt_started") == types.count("attempt_finished") == 12
+    assert stream[-2].data["chosen"] == results["chosen"]
+    finished = {(e.data["task"], e.data["attempt"]): e.data["result"] for e in stream[1:-2]
+                if e.type == "attempt_finished"}  # fmt: skip
+    assert finished == {(a["task"], a["attempt"]): a for a in results["attempts"]}
     assert not list(folder.glob(".*.tmp"))
     assert sorted(fleet_branches(repo)) == sorted(a["branch"] for a in manifest["attempts"])
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from lever.cli import exit_codes
 from lever.cli.fleet_cmd import fail, home
 from lever.config.providers import ConfigError
-from lever.fleet import manage, store
+from lever.fleet import manage, recover, store
 from lever.fleet.driver import FleetOptions, FleetRun, execute, plan
 from lever.fleet.executors import Executor, ExecutorError, make_executor
 from lever.fleet.progress import Progress
@@ -30,6 +30,8 @@ def dispatch(args: argparse.Namespace) -> int:
     try:
         if action == "run":
             return run_fleet(args)
+        if action == "resume":
+            return resume_fleet(args)
         if action == "show":
             print(manage.show(home(), args.run))
         elif action == "apply":
@@ -60,7 +62,15 @@ def _tasks(args: argparse.Namespace) -> list[Task]:
     return tasks_from_prompts(args.prompts, args.verify)
 
 
-def _options(args: argparse.Namespace) -> FleetOptions:
+#: The options `lever fleet resume` takes from the manifest, as they were given.
+RECORDED = (
+    "attempts", "verify_timeout", "concurrency", "executor", "ray_address", "max_turns",
+    "max_tokens", "timeout", "sandbox", "model", "provider", "base_url", "api_key_env",
+    "overrides", "profile",
+)  # fmt: skip
+
+
+def _options(args: argparse.Namespace, tasks: list[Task] | None = None) -> FleetOptions:
     """Everything the run needs, resolved as `lever exec` resolves it (TaskError/ConfigError)."""
     from lever.assembly import limits_from, load_for, resolve_from_args, sandbox_from
     from lever.sandbox.approval import is_unconfined
@@ -68,11 +78,15 @@ def _options(args: argparse.Namespace) -> FleetOptions:
     cwd = Path(args.cd or ".").resolve()
     if not cwd.is_dir():
         raise TaskError(f"no such folder: {cwd}")
-    tasks = _tasks(args)
+    tasks = tasks if tasks is not None else _tasks(args)
     if args.attempts < 1:
         raise TaskError("-k must be at least 1")
+    if args.concurrency is not None and args.concurrency < 1:
+        raise TaskError("--concurrency must be at least 1")
     config = load_for(args, cwd)
-    resolved = resolve_from_args(args, config)
+    concurrency = args.concurrency or os.cpu_count() or 1
+    # `--provider local`: one llama-server for the whole run, a slot per concurrent attempt.
+    resolved = resolve_from_args(args, config, parallel=concurrency)
     if is_unconfined(sandbox_from(config, args, cwd)):
         # Approval policy is `never`: with no sandbox mechanism every command would be refused.
         raise ConfigError(
@@ -90,6 +104,8 @@ def _options(args: argparse.Namespace) -> FleetOptions:
         sandbox_mode=args.sandbox,
         verify_timeout=args.verify_timeout,
         exit_code_of=_exit_code,
+        recorded={name: getattr(args, name, None) for name in RECORDED},
+        concurrency=concurrency,
     )
 
 
@@ -104,25 +120,67 @@ def run_fleet(args: argparse.Namespace) -> int:
         options = _options(args)
     except (TaskError, ConfigError) as e:
         return fail(str(e))
-    if args.concurrency is not None and args.concurrency < 1:
-        return fail("--concurrency must be at least 1")
-    concurrency = args.concurrency or os.cpu_count() or 1
-    executor = make_executor(args.executor, concurrency, args.ray_address)
+    executor = make_executor(args.executor, options.concurrency, args.ray_address)
     try:
         fleet = plan(options, executor.name)
     except (WorkspaceError, OSError) as e:
         return fail(f"cannot prepare the run: {e}", exit_codes.ERROR)
+    return _run(fleet, executor, options, "run")
+
+
+def resume_fleet(args: argparse.Namespace) -> int:
+    """`lever fleet resume RUN`: the recorded options (the config is read again), the attempts
+    without a result run again; `--concurrency` / `--executor` may change."""
+    try:
+        folder, manifest = recover.load_manifest(home(), args.run)
+    except (store.RunNotFound, recover.ResumeError) as e:
+        return fail(str(e))
+    recorded = dict(manifest.get("options") or {})
+    for name in ("concurrency", "executor", "ray_address"):
+        if getattr(args, name) is not None:
+            recorded[name] = getattr(args, name)
+    given = {name: recorded.get(name) for name in RECORDED}
+    given["overrides"] = given["overrides"] or []
+    given["attempts"] = manifest["k"]
+    given["executor"] = given["executor"] or "local"
+    given["verify_timeout"] = given["verify_timeout"] or 600.0
+    cwd = Path(manifest["root"]) / manifest["cwd"]
+    namespace = argparse.Namespace(**given, cd=str(cwd), prompts=[], tasks=None, verify=None)
+    try:
+        options = _options(namespace, recover.tasks_of(manifest))
+    except (TaskError, ConfigError) as e:
+        return fail(str(e))
+    executor = make_executor(namespace.executor, options.concurrency, namespace.ray_address)
+    try:
+        fleet = recover.reopen(folder, options, executor.name)
+    except (WorkspaceError, OSError) as e:
+        return fail(f"cannot resume the run: {e}", exit_codes.ERROR)
+    return _run(fleet, executor, options, "resume")
+
+
+def _run(fleet: FleetRun, executor: Executor, options: FleetOptions, verb: str) -> int:
     progress = Progress([t.id for t in options.tasks], options.k)
-    progress.note(
-        f"run {fleet.id}: {len(options.tasks)} tasks x {options.k} attempts, "
-        f"{executor.name} executor, {concurrency} at once, in {fleet.manifest['root']}"
+    progress.preload(fleet.results)
+    todo = len(fleet.todo)
+    what = (
+        f"{todo} of {len(fleet.specs)} attempts left"
+        if verb == "resume"
+        else (f"{len(options.tasks)} tasks x {options.k} attempts")
     )
+    progress.note(
+        f"run {fleet.id}: {what}, {executor.name} executor, {options.concurrency} at once, "
+        f"in {fleet.manifest['root']}"
+    )
+    if options.resolved.provider.name == "local":
+        progress.bottleneck = (
+            f"one llama-server for the run, {options.concurrency} parallel slots: the model's "
+            "throughput, not lever, is the bottleneck"
+        )
+        progress.note(progress.bottleneck)
     try:
         with progress:
             interrupted = asyncio.run(_drive(fleet, executor, progress, options))
     except ExecutorError as e:
-        fleet.status = "failed"
-        fleet.save()
         return fail(f"{e} (run {fleet.id} recorded; `lever fleet clean {fleet.id}`)")
     return _report(fleet, interrupted)
 
@@ -157,7 +215,8 @@ def _report(fleet: FleetRun, interrupted: bool) -> int:
         missing = len(fleet.specs) - len(fleet.results)
         print(
             f"lever fleet: interrupted; {missing} attempts did not finish. Worktrees are "
-            f"recorded: `lever fleet clean {fleet.id}` removes them.",
+            f"recorded: `lever fleet resume {fleet.id}` finishes the run, `lever fleet clean "
+            f"{fleet.id}` removes them.",
             file=sys.stderr,
         )
         return exit_codes.INTERRUPTED

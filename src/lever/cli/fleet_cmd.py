@@ -25,6 +25,16 @@ def register(sub: Any) -> argparse.ArgumentParser:
     actions = p.add_subparsers(dest="fleet_action", metavar="ACTION")
     p.set_defaults(fleet_help=p.format_help)
     _register_run(actions)
+    resume = actions.add_parser(
+        "resume",
+        help="finish a run whose driver died or was interrupted",
+        description="Run again every attempt of RUN without a result (a half-done one restarts "
+        "in a fresh worktree), with the run's recorded options; then choose as usual.",
+    )
+    resume.add_argument("run", help="the run id (or a unique prefix)")
+    resume.add_argument("--concurrency", type=int, help="attempts at once (default: as recorded)")
+    resume.add_argument("--executor", choices=("local", "ray"), help="default: as recorded")
+    resume.add_argument("--ray-address", metavar="ADDR", help="a running Ray cluster")
     show = actions.add_parser("show", help="the results table and the chosen diffs of a run")
     show.add_argument("run", help="the run id (or a unique prefix)")
     apply = actions.add_parser("apply", help="apply the chosen diff(s) to the main worktree")

@@ -26,6 +26,8 @@ class Progress:
         self.k = k
         self.counts = {task: {"running": 0, "passed": 0, "failed": 0} for task in task_ids}
         self._live: Any = None
+        #: What limits the run's speed, shown under the live table (e.g. the local model).
+        self.bottleneck = ""
         if self.stream.isatty():
             from rich.console import Console
             from rich.live import Live
@@ -48,6 +50,11 @@ class Progress:
         else:
             print(f"lever fleet: {text}", file=self.stream, flush=True)
 
+    def preload(self, results: list[AttemptResult]) -> None:
+        """Attempts finished before this driver started (`resume`)."""
+        for result in results:
+            self.counts[result.task]["passed" if result.passed else "failed"] += 1
+
     def started(self, spec: AttemptSpec) -> None:
         self.counts[spec.task.id]["running"] += 1
         self._refresh()
@@ -68,6 +75,8 @@ class Progress:
         from rich.table import Table
 
         table = Table(box=None, title="lever fleet", title_justify="left")
+        if self.bottleneck:
+            table.caption, table.caption_justify = self.bottleneck, "left"
         for column in ("task", "running", "passed", "failed", "waiting"):
             table.add_column(column, justify="left" if column == "task" else "right")
         for task, c in self.counts.items():

@@ -42,6 +42,8 @@ class LocalOptions:
     port: int | None = None
     ctx_size: int = DEFAULT_CTX
     temperature: float = 0.0
+    #: Parallel slots (a fleet's concurrency); each gets `ctx_size`.
+    parallel: int = 1
 
 
 def resolve_gguf(options: LocalOptions, home: Path | None = None) -> Path:
@@ -88,6 +90,7 @@ def _spec(options: LocalOptions, gguf: Path, port: int, home: Path | None) -> Se
         binary=find_server_binary(options.server_bin, home),
         port=port,
         ctx_size=options.ctx_size,
+        parallel=options.parallel,
         temperature=options.temperature,
         alias=gguf.stem,
     )
@@ -184,9 +187,10 @@ def pull_missing(options: LocalOptions, home: Path | None = None) -> None:
 
 
 def ensure_server(options: LocalOptions, home: Path | None = None) -> OnDemandServer:
-    """Reuse the recorded server if it serves the same GGUF and is healthy, else start one."""
+    """Reuse the recorded server if it serves the same GGUF and is healthy, else start one. A
+    fleet wanting several slots gets its own (the recorded one has a single slot)."""
     gguf = resolve_gguf(options, home)
-    current = running(home)
+    current = running(home) if options.parallel == 1 else None
     if current is not None and Path(current.gguf) == gguf and health(current.port) == "ok":
         return OnDemandServer(current.base_url, gguf, None)
     port = options.port or free_port()

@@ -149,7 +149,10 @@ class ServerSpec:
     gguf: Path
     binary: Path
     port: int
+    #: Context per slot: llama-server splits `-c` evenly among its `-np` slots.
     ctx_size: int = DEFAULT_CTX
+    #: Parallel slots (`-np`): requests served at once (a fleet's concurrency).
+    parallel: int = 1
     threads: int = field(default_factory=cpu_count)
     #: Sampling default for requests that do not name one (lever's never do): 0 = greedy.
     temperature: float = 0.0
@@ -162,7 +165,8 @@ class ServerSpec:
 
     def command(self) -> list[str]:
         command = [str(self.binary), "--host", "127.0.0.1", "--port", str(self.port)]
-        command += ["-t", str(self.threads), "-np", "1", "-c", str(self.ctx_size), "--jinja"]
+        slots, ctx = str(self.parallel), str(self.ctx_size * self.parallel)
+        command += ["-t", str(self.threads), "-np", slots, "-c", ctx, "--jinja"]
         if self.template is not None:
             command += ["--chat-template-file", str(self.template)]
         command += ["--temp", str(self.temperature), "-n", str(self.n_predict)]

@@ -34,7 +34,8 @@ def text_of(content: Any) -> str:
 
 
 def role_of(body: Mapping[str, Any]) -> str:
-    for message in body.get("messages", []):
+    """The role of the newest person message (a resumed session's new prompt names its own)."""
+    for message in reversed(body.get("messages", [])):
         if message.get("role") == "user":
             found = _ROLE.search(text_of(message.get("content")))
             if found:

@@ -293,7 +293,7 @@ class Spawner:
             except BaseException:
                 await child.close("error")
                 raise
-            finished = await self.flow.drive(child, request.task)
+            finished = await self._until_done(child, request.task)
             outcome = _Outcome(finished.reason, finished.detail, finished.last_message)
             if over and finished.reason == "interrupted":
                 outcome = _Outcome("limit", over[0], finished.last_message)
@@ -307,6 +307,25 @@ class Spawner:
         finally:
             parent.emit(self._finished_event(call_id, child, outcome))
         return self._result(child, outcome)
+
+    async def _until_done(self, child: Session, task: str) -> TurnFinished:
+        """Drive the child in a task of its own: when the parent is cancelled, the child is
+        interrupted as a person would interrupt it, and records its turn's end."""
+        running = asyncio.ensure_future(self.flow.drive(child, task))
+        try:
+            return await asyncio.shield(running)
+        except asyncio.CancelledError:
+            if child.runner.running:
+                child.interrupt()
+            else:
+                running.cancel()  # not in its turn yet (or already closing)
+            try:
+                await running
+            except asyncio.CancelledError:
+                running.cancel()  # cancelled again while waiting: no more patience
+            except Exception:
+                pass
+            raise
 
     def _forwarder(self, call_id: str, child: Session, over: list[str]) -> Any:
         parent = self.parent

@@ -197,6 +197,12 @@ class ChildEvent(_Event):
     #: The child's event in its JSON form (`event_to_json`), with its own `seq`.
     event: dict[str, Any]
 
+    @property
+    def recorded(self) -> bool:
+        """The child's rollout records the inner event (not a delta): a consumer that shows only
+        recorded events (`lever exec --json`) shows this one."""
+        return self.event.get("type") not in {"text_delta", "tool_output_chunk"}
+
 
 class ChildFinished(_Event):
     type: Literal["child_finished"] = "child_finished"

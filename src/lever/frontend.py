@@ -14,7 +14,7 @@ import argparse
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lever.agent.limits import Limits
 from lever.agent.resume import Replayed, as_fork, replay
@@ -32,6 +32,9 @@ from lever.protocol import Event, SessionStarted, TurnFinished
 from lever.sandbox.approval import POLICIES, Approvals, Decide
 from lever.sandbox.base import Sandbox
 from lever.store.rollout import new_session_id, read_rollout, session_dir
+
+if TYPE_CHECKING:
+    from lever.agent.subagents import ChildSetup
 
 #: From the narrowest to the widest.
 SANDBOX_ORDER = ("read-only", "workspace-write", "danger-full-access")
@@ -136,6 +139,8 @@ class Plan:
     past: list[Event] = field(default_factory=list)
     session_id: str | None = None
     rollout_path: Path | None = None
+    #: 0 for the person's session; a sub-agent's is its parent's plus one.
+    depth: int = 0
 
     def turns(self, prompt: str | None) -> list[str | None]:
         """The turns to run: an unfinished recorded turn first (None), then `prompt`."""
@@ -263,7 +268,52 @@ def build(plan: Plan, decide: Decide | None = None) -> Opened:
         sandbox=plan.sandbox,
         approvals=approvals,
     )
+    _add_spawn_agent(session, plan, decide)
     return Opened(session, plan)
+
+
+def _add_spawn_agent(session: Session, plan: Plan, decide: Decide | None) -> None:
+    """The `spawn_agent` tool, whose children are opened here too (`lever.agent.subagents`);
+    at the depth limit it stays only to refuse a call clearly, not offered to the model."""
+    from lever.agent.subagents import Spawner, SubagentSettings
+    from lever.config.providers import SMALL_MODEL_SERVERS
+    from lever.tools.spawn_agent import SpawnAgentTool
+
+    small = plan.resolved.provider.name in SMALL_MODEL_SERVERS
+    settings = SubagentSettings.from_config(plan.config, small)
+    if not settings.enabled:
+        return
+    spawner = Spawner(session, _ChildFlow(plan, decide), settings, plan.depth)
+    session.router.add(SpawnAgentTool(spawner), hidden=plan.depth >= settings.max_depth)
+
+
+@dataclass
+class _ChildFlow:
+    """How a sub-agent is opened and driven: the same flow as every session, with the parent's
+    model and configuration, and a sandbox of its own (same policy, or read-only)."""
+
+    parent: Plan
+    decide: Decide | None
+
+    def open(self, setup: ChildSetup) -> Session:
+        config = self.parent.config
+        sandbox = sandbox_from(config, argparse.Namespace(sandbox=setup.sandbox_mode), setup.cwd)
+        request = Request(cwd=setup.cwd, approve_all=self.parent.request.approve_all)
+        plan = Plan(
+            request,
+            setup.cwd,
+            config,
+            self.parent.resolved,
+            sandbox,
+            setup.approval,
+            setup.limits,
+            session_id=setup.session_id,
+            depth=setup.depth,
+        )
+        return build(plan, self.decide).session
+
+    async def drive(self, session: Session, task: str) -> TurnFinished:
+        return await drive(session, [task])
 
 
 def open_session(request: Request, decide: Decide | None = None) -> Opened:

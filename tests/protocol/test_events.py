@@ -24,7 +24,7 @@ EVENT_CLASSES: list[type[BaseModel]] = list(typing.get_args(typing.get_args(Even
 
 def test_every_event_has_a_distinct_type_tag() -> None:
     tags = [cls.model_fields["type"].default for cls in EVENT_CLASSES]
-    assert len(tags) == len(set(tags)) == 15
+    assert len(tags) == len(set(tags)) == 18
     assert {
         "session_started",
         "item",
@@ -35,6 +35,9 @@ def test_every_event_has_a_distinct_type_tag() -> None:
         "session_ended",
         "token_usage",
         "patch_applied",
+        "child_started",
+        "child_event",
+        "child_finished",
     } <= set(tags)
 
 

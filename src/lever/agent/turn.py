@@ -91,6 +91,11 @@ class TurnRunner:
                 deadline.cancel()
             self._turn = None
 
+    @property
+    def running(self) -> bool:
+        """A turn is under way (`interrupt` would end it)."""
+        return self._turn is not None
+
     def interrupt(self) -> None:
         if self._turn is not None:
             self._turn.cancel()

@@ -40,7 +40,8 @@ def exit_code_for(finished: TurnFinished) -> int:
 
 
 def json_printer(event: BaseModel) -> None:
-    if not getattr(event, "ephemeral", False):
+    # A sub-agent's events are live-only in the parent's stream (its own rollout has them).
+    if not getattr(event, "ephemeral", False) or getattr(event, "recorded", False):
         sys.stdout.write(event_to_json(event) + "\n")
         sys.stdout.flush()
 

@@ -14,6 +14,9 @@ from lever.protocol import (
     ApprovalDecided,
     ApprovalRequested,
     AssistantMessage,
+    ChildEvent,
+    ChildFinished,
+    ChildStarted,
     ErrorEvent,
     ItemAdded,
     PatchApplied,
@@ -26,7 +29,7 @@ from lever.protocol import (
     TurnFinished,
 )
 from lever.safe_text import TerminalFilter, terminal_safe
-from lever.tools.describe import describe_call
+from lever.tools.describe import child_line, describe_call
 
 _PLAN_MARKS = {"completed": "[x]", "in_progress": "[>]", "pending": "[ ]"}
 #: Lines of a command's output shown on stderr; the model and the rollout get more.
@@ -100,6 +103,10 @@ class HumanRenderer:
                 self._replaying, self._again = self._shown, ""
         elif isinstance(event, TurnFinished) and event.reason != "done":
             self._line(f"stopped ({event.reason}): {event.detail}")
+        elif isinstance(event, ChildStarted | ChildEvent | ChildFinished):
+            said = child_line(event)
+            if said is not None:
+                self._line("  " + said)
 
     def _reasoning(self, summary: str) -> None:
         """A reasoning summary, dimmed on a terminal (it is not the answer)."""

@@ -117,6 +117,18 @@ class MemoryTable(Table):
     workspace: Literal["auto", "on", "off"] | None = allowed("auto | on | off")
 
 
+class SubagentsTable(Table):
+    """The `spawn_agent` tool: sub-agents and their bounds (DESIGN.md §4, lever.agent.subagents)."""
+
+    enabled: bool | None = allowed("true or false (default: true, false for local models)")
+    max_depth: int | None = allowed("an integer ≥ 1 (1: children cannot spawn)", ge=1)
+    max_concurrent: int | None = allowed("an integer ≥ 1 (children running at once)", ge=1)
+    max_total: int | None = allowed("an integer ≥ 1 (children per session)", ge=1)
+    max_turns: int | None = allowed("an integer ≥ 1 (a child's model requests)", ge=1)
+    max_tokens: int | None = allowed("an integer ≥ 1 (a child's tokens)", ge=1)
+    diff_max_bytes: int | None = allowed("an integer ≥ 1024 (diff bytes shown)", ge=1024)
+
+
 class TuiTable(Table):
     theme: str | None = allowed("dark | light | auto | a Textual theme name")
 
@@ -149,6 +161,7 @@ class Settings(Table):
     retry: RetryTable | None = allowed("a table: [retry]")
     memory: MemoryTable | None = allowed("a table: [memory]")
     tui: TuiTable | None = allowed("a table: [tui]")
+    subagents: SubagentsTable | None = allowed("a table: [subagents]")
 
 
 class LeverConfig(Settings):

@@ -171,6 +171,56 @@ class SessionEnded(_Event):
     reason: str = "done"
 
 
+class ChildStarted(_Event):
+    """A `spawn_agent` call opened a sub-agent: a session of its own with its own rollout."""
+
+    type: Literal["child_started"] = "child_started"
+    call_id: str
+    child_id: str
+    task: str
+    #: "read-only" (research in the parent's folder) or "worktree" (changes in its own tree).
+    mode: str
+    cwd: str
+    rollout: str | None = None
+    #: The child's depth (1: a child of the person's session).
+    depth: int = 1
+    limits: dict[str, Any] = Field(default_factory=dict)
+
+
+class ChildEvent(_Event):
+    """One of a sub-agent's own events, forwarded live (its rollout keeps them, not ours)."""
+
+    ephemeral: ClassVar[bool] = True
+    type: Literal["child_event"] = "child_event"
+    call_id: str
+    child_id: str
+    #: The child's event in its JSON form (`event_to_json`), with its own `seq`.
+    event: dict[str, Any]
+
+    @property
+    def recorded(self) -> bool:
+        """The child's rollout records the inner event (not a delta): a consumer that shows only
+        recorded events (`lever exec --json`) shows this one."""
+        return self.event.get("type") not in {"text_delta", "tool_output_chunk"}
+
+
+class ChildFinished(_Event):
+    type: Literal["child_finished"] = "child_finished"
+    call_id: str
+    child_id: str
+    #: The child's turn end ("done", "limit", "error", "interrupted", …) or "crashed".
+    reason: str
+    detail: str = ""
+    last_message: str = ""
+    tokens: int = 0
+    turns: int = 0
+    #: Worktree mode: the size of the child's diff and the file that holds all of it.
+    files_changed: int = 0
+    lines_added: int = 0
+    lines_removed: int = 0
+    diff_path: str | None = None
+
+
 Event = Annotated[
     SessionStarted
     | ItemAdded
@@ -186,7 +236,10 @@ Event = Annotated[
     | Compaction
     | ErrorEvent
     | TurnFinished
-    | SessionEnded,
+    | SessionEnded
+    | ChildStarted
+    | ChildEvent
+    | ChildFinished,
     Field(discriminator="type"),
 ]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from lever import safe_json
+from lever.protocol import ChildEvent, ChildFinished, ChildStarted
 
 
 def shell_command_text(arguments: str) -> str:
@@ -29,4 +30,28 @@ def describe_call(name: str, arguments: str) -> str:
         if "process_id" in args:
             return f"$ [poll {args['process_id']}]"
         return f"$ {shell_command_text(arguments)}"
+    if name == "spawn_agent" and isinstance(args, dict):
+        task = str(args.get("task", "")).strip().splitlines()
+        first = task[0][:80] if task else ""
+        return f"spawn_agent ({args.get('mode', 'read-only')}): {first}"
     return name
+
+
+def child_line(event: ChildStarted | ChildEvent | ChildFinished) -> str | None:
+    """A sub-agent's start, its commands and errors, and its end, as one line marked with its
+    id; None for its other events (its text, its outputs)."""
+    mark = f"↳ [{event.child_id[:8]}]"
+    if isinstance(event, ChildStarted):
+        return f"{mark} sub-agent started ({event.mode}) · {event.rollout or event.cwd}"
+    if isinstance(event, ChildFinished):
+        spent = f"{event.turns} requests, {event.tokens} tokens"
+        diff = f", {event.files_changed} files changed" if event.files_changed else ""
+        detail = f": {event.detail}" if event.detail else ""
+        return f"{mark} sub-agent {event.reason}{detail} ({spent}{diff})"
+    inner = event.event
+    kind = inner.get("type")
+    if kind == "tool_started":
+        return f"{mark} {describe_call(str(inner.get('name')), str(inner.get('arguments')))}"
+    if kind == "error" and not inner.get("retrying"):
+        return f"{mark} error: {inner.get('message', '')}"
+    return None

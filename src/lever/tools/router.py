@@ -17,9 +17,17 @@ from lever.tools.base import Tool, ToolContext, ToolResult
 class ToolRouter:
     def __init__(self, tools: Iterable[Tool]) -> None:
         self.tools: dict[str, Tool] = {tool.schema.name: tool for tool in tools}
+        #: Tools that answer a call but are not offered to the model (a sub-agent at the depth
+        #: limit keeps `spawn_agent` only to refuse it clearly).
+        self.hidden: set[str] = set()
+
+    def add(self, tool: Tool, *, hidden: bool = False) -> None:
+        self.tools[tool.schema.name] = tool
+        if hidden:
+            self.hidden.add(tool.schema.name)
 
     def schemas(self) -> list[ToolSchema]:
-        return [tool.schema for tool in self.tools.values()]
+        return [tool.schema for name, tool in self.tools.items() if name not in self.hidden]
 
     def parse_arguments(self, call: ToolCall) -> dict[str, Any] | str:
         """The arguments as a dict, or an error message for the model."""
@@ -45,6 +53,8 @@ class ToolRouter:
         """True when running the call cannot change anything: safe to run beside others."""
         if call.name == "update_plan":
             return False  # it changes the plan: order matters
+        if getattr(self.tools.get(call.name), "read_only", False):
+            return True  # the tool says so itself (spawn_agent)
         if call.name != "shell":
             return False
         args = self.parse_arguments(call)

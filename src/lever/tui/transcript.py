@@ -206,10 +206,23 @@ class Transcript(VerticalScroll, can_focus=False):
         self._answer = self._reasoning = None
 
     async def _other(self, event: BaseModel) -> None:
-        from lever.protocol import Compaction, ErrorEvent, SessionStarted, TurnFinished
+        from lever.protocol import (
+            ChildEvent,
+            ChildFinished,
+            ChildStarted,
+            Compaction,
+            ErrorEvent,
+            SessionStarted,
+            TurnFinished,
+        )
+        from lever.tools.describe import child_line
         from lever.tui.cells import ErrorCell, NoticeCell
 
-        if isinstance(event, SessionStarted):
+        if isinstance(event, ChildStarted | ChildEvent | ChildFinished):
+            line = child_line(event)
+            if line is not None:
+                await self.add(NoticeCell(line, "child"))
+        elif isinstance(event, SessionStarted):
             await self.add(
                 NoticeCell(f"lever · {event.model} via {event.provider} · {event.cwd}", "banner")
             )

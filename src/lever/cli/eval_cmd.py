@@ -42,6 +42,12 @@ def register(sub: Any) -> argparse.ArgumentParser:
     run.add_argument("--tag", action="append", default=[], help="only tasks with this tag")
     run.add_argument("-o", "--output", metavar="FILE", help="write the JSON report here")
     run.add_argument("--html", metavar="FILE", help="also write the HTML report here")
+    run.add_argument(
+        "--source",
+        metavar="PATH",
+        help="SWE-bench lines: a git repository with their base commits, or a folder of "
+        "sdists (default ~/.cache/lever/sdists)",
+    )
     run.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     run.add_argument("--keep", metavar="DIR", help="keep the attempt workspaces in DIR")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
@@ -115,9 +121,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _select(args: argparse.Namespace) -> list[Any]:
+    from pathlib import Path
+
     from lever.evals.tasks import TaskError, load_suite
 
-    chosen = load_suite(args.suite)
+    source = Path(args.source).expanduser() if args.source else None
+    chosen = load_suite(args.suite, source)
     if args.task:
         unknown = sorted(set(args.task) - {t.id for t in chosen})
         if unknown:

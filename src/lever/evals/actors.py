@@ -42,6 +42,9 @@ class AgentRun:
     timed_out: bool = False
     api_error: bool = False
     crashed: bool = False  # lever's attempt raised: a harness error, not the model's
+    #: `exit_code` follows `lever exec`'s exit statuses (3 limit, 5 model API, 6 sandbox);
+    #: an external agent's statuses mean nothing we know.
+    lever_codes: bool = False
     detail: str = ""
 
 

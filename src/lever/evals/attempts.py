@@ -126,7 +126,7 @@ def lever_run(result: AttemptResult, exit_code: int | None) -> AgentRun:
     the token split and API errors come from the session's rollout."""
     if result.status == "error" and not result.reason:
         return AgentRun(None, crashed=True, detail=result.error or "the attempt failed")
-    run = AgentRun(exit_code, turns=result.turns)
+    run = AgentRun(exit_code, turns=result.turns, lever_codes=True)
     if exit_code:
         run.detail = f"{result.reason}: {result.detail}"[-500:]
     if result.rollout:
@@ -211,7 +211,7 @@ def agent_outcome(run: AgentRun | None) -> Outcome | None:
         return "timeout"
     if run.crashed or run.exit_code is None:
         return "agent_error"
-    if run.exit_code in _EXEC_FAILURES:
+    if run.lever_codes and run.exit_code in _EXEC_FAILURES:
         return _EXEC_FAILURES[run.exit_code]
     return "model_api_error" if run.api_error else "agent_error"
 

@@ -1,12 +1,15 @@
 """Must-show 3: `lever eval run` with a model. lever's fake model server, scripted per attempt,
 succeeds on a known subset of attempts; the report has exactly the expected c per task and the
-expected pass@k / pass^k. Each attempt is a real `lever exec` in a real sandbox on a temp git
-copy of the task; the grade is the task's real hidden test."""
+expected pass@k / pass^k. Each attempt is a fleet attempt (lever's session, opened as `lever
+exec` opens it, in a real sandbox, in a git worktree of the task) on the local executor and on a
+local Ray cluster; the grade is the task's real hidden test."""
 
 from __future__ import annotations
 
 import json
 import re
+import shutil
+import tempfile
 import threading
 from fractions import Fraction
 from math import comb
@@ -20,6 +23,7 @@ from lever.evals.workspace import apply_patch, make_workspace
 from lever.testing.fake_model import FakeModelServer
 from lever.tools.apply_patch import make_patch
 
+from ..fleet.test_fleet_ray import ray_processes
 from .conftest import run_lever
 
 pytestmark = [pytest.mark.timeout(600), pytest.mark.xdist_group("lever-mini")]
@@ -90,11 +94,18 @@ def expected(metric: str, k: int) -> float:
     return float(sum(values) / len(values))
 
 
-def test_scripted_model_gives_the_expected_counts_and_metrics(tmp_path: Path, eval_env) -> None:
+@pytest.mark.parametrize("executor", ["local", "ray"])
+def test_scripted_model_gives_the_expected_counts_and_metrics(
+    tmp_path: Path, eval_env, executor: str
+) -> None:
     model = PerAttemptModel(fix_patches(tmp_path))
     report_path = tmp_path / "run.json"
+    if executor == "ray":
+        # Ray's socket paths must stay under 108 bytes: a short folder of its own.
+        eval_env["RAY_TMPDIR"] = tempfile.mkdtemp(prefix="ray", dir="/tmp")
     with FakeModelServer(responder=model) as server:
         args = ["eval", "run", "lever-mini", "-k", str(K), "--concurrency", "2"]
+        args += ["--executor", executor, "--price", "1/2"]
         args += [arg for task_id in TASKS for arg in ("--task", task_id)]
         args += ["--provider", "openai-responses", "--base-url", server.root_url + "/v1"]
         args += ["--model", "fake-model", "-o", str(report_path)]
@@ -122,6 +133,13 @@ def test_scripted_model_gives_the_expected_counts_and_metrics(tmp_path: Path, ev
     assert all(a["agent_exit"] == 0 and a["turns"] == 2 for a in fixed)
     assert all(a["input_tokens"] > 0 for a in fixed)
     assert report["mode"] == "agent" and report["model"] == "fake-model" and report["k"] == K
+    assert report["agent"] == "lever" and report["executor"] == executor
+    for a in attempts:  # $1 per million input tokens, $2 per million output tokens
+        assert a["cost_usd"] == pytest.approx((a["input_tokens"] + 2 * a["output_tokens"]) / 1e6)
+    assert summary["cost_usd"] == pytest.approx(sum(a["cost_usd"] for a in attempts))
+    if executor == "ray":
+        assert ray_processes(eval_env["RAY_TMPDIR"]) == []
+        shutil.rmtree(eval_env["RAY_TMPDIR"], ignore_errors=True)
 
     page = (tmp_path / "r.html").read_text()
     assert page.count("<circle") == 2 * K  # pass@k and pass^k at k = 1..K

@@ -6,6 +6,8 @@ import argparse
 import sys
 from typing import Any
 
+from lever.cli.flags import add_model_flags, add_policy_flags, positive_int
+
 _EPILOG = """\
 examples:
   lever eval list
@@ -40,14 +42,44 @@ def register(sub: Any) -> argparse.ArgumentParser:
     run.add_argument("--tag", action="append", default=[], help="only tasks with this tag")
     run.add_argument("-o", "--output", metavar="FILE", help="write the JSON report here")
     run.add_argument("--html", metavar="FILE", help="also write the HTML report here")
+    run.add_argument(
+        "--source",
+        metavar="PATH",
+        help="SWE-bench lines: a git repository with their base commits, or a folder of "
+        "sdists (default ~/.cache/lever/sdists)",
+    )
     run.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     run.add_argument("--keep", metavar="DIR", help="keep the attempt workspaces in DIR")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
-    model = run.add_argument_group("model (as for `lever exec`)")
-    model.add_argument("-m", "--model")
-    model.add_argument("--provider")
-    model.add_argument("--base-url")
-    model.add_argument("--sandbox", help="the agent's sandbox mode (default: as configured)")
+    run.add_argument(
+        "--agent",
+        default="lever",
+        metavar="AGENT",
+        help="lever (default), codex, mini-swe-agent, or cmd:TEMPLATE with {instruction} "
+        "{instruction_file} {workdir} {base_url} {model} {timeout}",
+    )
+    run.add_argument(
+        "--executor",
+        choices=("local", "ray"),
+        default="local",
+        help="where lever's attempts run (fleet executors; default local)",
+    )
+    run.add_argument("--ray-address", metavar="ADDR", help="a running Ray cluster (ray executor)")
+    run.add_argument(
+        "--price",
+        metavar="IN/OUT",
+        help="US dollars per million input/output tokens, for cost per attempt",
+    )
+    run.add_argument(
+        "--max-turns",
+        type=positive_int,
+        metavar="N",
+        help="per attempt: model requests (lever's agent)",
+    )
+    add_policy_flags(
+        run, sandbox_default="config sandbox.mode, else workspace-write", approval_default=None
+    )
+    add_model_flags(run)
     report = actions.add_parser("report", help="show a JSON report; write its HTML page")
     report.add_argument("report", help="a report written by `lever eval run`")
     report.add_argument("--html", metavar="FILE", help="write a self-contained HTML page")
@@ -61,10 +93,15 @@ def register(sub: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     from lever.cli import exit_codes
+    from lever.config.providers import ConfigError
     from lever.evals import tasks
+    from lever.evals.actors import AgentChoiceError
+    from lever.evals.pricing import PriceError
     from lever.evals.report import ReportError
     from lever.evals.workspace import WorkspaceError
+    from lever.fleet.executors import ExecutorError
 
+    bad_input = (tasks.TaskError, ReportError, WorkspaceError, ConfigError, AgentChoiceError)
     try:
         if args.eval_action == "run":
             return _run(args)
@@ -76,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
             for name in tasks.builtin_suites():
                 print(f"{name}\t{len(tasks.load_suite(name))} tasks")
             return exit_codes.OK
-    except (tasks.TaskError, ReportError, WorkspaceError) as e:
+    except (*bad_input, PriceError, ExecutorError) as e:
         print(f"lever eval: {e}", file=sys.stderr)
         return exit_codes.USAGE
     print("lever eval: give an action: run, report, compare or list", file=sys.stderr)
@@ -84,9 +121,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _select(args: argparse.Namespace) -> list[Any]:
+    from pathlib import Path
+
     from lever.evals.tasks import TaskError, load_suite
 
-    chosen = load_suite(args.suite)
+    source = Path(args.source).expanduser() if args.source else None
+    chosen = load_suite(args.suite, source)
     if args.task:
         unknown = sorted(set(args.task) - {t.id for t in chosen})
         if unknown:
@@ -103,7 +143,6 @@ def _run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from lever.cli import exit_codes
-    from lever.evals.attempts import AgentSpec
     from lever.evals.render import print_run
     from lever.evals.report import write_report
     from lever.evals.runner import RunOptions, run_suite
@@ -112,20 +151,21 @@ def _run(args: argparse.Namespace) -> int:
         print("lever eval: -k and --concurrency must be at least 1", file=sys.stderr)
         return exit_codes.USAGE
     mode = "oracle" if args.oracle else "empty" if args.empty else "agent"
-    agent = None
-    if mode == "agent":
-        agent = AgentSpec(args.provider, args.model, args.base_url, args.sandbox)
+    tasks = _select(args)
     options = RunOptions(
         suite=args.suite,
         mode=mode,
         k=args.k,
         concurrency=args.concurrency,
         seed=args.seed,
-        agent=agent,
+        executor=args.executor,
+        ray_address=args.ray_address,
         keep=Path(args.keep) if args.keep else None,
         progress=None if args.quiet else sys.stderr,
     )
-    report = run_suite(_select(args), options)
+    if mode == "agent":
+        _agent_options(args, options)
+    report = run_suite(tasks, options)
     if args.output:
         write_report(report, Path(args.output))
     if args.html:
@@ -138,6 +178,50 @@ def _run(args: argparse.Namespace) -> int:
     if mode == "empty" and report.summary.passed != 0:
         return exit_codes.ERROR
     return exit_codes.OK
+
+
+def _agent_options(args: argparse.Namespace, options: Any) -> None:
+    """The agent and its model, resolved as `lever exec` (and `lever fleet`) resolve them.
+    Raises ConfigError, AgentChoiceError or PriceError for bad input."""
+    from pathlib import Path
+
+    from lever.assembly import limits_from, load_for, resolve_from_args, sandbox_from
+    from lever.config.providers import ConfigError
+    from lever.evals.actors import parse_agent
+    from lever.evals.attempts import LeverAgent
+    from lever.evals.pricing import price_for
+    from lever.sandbox.approval import is_unconfined
+
+    external = parse_agent(args.agent, args.model, args.base_url, args.api_key_env)
+    cwd = Path.cwd()
+    config = load_for(args, cwd)
+    resolved = resolve_from_args(args, config)
+    options.provider, options.model = resolved.provider.name, resolved.model
+    options.price = price_for(args.price, resolved.provider.name)
+    if external is not None:
+        # Pointed at the same endpoint and model lever would use.
+        options.external = type(external)(
+            external.name,
+            external.template,
+            external.model or resolved.model,
+            external.base_url or resolved.provider.base_url,
+            external.api_key_env or resolved.provider.key_env,
+        )
+        return
+    if is_unconfined(sandbox_from(config, args, cwd)):
+        raise ConfigError(
+            "no sandbox mechanism is available to confine the attempts' commands, and evals "
+            "never ask for approval; install bubblewrap or use --sandbox danger-full-access"
+        )
+    options.lever = LeverAgent(resolved, config, limits_from(config, args), args.sandbox)
+    options.exit_code_of = _exit_code
+
+
+def _exit_code(reason: str, detail: str) -> int:
+    from lever.cli.exec import exit_code_for
+    from lever.protocol import TurnFinished
+
+    return exit_code_for(TurnFinished(reason=reason, last_message="", detail=detail))
 
 
 def _write_html(report: Any, path: Any) -> None:

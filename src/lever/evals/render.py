@@ -26,7 +26,7 @@ def print_run(report: RunReport) -> None:
     from rich.table import Table
 
     k = report.k
-    who = report.mode if report.mode != "agent" else f"{report.provider or ''} {report.model or ''}"
+    who = report.mode if report.mode != "agent" else _agent_words(report)
     table = Table(title=f"lever eval: {report.suite} ({who.strip()}, k={k})")
     for name in ("task", "n", "c", "pass@1", f"pass@{k}", f"pass^{k}", "failures"):
         table.add_column(name, justify="left" if name in ("task", "failures") else "right")
@@ -90,7 +90,15 @@ def print_compare(a: RunReport, b: RunReport, *, seed: int = 0) -> None:
     )
 
 
+def _agent_words(report: RunReport) -> str:
+    """`codex local qwen…`: the agent (when not lever), the provider and the model."""
+    agent = report.agent if report.agent and report.agent != "lever" else ""
+    if agent.startswith("cmd:"):
+        agent = "cmd"
+    return " ".join(w for w in (agent, report.provider or "", report.model or "") if w)
+
+
 def _label(report: RunReport) -> str:
     if report.mode != "agent":
         return f"{report.suite} --{report.mode}"
-    return f"{report.model or report.provider or 'agent'} k={report.k}"
+    return f"{_agent_words(report) or 'agent'} k={report.k}"

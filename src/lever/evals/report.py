@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from lever.evals import metrics
+from lever.evals.pricing import Price
 
 SCHEMA_VERSION = 1
 
@@ -46,6 +47,8 @@ class AttemptRecord(BaseModel):
     #: Model requests the agent made.
     turns: int = 0
     detail: str = ""
+    #: US dollars, when the price of the model's tokens is known (else null).
+    cost_usd: float | None = None
     setup: list[CommandRecord] = []
     grade: list[CommandRecord] = []
 
@@ -77,6 +80,8 @@ class Summary(BaseModel):
     input_tokens: int = 0
     output_tokens: int = 0
     wall_seconds: float = 0.0
+    #: Summed over attempts; null when no attempt has a known cost.
+    cost_usd: float | None = None
 
 
 class RunReport(BaseModel):
@@ -84,8 +89,14 @@ class RunReport(BaseModel):
     lever_version: str
     suite: str
     mode: Literal["oracle", "empty", "agent"]
+    #: The agent that ran (mode agent): lever, codex, mini-swe-agent or cmd:TEMPLATE.
+    agent: str | None = None
+    #: The fleet executor lever's attempts ran on: local or ray.
+    executor: str = "local"
     provider: str | None = None
     model: str | None = None
+    #: The price cost_usd was computed with (null: unknown, no cost given).
+    price: Price | None = None
     k: int
     seed: int = metrics.DEFAULT_SEED
     started: str
@@ -143,8 +154,14 @@ def summarize(
         input_tokens=sum(r.input_tokens for r in attempts),
         output_tokens=sum(r.output_tokens for r in attempts),
         wall_seconds=sum(r.wall_seconds for r in attempts),
+        cost_usd=_total_cost(attempts),
     )
     return summary, tasks
+
+
+def _total_cost(attempts: list[AttemptRecord]) -> float | None:
+    costs = [r.cost_usd for r in attempts if r.cost_usd is not None]
+    return round(sum(costs), 6) if costs else None
 
 
 class ReportError(ValueError):

@@ -1,27 +1,36 @@
-"""Run a suite: every task times k attempts, bounded concurrency, a progress line per attempt.
+"""Run a suite: every task times k attempts on a fleet executor, graded as each one finishes.
 
-Attempts are independent (each has its own workspace), so they run in a thread pool; the work
-itself happens in subprocesses (git, `lever exec`, the sandboxed grade commands).
+lever's own agent runs as fleet attempts (`lever.fleet.executors`: `local` — asyncio in this
+process — or `ray`), so an eval attempt and a `lever fleet` attempt are the same thing; there is
+no second way to run one. `--oracle`, `--empty` and external agents are not lever sessions: they
+run in worker threads, at most `concurrency` at once, on the same workspaces and grader.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import shutil
 import sys
 import tempfile
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
 from lever import __version__
-from lever.evals.attempts import AgentSpec, run_attempt
+from lever.evals import attempts
+from lever.evals.actors import AgentRun, ExternalAgent
+from lever.evals.attempts import Base, LeverAgent
+from lever.evals.pricing import Price, attempt_cost
+from lever.evals.progress import Progress
 from lever.evals.report import AttemptRecord, RunReport, summarize
 from lever.evals.tasks import Task
 from lever.evals.workspace import Grader, WorkspaceError
+
+Record = Callable[[AttemptRecord], None]
 
 
 @dataclass
@@ -31,58 +40,32 @@ class RunOptions:
     k: int = 1
     concurrency: int = 1
     seed: int = 0
-    agent: AgentSpec | None = None
+    #: lever's own agent (mode agent), or an external one; neither for oracle/empty.
+    lever: LeverAgent | None = None
+    external: ExternalAgent | None = None
+    executor: str = "local"
+    ray_address: str | None = None
+    #: A session's end (reason, detail) -> the exit status `lever exec` would give.
+    exit_code_of: Callable[[str, str], int] = field(default=lambda reason, detail: 0)
+    provider: str | None = None
+    model: str | None = None
+    price: Price | None = None
     #: Keep the attempt workspaces here instead of deleting them (for debugging a task).
     keep: Path | None = None
     mechanism: str | None = None
     progress: TextIO | None = field(default=None, repr=False)
+    #: A progress bar (True), plain lines (False), or a bar only on a terminal (None).
+    bar: bool | None = None
+
+    @property
+    def agent_label(self) -> str | None:
+        if self.mode != "agent":
+            return None
+        return self.external.label if self.external else "lever"
 
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-class _Progress:
-    """One line per finished attempt on stderr: done/total, passing so far, ETA."""
-
-    def __init__(self, total: int, stream: TextIO | None) -> None:
-        self.total, self.stream = total, stream
-        self.done = self.passed = 0
-        self.start = time.monotonic()
-
-    def __call__(self, record: AttemptRecord) -> None:
-        self.done += 1
-        self.passed += record.passed
-        if self.stream is None:
-            return
-        elapsed = time.monotonic() - self.start
-        eta = elapsed / self.done * (self.total - self.done)
-        mark = "pass" if record.passed else record.outcome
-        self.stream.write(
-            f"[{self.done}/{self.total}] {record.task_id} #{record.attempt}: {mark}"
-            f"  (passing {self.passed}, eta {eta:.0f}s)\n"
-        )
-        self.stream.flush()
-
-
-def _attempt_or_error(
-    task: Task, attempt: int, options: RunOptions, scratch: Path, grader: Grader
-) -> AttemptRecord:
-    # Each attempt in its own folder, removed as soon as it is graded (unless --keep): a run of
-    # many attempts on a big repository must not fill the disk.
-    folder = scratch / f"{task.id}-{attempt}"
-    folder.mkdir()
-    try:
-        return run_attempt(task, attempt, options.mode, folder, grader, options.agent)
-    except WorkspaceError:
-        raise  # the suite is broken: stop the run with its message
-    except Exception as e:  # one attempt's crash must not lose the others' results
-        return AttemptRecord(
-            task_id=task.id, attempt=attempt, outcome="agent_error", passed=False, detail=repr(e)
-        )
-    finally:
-        if options.keep is None:
-            shutil.rmtree(folder, ignore_errors=True)
 
 
 def check_tools(tasks: list[Task]) -> None:
@@ -99,39 +82,40 @@ def check_tools(tasks: list[Task]) -> None:
 
 def run_suite(tasks: list[Task], options: RunOptions) -> RunReport:
     check_tools(tasks)
+    if options.executor != "local" and options.lever is None:
+        raise WorkspaceError(
+            f"--executor {options.executor} runs lever's own agent; --oracle, --empty and "
+            "external agents run on the local executor"
+        )
     started = _now()
     grader = Grader(options.mechanism)
-    jobs = [(task, i) for task in tasks for i in range(options.k)]
-    progress: Callable[[AttemptRecord], None] = _Progress(len(jobs), options.progress)
     scratch = Path(tempfile.mkdtemp(prefix="lever-eval-"))
     records: list[AttemptRecord] = []
+    progress = Progress(len(tasks) * options.k, options.progress, bar=options.bar)
+
+    def record(done: AttemptRecord) -> None:
+        done.cost_usd = attempt_cost(options.price, done.input_tokens, done.output_tokens)
+        records.append(done)
+        progress(done)
+
     try:
-        with ThreadPoolExecutor(max_workers=max(1, options.concurrency)) as pool:
-            futures = [
-                pool.submit(_attempt_or_error, task, i, options, scratch, grader)
-                for task, i in jobs
-            ]
-            try:
-                for future in as_completed(futures):
-                    records.append(future.result())
-                    progress(records[-1])
-            except BaseException:
-                # A broken suite (or Ctrl-C): stop starting attempts; running ones finish.
-                pool.shutdown(wait=True, cancel_futures=True)
-                raise
+        with progress:
+            asyncio.run(_run_all(tasks, options, grader, scratch, record))
     finally:
         if options.keep is not None:
             shutil.copytree(scratch, options.keep, dirs_exist_ok=True, symlinks=True)
         shutil.rmtree(scratch, ignore_errors=True)
     records.sort(key=lambda r: (r.task_id, r.attempt))
     summary, task_summaries = summarize(records, {t.id: t.tags for t in tasks}, options.seed)
-    agent = options.agent
     return RunReport(
         lever_version=__version__,
         suite=options.suite,
         mode=options.mode,
-        provider=agent.provider if agent else None,
-        model=agent.model if agent else None,
+        agent=options.agent_label,
+        executor=options.executor,
+        provider=options.provider,
+        model=options.model,
+        price=options.price,
         k=options.k,
         seed=options.seed,
         started=started,
@@ -141,6 +125,113 @@ def run_suite(tasks: list[Task], options: RunOptions) -> RunReport:
         tasks=task_summaries,
         attempts=records,
     )
+
+
+async def _run_all(
+    tasks: list[Task], options: RunOptions, grader: Grader, scratch: Path, record: Record
+) -> None:
+    bases = [await asyncio.to_thread(attempts.prepare_base, t, scratch, grader) for t in tasks]
+    jobs: list[tuple[Base, int]] = []
+    for base in bases:
+        for attempt in range(options.k):
+            if base.setup_failed:
+                record(attempts.setup_failed(base, attempt))
+            else:
+                jobs.append((base, attempt))
+    gate = asyncio.Semaphore(max(1, options.concurrency))
+    if options.lever is not None:
+        await _run_lever(jobs, options, options.lever, grader, gate, record)
+    else:
+        await asyncio.gather(*(_run_other(b, i, options, grader, gate, record) for b, i in jobs))
+
+
+async def _run_other(
+    base: Base,
+    attempt: int,
+    options: RunOptions,
+    grader: Grader,
+    gate: asyncio.Semaphore,
+    record: Record,
+) -> None:
+    async with gate:
+        record(await asyncio.to_thread(_other_or_error, base, attempt, options, grader))
+
+
+def _other_or_error(base: Base, attempt: int, options: RunOptions, grader: Grader) -> AttemptRecord:
+    try:
+        return attempts.run_other(base, attempt, options.mode, grader, options.external)
+    except WorkspaceError:
+        raise  # the suite is broken: stop the run with its message
+    except Exception as e:  # one attempt's crash must not lose the others' results
+        return AttemptRecord(
+            task_id=base.task.id,
+            attempt=attempt,
+            outcome="agent_error",
+            passed=False,
+            detail=repr(e),
+        )
+    finally:
+        if options.keep is None:
+            shutil.rmtree(base.path(attempt).parent, ignore_errors=True)
+
+
+def _grade_or_error(
+    base: Base, attempt: int, run: AgentRun, start: float, grader: Grader, keep: Path | None
+) -> AttemptRecord:
+    try:
+        if run.crashed and not base.path(attempt).exists():
+            raise RuntimeError(run.detail)  # no workspace to grade
+        return attempts.grade(base, attempt, base.path(attempt), grader, run, start)
+    except WorkspaceError:
+        raise
+    except Exception as e:
+        return AttemptRecord(
+            task_id=base.task.id,
+            attempt=attempt,
+            outcome="agent_error",
+            passed=False,
+            detail=str(e),
+        )
+    finally:
+        if keep is None:
+            shutil.rmtree(base.path(attempt).parent, ignore_errors=True)
+
+
+async def _run_lever(
+    jobs: list[tuple[Base, int]],
+    options: RunOptions,
+    agent: LeverAgent,
+    grader: Grader,
+    gate: asyncio.Semaphore,
+    record: Record,
+) -> None:
+    """The fleet executor runs the sessions; each finished one is graded while others run."""
+    from lever.fleet.executors import make_executor
+
+    executor = make_executor(options.executor, options.concurrency, options.ray_address)
+    specs = {(b.task.id, i): (b, attempts.fleet_spec(b, i, agent)) for b, i in jobs}
+    grading: list[asyncio.Task[None]] = []
+
+    async def grade(base: Base, attempt: int, result: attempts.AttemptResult) -> None:
+        code = options.exit_code_of(result.reason, result.detail) if result.reason else None
+        run = attempts.lever_run(result, code)
+        start = time.monotonic() - result.seconds
+        async with gate:
+            done = await asyncio.to_thread(
+                _grade_or_error, base, attempt, run, start, grader, options.keep
+            )
+        record(done)
+
+    try:
+        ordered = [spec for _, spec in specs.values()]
+        async with contextlib.aclosing(executor.run(ordered, lambda spec: None)) as results:
+            async for result in results:
+                base, spec = specs[(result.task, result.attempt)]
+                grading.append(asyncio.create_task(grade(base, spec.n, result)))
+        await asyncio.gather(*grading)
+    finally:
+        for task in grading:
+            task.cancel()
 
 
 def default_progress() -> TextIO:

@@ -115,8 +115,11 @@ def load_task(folder: Path) -> Task:
     return _check(task, str(path))
 
 
-def load_jsonl(path: Path) -> list[Task]:
-    """One task per line; relative paths are resolved against the file's folder."""
+def load_jsonl(path: Path, source: Path | None = None) -> list[Task]:
+    """One task per line; relative paths are resolved against the file's folder. A line with
+    `instance_id` is a SWE-bench instance (`lever.evals.swebench`; `source` is its --source)."""
+    from lever.evals import swebench
+
     tasks = []
     lines = path.read_text(encoding="utf-8").splitlines()
     for number, line in enumerate(lines, 1):
@@ -129,6 +132,8 @@ def load_jsonl(path: Path) -> list[Task]:
             raise TaskError(f"{where}: not valid JSON: {e.msg}") from None
         if not isinstance(data, dict):
             raise TaskError(f"{where}: each line must be a JSON object")
+        if swebench.is_instance(data):
+            data = swebench.instance_to_task(data, where, source)
         data.setdefault("root", None)
         try:
             task = Task.model_validate(_resolve(data, path.parent.resolve()))
@@ -146,11 +151,12 @@ def suite_path(name: str) -> Path:
     return Path(name)
 
 
-def load_suite(name: str) -> list[Task]:
-    """The tasks of a suite, sorted by id; ids must be unique."""
+def load_suite(name: str, source: Path | None = None) -> list[Task]:
+    """The tasks of a suite, sorted by id; ids must be unique. `source`: where SWE-bench
+    instances' repositories come from (a git repository or a folder of sdists)."""
     path = suite_path(name)
     if path.is_file():
-        tasks = load_jsonl(path)
+        tasks = load_jsonl(path, source)
     elif path.is_dir():
         if (path / "task.toml").exists():
             tasks = [load_task(path)]

@@ -99,7 +99,9 @@ def limits_from(config: dict[str, Any], args: argparse.Namespace) -> Limits:
     return Limits(
         max_turns=getattr(args, "max_turns", None) or table.get("max_turns", DEFAULT_MAX_TURNS),
         max_tokens=getattr(args, "max_tokens", None) or table.get("max_tokens"),
-        max_seconds=getattr(args, "timeout", None) or table.get("max_seconds"),
+        max_seconds=getattr(args, "timeout", None)
+        or table.get("max_seconds")
+        or getattr(args, "default_timeout", None),
     )
 
 

@@ -140,6 +140,7 @@ class Settings(Table):
     shell_snapshot: bool | None = allowed("true or false")
     stream_idle_timeout: float | None = allowed("a number of seconds > 0", gt=0)
     stream_max_bytes: int | None = allowed("an integer ≥ 1024 (bytes)", ge=1024)
+    stream_headers_timeout: float | None = allowed("a number of seconds > 0", gt=0)
     limits: LimitsTable | None = allowed("a table: [limits]")
     sandbox: SandboxTable | None = allowed("a table: [sandbox]")
     shell_environment: ShellEnvironmentTable | None = allowed("a table: [shell_environment]")

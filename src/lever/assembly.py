@@ -36,6 +36,7 @@ from lever.sandbox.approval import POLICIES, Approvals
 from lever.sandbox.base import NoSandbox, Sandbox, SandboxPolicy
 from lever.sandbox.env import command_env
 from lever.store.rollout import RolloutWriter, new_session_id
+from lever.tools.command_limits import CommandLimits
 from lever.tools.registry import default_tools
 from lever.tools.router import ToolRouter
 from lever.tools.shell_snapshot import EnvRule, snapshot_from_config
@@ -108,7 +109,9 @@ def limits_from(config: dict[str, Any], args: argparse.Namespace) -> Limits:
     return Limits(
         max_turns=getattr(args, "max_turns", None) or table.get("max_turns", DEFAULT_MAX_TURNS),
         max_tokens=getattr(args, "max_tokens", None) or table.get("max_tokens"),
-        max_seconds=getattr(args, "timeout", None) or table.get("max_seconds"),
+        max_seconds=getattr(args, "timeout", None)
+        or table.get("max_seconds")
+        or getattr(args, "default_timeout", None),
     )
 
 
@@ -234,7 +237,9 @@ def build_session(
     env_rule = env_rule_from(config, provider.key_env)
     env = env_rule(os.environ)
     snapshot = snapshot_from_config(config, env_rule)
-    tools = default_tools(shell_snapshot=snapshot or False)
+    tools = default_tools(
+        shell_snapshot=snapshot or False, command_limits=CommandLimits.from_config(config)
+    )
     mcp_notices = _add_mcp_tools(tools, config, cwd)
     # Without flags (e.g. a resumed session) the configuration decides.
     approvals = approvals or approvals_from(config, None)

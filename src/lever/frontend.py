@@ -63,6 +63,8 @@ class Request:
     max_turns: int | None = None
     max_tokens: int | None = None
     max_seconds: float | None = None
+    #: The time limit when neither the flags nor the configuration set one (`lever exec`'s).
+    default_max_seconds: float | None = None
     profile: str | None = None
     overrides: list[str] = field(default_factory=list)
     #: The rollout to continue (or to fork from, with `fork`).
@@ -119,6 +121,7 @@ class Request:
             max_turns=self.max_turns,
             max_tokens=self.max_tokens,
             timeout=self.max_seconds,
+            default_timeout=self.default_max_seconds,
             yes=self.pull,
         )
 

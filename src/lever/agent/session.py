@@ -135,7 +135,12 @@ class Session:
         event.seq = self._seq  # type: ignore[attr-defined]
         event.ts = time.time()  # type: ignore[attr-defined]
         if self.rollout is not None and not getattr(event, "ephemeral", False):
+            recording = self.rollout.full is None
             self.rollout.append(event)
+            if recording and self.rollout.full is not None:
+                # Nothing more can be recorded: stop the task (exit 3) rather than go on
+                # with work that a resume would not know of.
+                self.runner.stop(self.rollout.full)
         self.state.observe(event)
         if isinstance(event, PlanUpdated):
             self.memory.write_plan(self.state)

@@ -100,6 +100,12 @@ class TurnRunner:
         if self._turn is not None:
             self._turn.cancel()
 
+    def stop(self, reason: str) -> None:
+        """End the running task as if a limit was reached (`reason` says which)."""
+        if self._turn is not None and self._expired is None:
+            self._expired = reason
+            self.interrupt()
+
     def _arm_deadline(self) -> asyncio.TimerHandle | None:
         left = self.task.seconds_left(self.session.limits)
         if left is None:

@@ -47,13 +47,16 @@ def json_printer(event: BaseModel) -> None:
 
 
 def run_exec(args: argparse.Namespace) -> int:
+    from lever.config.values import DEFAULT_EXEC_SECONDS
     from lever.frontend import Request
 
     task = _read_task(args.task).strip()
     if not task:
         print("lever exec: the task is empty", file=sys.stderr)
         return exit_codes.USAGE
-    return open_and_run(Request.from_args(args, Path(args.cd or ".").resolve()), args, task)
+    cwd = Path(args.cd or ".").resolve()
+    request = Request.from_args(args, cwd, default_max_seconds=DEFAULT_EXEC_SECONDS)
+    return open_and_run(request, args, task)
 
 
 def open_and_run(request: Request, args: argparse.Namespace, prompt: str | None) -> int:

@@ -24,7 +24,7 @@ def register(sub: Any) -> argparse.ArgumentParser:
         "-o", "--output-last-message", metavar="FILE", help="also write the final message to FILE"
     )
     p.add_argument("-C", "--cd", metavar="DIR", help="work in DIR (default: the current folder)")
-    add_limit_flags(p)
+    add_limit_flags(p, timeout_default="limits.max_seconds, else 4 h")
     p.add_argument(
         "--compact-at",
         type=compact_at,

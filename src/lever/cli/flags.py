@@ -77,7 +77,7 @@ def add_policy_flags(
         )
 
 
-def add_limit_flags(parser: argparse.ArgumentParser) -> None:
+def add_limit_flags(parser: argparse.ArgumentParser, timeout_default: str | None = None) -> None:
     parser.add_argument(
         "--max-turns", type=positive_int, metavar="N", help="stop after this many model requests"
     )
@@ -85,7 +85,11 @@ def add_limit_flags(parser: argparse.ArgumentParser) -> None:
         "--max-tokens", type=positive_int, metavar="N", help="stop after this many tokens in total"
     )
     parser.add_argument(
-        "--timeout", type=positive_seconds, metavar="SECONDS", help="stop after this wall time"
+        "--timeout",
+        type=positive_seconds,
+        metavar="SECONDS",
+        help="stop after this wall time"
+        + (f" (default: {timeout_default})" if timeout_default else ""),
     )
 
 

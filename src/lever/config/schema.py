@@ -113,6 +113,14 @@ class RetryTable(Table):
     max_retry_after: float | None = allowed("a number of seconds from 0 to 120", ge=0, le=120)
 
 
+class CommandLimitsTable(Table):
+    """rlimits of each command (`lever.tools.command_limits`); 0 lifts one."""
+
+    max_processes: int | None = allowed("an integer ≥ 0 (processes of the user; 0: no limit)", ge=0)
+    max_address_space: int | None = allowed("an integer ≥ 0 (bytes per process; 0: no limit)", ge=0)
+    max_file_bytes: int | None = allowed("an integer ≥ 0 (bytes per file; 0: no limit)", ge=0)
+
+
 class MemoryTable(Table):
     workspace: Literal["auto", "on", "off"] | None = allowed("auto | on | off")
 
@@ -152,6 +160,7 @@ class Settings(Table):
     shell_snapshot: bool | None = allowed("true or false")
     stream_idle_timeout: float | None = allowed("a number of seconds > 0", gt=0)
     stream_max_bytes: int | None = allowed("an integer ≥ 1024 (bytes)", ge=1024)
+    stream_headers_timeout: float | None = allowed("a number of seconds > 0", gt=0)
     limits: LimitsTable | None = allowed("a table: [limits]")
     sandbox: SandboxTable | None = allowed("a table: [sandbox]")
     shell_environment: ShellEnvironmentTable | None = allowed("a table: [shell_environment]")
@@ -159,6 +168,7 @@ class Settings(Table):
     mcp_servers: dict[str, McpServerTable] | None = allowed("tables: [mcp_servers.NAME]")
     local: LocalTable | None = allowed("a table: [local]")
     retry: RetryTable | None = allowed("a table: [retry]")
+    command_limits: CommandLimitsTable | None = allowed("a table: [command_limits]")
     memory: MemoryTable | None = allowed("a table: [memory]")
     tui: TuiTable | None = allowed("a table: [tui]")
     subagents: SubagentsTable | None = allowed("a table: [subagents]")

@@ -12,8 +12,12 @@ EFFORTS = ("minimal", "low", "medium", "high")
 SUMMARIES = ("auto", "concise", "detailed", "none")
 APPLY_PATCH_FORMS = ("freeform", "function")
 
-#: `limits.max_turns` when nothing sets it (max_tokens and max_seconds have no default).
+#: `limits.max_turns` when nothing sets it (max_tokens has no default).
 DEFAULT_MAX_TURNS = 200
+#: `lever exec`'s wall-time limit of a task when neither `--timeout` nor `limits.max_seconds`
+#: sets one: a run left alone (overnight, ten at once) ends with exit 3 instead of hanging on
+#: something no other limit catches. Interactive sessions have no default: a person watches.
+DEFAULT_EXEC_SECONDS = 4 * 3600
 COMPACT_AT_ALLOWED = "N tokens (an integer ≥ 1), P% with 0 < P < 100, or a fraction 0 < x < 1"
 _COMPACT_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(%?)\s*$")
 

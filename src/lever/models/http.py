@@ -7,7 +7,8 @@ the errors of `lever.models.base`, with the server's own message in the text.
 
 Nothing a provider does can hang lever or fill its memory (`StreamLimits`): a stream that sends
 no event for `idle_timeout` seconds (keep-alive comments do not count) is a retryable stall; a
-reply past `max_bytes` is cut off (`StreamLimitError`); a provider asking to wait longer than
+reply past `max_bytes` is cut off (`StreamLimitError`); a reply whose headers do not come
+within `headers_timeout` is retryable; a provider asking to wait longer than
 `max_retry_after` before retrying gets a clear error at once instead of being waited out.
 """
 
@@ -19,7 +20,7 @@ import email.utils
 import json
 import re
 import time
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,6 +51,10 @@ class StreamLimits:
     max_bytes: int = 32 * 1024 * 1024
     #: The longest Retry-After lever waits out; a longer one fails the attempt at once.
     max_retry_after: float = 60.0
+    #: Seconds from sending a request to its reply's headers, in all (a server trickling its
+    #: headers byte by byte defeats httpx's per-read timeout); long enough for a local server
+    #: to read a long prompt before it answers.
+    headers_timeout: float = 600.0
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> StreamLimits:
@@ -58,6 +63,7 @@ class StreamLimits:
             idle_timeout=float(config.get("stream_idle_timeout", cls.idle_timeout)),
             max_bytes=int(config.get("stream_max_bytes", cls.max_bytes)),
             max_retry_after=float(retry.get("max_retry_after", cls.max_retry_after)),
+            headers_timeout=float(config.get("stream_headers_timeout", cls.headers_timeout)),
         )
 
 
@@ -292,9 +298,9 @@ class HttpTransport:
             content = {"content": body}
             headers["content-type"] = "application/json"
         try:
-            async with self._client.stream(
-                "POST", self.url(path), headers=headers, **content
-            ) as response:
+            async with contextlib.AsyncExitStack() as stack:
+                reply = self._client.stream("POST", self.url(path), headers=headers, **content)
+                response = await self._headers(stack.enter_async_context(reply))
                 await self._raise_for_status(response)
                 events = self._watched(iter_sse(response, max_bytes=self.limits.max_bytes))
                 async for event in events:
@@ -305,6 +311,16 @@ class HttpTransport:
                         raise
         except httpx.HTTPError as exc:
             raise transport_error(exc) from exc
+
+    async def _headers(self, opening: Awaitable[httpx.Response]) -> httpx.Response:
+        """The reply once its headers came, or a retryable error after `headers_timeout`."""
+        wait = self.limits.headers_timeout
+        try:
+            async with asyncio.timeout(wait):
+                return await opening
+        except TimeoutError:
+            message = f"model API sent no reply within {wait:g} s (stream_headers_timeout)"
+            raise RetryableError(message) from None
 
     async def _watched(
         self, events: AsyncGenerator[tuple[str, SSEData], None]

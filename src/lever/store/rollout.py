@@ -1,7 +1,8 @@
 """One JSONL rollout per session, appended and flushed per event.
 
 Layout: `$LEVER_HOME/sessions/YYYY/MM/DD/rollout-<session id>.jsonl`, with a sibling folder
-`<session id>/` for artifacts (full outputs of truncated commands).
+`<session id>/` for artifacts (full outputs of truncated commands, events too long for one
+rollout line: `lever.store.rollout_caps`).
 
 Rollouts hold everything a session saw (command output, file contents, the person's prompts):
 files are created 0600 and the folders lever creates for them 0700, so other users of the
@@ -16,11 +17,11 @@ import secrets
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
 
 from pydantic import BaseModel
 
-from lever.protocol import Event, event_from_json, event_to_json
+from lever.protocol import Event, SessionEnded, event_from_json, event_to_json
+from lever.store.rollout_caps import RESERVE_BYTES, cap_line, room_for, stored_event_text
 
 
 def new_session_id() -> str:
@@ -34,7 +35,12 @@ def session_dir(home: Path, when: float | None = None) -> Path:
 
 
 class RolloutWriter:
-    """Appends events to the rollout file; each line is flushed so a crash loses nothing."""
+    """Appends events to the rollout file; each line is flushed so a crash loses nothing.
+
+    A line is written whole or not at all: with no room on the disk (checked before writing,
+    or a failed write, which is undone), `full` says why and only the end record is still
+    written, into the space kept back for it (`lever.store.rollout_caps`).
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -42,7 +48,9 @@ class RolloutWriter:
         _drop_torn_tail(path)
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
         os.fchmod(fd, 0o600)  # a rollout written by an older lever may be world-readable
-        self._file: IO[str] | None = os.fdopen(fd, "a", encoding="utf-8")
+        self._fd: int | None = fd
+        #: Why events are no longer recorded (the disk is full); None while all is well.
+        self.full: str | None = None
 
     @classmethod
     def create(cls, home: Path, session_id: str) -> RolloutWriter:
@@ -53,17 +61,40 @@ class RolloutWriter:
         return self.path.with_name(self.path.stem.removeprefix("rollout-"))
 
     def append(self, event: BaseModel) -> None:
-        if self._file is None:
+        if self._fd is None:
             raise ValueError(f"rollout {self.path} is closed")
-        self._file.write(event_to_json(event) + "\n")
-        self._file.flush()
+        ending = isinstance(event, SessionEnded)
+        if self.full is not None and not ending:
+            return
+        seq = int(getattr(event, "seq", 0))
+        data = (cap_line(event_to_json(event), seq, self.artifacts_dir) + "\n").encode()
+        why = room_for(self._fd, len(data), 0 if ending else RESERVE_BYTES)
+        if why is None:
+            why = self._write(self._fd, data)
+        if why is not None and self.full is None:
+            self.full = f"{why} ({self.path.parent}); the session stopped recording"
+
+    @staticmethod
+    def _write(fd: int, data: bytes) -> str | None:
+        start = os.lseek(fd, 0, os.SEEK_END)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+        except OSError as e:
+            # ENOSPC, EFBIG (RLIMIT_FSIZE), EDQUOT…: take the half line back so the file stays
+            # a sequence of whole events.
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, start)
+            return f"cannot write the rollout: {e.strerror or e}"
+        return None
 
     def close(self) -> None:
-        if self._file is not None:
-            self._file.flush()
-            os.fsync(self._file.fileno())
-            self._file.close()
-            self._file = None
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.fsync(self._fd)
+            os.close(self._fd)
+            self._fd = None
 
 
 def private_dir(path: Path) -> None:
@@ -113,12 +144,16 @@ def read_rollout(path: Path) -> Iterator[Event]:
         lines = f.read().split("\n")
     if lines[-1] == "":
         lines.pop()
+    artifacts = path.with_name(path.stem.removeprefix("rollout-"))
     good = 0
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
             event = event_from_json(line)
+            whole = stored_event_text(line, artifacts, event.seq)
+            if whole is not None:
+                event = _stored_or(event, whole)
         except ValueError as e:
             if number == len(lines):
                 return
@@ -128,6 +163,15 @@ def read_rollout(path: Path) -> Iterator[Event]:
             ) from None
         good += 1
         yield event
+
+
+def _stored_or(short: Event, text: str) -> Event:
+    """The whole event stored beside the rollout, if it is the one `short` was cut from."""
+    try:
+        whole = event_from_json(text)
+    except ValueError:
+        return short
+    return whole if (whole.seq, whole.type) == (short.seq, short.type) else short
 
 
 def find_rollout(home: Path, id_prefix: str) -> Path:

@@ -25,6 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lever.tools.command_limits import CommandLimits
 from lever.tools.process_output import MAX_BUFFER_BYTES, SPILL_AFTER_BYTES, OutputBuffer, OutputFile
 from lever.tools.truncate import StreamDecoder
 
@@ -68,6 +69,8 @@ class ProcessResult:
     stdin_open: bool = False
     #: The file holding all the process's output so far, once it outgrew `spill_after`.
     output_file: Path | None = None
+    #: Which resource limit the way it ended points at, for the model ("" when none).
+    limit_note: str = ""
 
 
 @dataclass(eq=False)
@@ -171,6 +174,7 @@ class ProcessManager:
         max_buffer_bytes: int = MAX_BUFFER_BYTES,
         max_processes: int = MAX_PROCESSES,
         spill_after: int = SPILL_AFTER_BYTES,
+        limits: CommandLimits | None = None,
     ) -> None:
         #: Time between SIGTERM and SIGKILL when stopping a process group.
         self.kill_grace_s = kill_grace_s
@@ -181,6 +185,8 @@ class ProcessManager:
         #: Processes kept at once (running, or finished with output not yet read).
         self.max_processes = max_processes
         self.spill_after = spill_after
+        #: The rlimits of every command (`lever.tools.command_limits`); None: lever's own.
+        self.limits = limits
         self._ids = itertools.count(1)
         #: Every process not yet fully reported, by object; backgrounded ones also by id.
         self._live: set[_Proc] = set()
@@ -316,6 +322,7 @@ class ProcessManager:
                 stdout=write_fd,
                 stderr=write_fd,
                 start_new_session=True,
+                preexec_fn=self.limits.preexec() if self.limits else None,
             )
         except (OSError, ValueError) as exc:  # ValueError: a NUL byte in an argument
             os.close(read_fd)
@@ -423,6 +430,8 @@ class ProcessManager:
             stdin_open=p.stdin_open and not finished,
             output_file=p.spill.spilled,
         )
+        if finished and self.limits is not None:
+            result.limit_note = self.limits.note(p.exit_code, output)
         if finished:
             self._forget(p)
         return result

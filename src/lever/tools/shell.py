@@ -359,7 +359,8 @@ def _header(result: ProcessResult, *, polled: bool) -> str:
             text += f" (killed by signal {-code})"
     if result.killed:
         prefix += "killed · "
-    return f"{prefix}{text} · {took}"
+    note = f"\n{result.limit_note}" if result.limit_note else ""
+    return f"{prefix}{text} · {took}{note}"
 
 
 def _seconds(ms: int) -> str:

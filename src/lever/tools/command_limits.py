@@ -1,0 +1,131 @@
+"""Per-command resource limits (rlimits): processes, address space, size of one file.
+
+Set in the command's process before it starts (inherited by everything it runs, the sandbox's
+launcher included), so a fork bomb, a runaway allocation or a file growing without end fails
+inside the command instead of taking the machine. The defaults are far above what builds and
+test suites use; `[command_limits]` in config.toml changes them, 0 lifts one.
+
+When a command ends in a way one of them explains (SIGXFSZ or "File too large", "Cannot
+allocate memory", "fork: Resource temporarily unavailable"), `note` says which limit it was,
+for the model.
+
+RLIMIT_NPROC counts every process of the user, not only the command's, and does not bind root.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import resource
+import signal
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+GIB = 1024**3
+DEFAULT_MAX_PROCESSES = 4096
+DEFAULT_MAX_FILE_BYTES = 16 * GIB
+#: Address space: at least 16 GiB (runtimes reserve far more than they use: V8's cage, the
+#: JVM's heap), or the machine's memory when it has more.
+MIN_ADDRESS_SPACE = 16 * GIB
+
+_TOO_BIG = re.compile(r"File size limit exceeded|File too large")
+_NO_MEMORY = re.compile(
+    r"Cannot allocate memory|MemoryError|std::bad_alloc|out of memory|"
+    r"memory allocation of \d+ bytes failed|mmap\(\) failed",
+    re.IGNORECASE,
+)
+_NO_FORK = re.compile(
+    r"fork: (retry: )?Resource temporarily unavailable|Cannot fork|can't fork|"
+    r"BlockingIOError: \[Errno 11\]",
+    re.IGNORECASE,
+)
+
+
+def _machine_memory() -> int:
+    with contextlib.suppress(ValueError, OSError, AttributeError):
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return 0
+
+
+def _size(value: int) -> str:
+    return f"{value / GIB:g} GiB" if value >= GIB else f"{value:,} bytes"
+
+
+@dataclass(frozen=True)
+class CommandLimits:
+    """Soft and hard rlimits of each command; None: left as lever's own."""
+
+    max_processes: int | None = DEFAULT_MAX_PROCESSES
+    max_address_space: int | None = None
+    max_file_bytes: int | None = DEFAULT_MAX_FILE_BYTES
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> CommandLimits:
+        table = config.get("command_limits") or {}
+
+        def pick(key: str, default: int) -> int | None:
+            value = table.get(key, default)
+            return None if value == 0 else int(value)
+
+        default_as = max(MIN_ADDRESS_SPACE, _machine_memory())
+        return cls(
+            max_processes=pick("max_processes", DEFAULT_MAX_PROCESSES),
+            max_address_space=pick("max_address_space", default_as),
+            max_file_bytes=pick("max_file_bytes", DEFAULT_MAX_FILE_BYTES),
+        )
+
+    def _pairs(self) -> list[tuple[int, int | None]]:
+        return [
+            (resource.RLIMIT_NPROC, self.max_processes),
+            (resource.RLIMIT_AS, self.max_address_space),
+            (resource.RLIMIT_FSIZE, self.max_file_bytes),
+        ]
+
+    def preexec(self) -> Callable[[], None] | None:
+        """What the child runs before exec: lower its rlimits (never raise them)."""
+        pairs = [(which, value) for which, value in self._pairs() if value is not None]
+        if not pairs:
+            return None
+
+        def apply() -> None:
+            for which, value in pairs:
+                _soft, hard = resource.getrlimit(which)
+                if hard != resource.RLIM_INFINITY:
+                    value = min(value, hard)
+                with contextlib.suppress(OSError, ValueError):
+                    resource.setrlimit(which, (value, value))
+            # lever ignores SIGXFSZ (Python does); the command gets the default: it dies at
+            # the file size limit instead of looping on EFBIG.
+            signal.signal(signal.SIGXFSZ, signal.SIG_DFL)
+
+        return apply
+
+    def note(self, exit_code: int | None, output: bytes) -> str:
+        """A line for the model when the way the command ended points at one of the limits."""
+        if exit_code is None:
+            return ""
+        tail = output[-8192:].decode("utf-8", "replace")
+        xfsz = int(signal.SIGXFSZ)
+        # A write past the limit kills with SIGXFSZ, or fails with EFBIG where a launcher left
+        # the signal ignored; a script may go on after either and end with 0.
+        if self.max_file_bytes and (exit_code in (-xfsz, 128 + xfsz) or _TOO_BIG.search(tail)):
+            return (
+                f"[lever: the command hit the file size limit ({_size(self.max_file_bytes)} "
+                "per file, command_limits.max_file_bytes): a file it wrote was cut there]"
+            )
+        if exit_code == 0:
+            return ""
+        if self.max_address_space and _NO_MEMORY.search(tail):
+            return (
+                f"[lever: memory ran out, probably at the address-space limit "
+                f"({_size(self.max_address_space)} per process, "
+                "command_limits.max_address_space)]"
+            )
+        if self.max_processes and _NO_FORK.search(tail):
+            return (
+                f"[lever: starting a process failed, probably at the process limit "
+                f"({self.max_processes:,} processes, command_limits.max_processes)]"
+            )
+        return ""

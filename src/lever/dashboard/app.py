@@ -156,3 +156,15 @@ def _api_routes(app: FastAPI, home: Path, runner: TaskRunner) -> None:
         if session_id not in runner.tasks:
             raise HTTPException(404, "no task with this id is running from this server")
         return {"interrupted": runner.interrupt(session_id)}
+
+    @app.post("/api/tasks/{session_id}/approval")
+    async def api_approval(session_id: str, request: Request) -> JSONResponse:
+        """The person's answer to an open approval request: `{call_id, decision}` with
+        decision approve_once, approve_session, deny or deny_and_stop."""
+        try:
+            body = dict(await request.json())
+            runner.answer(session_id, str(body["call_id"]), str(body["decision"]))
+        except (ValueError, TypeError, KeyError) as exc:
+            message = str(exc) if isinstance(exc, TaskError) else "expected {call_id, decision}"
+            return JSONResponse({"error": message}, status_code=400)
+        return JSONResponse({"answered": True})

@@ -99,6 +99,7 @@ async def test_the_login_redirect_stays_on_this_server(app, gate) -> None:
 
 STATE_CHANGING = [
     ("POST", f"/api/tasks/{SESSION_ID}/interrupt"),
+    ("POST", f"/api/tasks/{SESSION_ID}/approval"),
     ("POST", "/api/tasks"),
 ]
 

@@ -11,14 +11,15 @@ import asyncio
 import html
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, StreamingResponse
 
-from lever.dashboard import sessions
+from lever.dashboard import sessions, views
+from lever.dashboard.fleets import FleetRunner
 from lever.dashboard.security import Gate, GateMiddleware
 from lever.dashboard.stream import SESSION_ID, follow
 from lever.dashboard.tasks import TaskError, TaskRequest, TaskRunner
@@ -37,17 +38,25 @@ def create_app(
     """The app wrapped in its gate. `static_dir` is replaceable for tests only; `stopping()`
     says the server is shutting down (event streams then end instead of holding it up)."""
     runner = TaskRunner(home)
+    fleet_runner = FleetRunner(home)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
-        await runner.shutdown()
+        await asyncio.gather(runner.shutdown(), fleet_runner.shutdown())
 
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     app.state.runner = runner
+    app.state.fleet_runner = fleet_runner
     _page_routes(app, gate, static_dir)
     app.state.stopping = stopping
     _api_routes(app, home, runner)
+
+    def page(view: str, subject: str) -> HTMLResponse:
+        return _page(static_dir, gate, view, subject)
+
+    views.fleet_routes(app, home, fleet_runner, page)
+    views.eval_routes(app, home, page)
     return GateMiddleware(app, gate)
 
 
@@ -141,7 +150,9 @@ def _api_routes(app: FastAPI, home: Path, runner: TaskRunner) -> None:
     async def api_new_task(request: Request) -> JSONResponse:
         try:
             body = await request.json()
-            task_request = TaskRequest(**{k: str(v) for k, v in dict(body).items()})
+            # The page's form sends the fleet's fields too (attempts 1, verify empty).
+            known = {f.name for f in fields(TaskRequest)}
+            task_request = TaskRequest(**{k: str(v) for k, v in dict(body).items() if k in known})
         except (ValueError, TypeError) as exc:
             raise HTTPException(400, "expected a JSON object with prompt, cwd, model…") from exc
         try:

@@ -164,12 +164,21 @@ function newTaskForm() {
       ...["workspace-write", "read-only", "danger-full-access"].map((s) => el("option", { value: s, text: s })))),
     field("approval", el("select", { name: "approval", id: "task-approval" },
       ...["on-request", "untrusted", "on-failure", "never"].map((s) => el("option", { value: s, text: s })))),
+    field("attempts", el("input", { name: "attempts", id: "task-attempts", type: "number", min: 1, max: 16, value: 1, size: 3 })),
+    field("verify (fleet)", el("input", { name: "verify", id: "task-verify", size: 18, placeholder: "e.g. pytest -q" })),
     el("button", { class: "primary", type: "submit", id: "task-start", text: "Start" }), error);
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     error.textContent = "";
     const body = Object.fromEntries(new FormData(form).entries());
+    // More than one attempt, or a verify command: a fleet (each attempt in its own worktree).
+    const fleet = Number(body.attempts) > 1 || body.verify.trim() !== "";
     try {
+      if (fleet) {
+        const started = await api("/api/fleets", { method: "POST", body: JSON.stringify(body) });
+        location.href = "/f/" + encodeURIComponent(started.run);
+        return;
+      }
       const task = await api("/api/tasks", { method: "POST", body: JSON.stringify(body) });
       location.href = "/s/" + encodeURIComponent(task.session_id);
     } catch (err) {
@@ -407,4 +416,5 @@ document.addEventListener("keydown", (e) => {
 });
 document.getElementById("help-button").addEventListener("click", () => document.getElementById("help").showModal());
 
-if (VIEW === "session") sessionView(); else sessionsView();
+const VIEWS = { session: sessionView, fleets: fleetsView, fleet: fleetView, evals: evalsView, eval: evalView, compare: compareView };
+(VIEWS[VIEW] || sessionsView)();

@@ -230,11 +230,15 @@ def test_chromium_is_the_debian_one() -> None:
     assert shutil.which("chromium") == str(CHROMIUM)
 
 
-def start_task(page: Any, dashboard: str, repo: Path, base_url: str, prompt: str) -> None:
+def start_task(
+    page: Any, dashboard: str, repo: Path, base_url: str, prompt: str, approval: str = ""
+) -> None:
     page.goto(dashboard)
     page.keyboard.press("n")  # the shortcut focuses the prompt
     page.keyboard.type(prompt)
     page.select_option("#task-cwd", str(repo))
+    if approval:
+        page.select_option("#task-approval", approval)
     page.fill("#task-model", "fake-model")
     page.fill("#task-base-url", base_url)
     page.click("#task-start")
@@ -261,4 +265,32 @@ def test_interrupt_from_the_page(dashboard, repo, browser_page, tmp_path) -> Non
         page.get_by_text("session ended").wait_for(timeout=10000)
         assert not page.locator("#interrupt").is_visible()
         page.screenshot(path=str(tmp_path / "interrupted.png"), full_page=True)
+    assert problems == []
+
+
+def test_approve_and_deny_from_the_page(dashboard, repo, browser_page, tmp_path) -> None:
+    page, problems = browser_page
+    touch = [
+        {"name": "shell", "arguments": {"command": f"touch {name}.txt"}}
+        for name in ("approved", "denied")
+    ]
+    script = [
+        {"text": "First.", "tool_calls": [touch[0]]},
+        {"text": "Second.", "tool_calls": [touch[1]]},
+        {"text": "Finished touching."},
+    ]
+    with FakeModelServer(script) as server:
+        start_task(page, dashboard, repo, server.base_url, "touch two files", "untrusted")
+        box = page.locator("#approval")
+        box.wait_for(timeout=20000)
+        assert "touch approved.txt" in box.inner_text()
+        page.screenshot(path=str(tmp_path / "approval.png"), full_page=True)
+        page.keyboard.press("y")
+        page.get_by_text("approval: approve_once by person").wait_for(timeout=15000)
+        page.locator("#approval", has_text="touch denied.txt").wait_for(timeout=20000)
+        page.keyboard.press("n")
+        page.get_by_text("approval: deny by person").wait_for(timeout=15000)
+        page.get_by_text("Finished touching.").wait_for(timeout=20000)
+        assert not box.is_visible()
+    assert (repo / "approved.txt").exists() and not (repo / "denied.txt").exists()
     assert problems == []

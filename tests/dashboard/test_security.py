@@ -18,6 +18,9 @@ from .conftest import PORT, SESSION_ID, make_client, raw_request
 
 # Every method of every route the app has: a route added later is covered without a test edit.
 KNOWN = {"/", "/s/{session_id}", "/static/{name:path}", "/api/sessions", "/api/tasks"}
+KNOWN |= {"/fleets", "/f/{run_id}", "/api/fleets/{run_id}/apply", "/evals", "/e/{name}"}
+KNOWN |= {"/api/evals/{name}/html", "/api/evals/compare"}
+RUN_ID = "20261201-120000-abcd"
 
 
 def all_routes(app: Any) -> list[tuple[str, str]]:
@@ -25,6 +28,7 @@ def all_routes(app: Any) -> list[tuple[str, str]]:
     for route in app.app.routes:
         assert isinstance(route, Route), f"unexpected route type {route!r}"
         path = route.path.replace("{session_id}", SESSION_ID).replace("{name:path}", "app.js")
+        path = path.replace("{run_id}", RUN_ID).replace("{name}", "report.json")
         assert "{" not in path, f"fill in the parameter of {route.path} in this test"
         routes += [(method, path) for method in sorted(route.methods or ()) if method != "HEAD"]
     return routes
@@ -99,7 +103,10 @@ async def test_the_login_redirect_stays_on_this_server(app, gate) -> None:
 
 STATE_CHANGING = [
     ("POST", f"/api/tasks/{SESSION_ID}/interrupt"),
+    ("POST", f"/api/tasks/{SESSION_ID}/approval"),
     ("POST", "/api/tasks"),
+    ("POST", "/api/fleets"),
+    ("POST", f"/api/fleets/{RUN_ID}/apply"),
 ]
 
 

@@ -11,14 +11,15 @@ import asyncio
 import html
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, StreamingResponse
 
-from lever.dashboard import sessions
+from lever.dashboard import sessions, views
+from lever.dashboard.fleets import FleetRunner
 from lever.dashboard.security import Gate, GateMiddleware
 from lever.dashboard.stream import SESSION_ID, follow
 from lever.dashboard.tasks import TaskError, TaskRequest, TaskRunner
@@ -37,17 +38,25 @@ def create_app(
     """The app wrapped in its gate. `static_dir` is replaceable for tests only; `stopping()`
     says the server is shutting down (event streams then end instead of holding it up)."""
     runner = TaskRunner(home)
+    fleet_runner = FleetRunner(home)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
-        await runner.shutdown()
+        await asyncio.gather(runner.shutdown(), fleet_runner.shutdown())
 
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     app.state.runner = runner
+    app.state.fleet_runner = fleet_runner
     _page_routes(app, gate, static_dir)
     app.state.stopping = stopping
     _api_routes(app, home, runner)
+
+    def page(view: str, subject: str) -> HTMLResponse:
+        return _page(static_dir, gate, view, subject)
+
+    views.fleet_routes(app, home, fleet_runner, page)
+    views.eval_routes(app, home, page)
     return GateMiddleware(app, gate)
 
 
@@ -141,7 +150,9 @@ def _api_routes(app: FastAPI, home: Path, runner: TaskRunner) -> None:
     async def api_new_task(request: Request) -> JSONResponse:
         try:
             body = await request.json()
-            task_request = TaskRequest(**{k: str(v) for k, v in dict(body).items()})
+            # The page's form sends the fleet's fields too (attempts 1, verify empty).
+            known = {f.name for f in fields(TaskRequest)}
+            task_request = TaskRequest(**{k: str(v) for k, v in dict(body).items() if k in known})
         except (ValueError, TypeError) as exc:
             raise HTTPException(400, "expected a JSON object with prompt, cwd, model…") from exc
         try:
@@ -156,3 +167,15 @@ def _api_routes(app: FastAPI, home: Path, runner: TaskRunner) -> None:
         if session_id not in runner.tasks:
             raise HTTPException(404, "no task with this id is running from this server")
         return {"interrupted": runner.interrupt(session_id)}
+
+    @app.post("/api/tasks/{session_id}/approval")
+    async def api_approval(session_id: str, request: Request) -> JSONResponse:
+        """The person's answer to an open approval request: `{call_id, decision}` with
+        decision approve_once, approve_session, deny or deny_and_stop."""
+        try:
+            body = dict(await request.json())
+            runner.answer(session_id, str(body["call_id"]), str(body["decision"]))
+        except (ValueError, TypeError, KeyError) as exc:
+            message = str(exc) if isinstance(exc, TaskError) else "expected {call_id, decision}"
+            return JSONResponse({"error": message}, status_code=400)
+        return JSONResponse({"answered": True})

@@ -1,34 +1,42 @@
-"""New tasks from the page: each is a `lever exec --json` subprocess owned by the server.
+"""New tasks from the page: sessions run inside the server through the one front-end flow.
 
-A subprocess (not a thread in the server) because it is the same front-end flow as `lever exec`,
-it survives the browser closing, and SIGINT interrupts it exactly as Ctrl-C would. The page
-watches it like any other session: through its rollout. Approvals from the page are not in this
-slice, so tasks run with `--ask-for-approval never`.
+`lever.frontend` opens each session exactly as `lever exec`, the TUI and the app-server do
+(configuration, model, sandbox, approval policy, limits, rollout), and drives its turn in the
+server's event loop — the same way the app-server and fleets run several sessions in one
+process. The task belongs to the server, not to the page: closing the browser changes nothing.
+When the approval policy asks, the turn waits for the page's answer (`answer()`); the page sees
+the request as the `approval_requested` event in the rollout it streams, and asks `/api/tasks`
+which requests are still open. Interrupt is the session's own (`Session.interrupt`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
-import os
 import re
-import signal
 import sys
 import time
-from collections import deque
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lever import frontend
+from lever.agent.session import Session
+from lever.config.providers import ConfigError
+from lever.protocol import ApprovalRequested, ErrorEvent, TurnFinished
+from lever.sandbox.approval import DECISIONS, Decide, Decision
+from lever.store.rollout import new_session_id, session_dir
+
 SANDBOXES = ("read-only", "workspace-write", "danger-full-access")
+#: A person is watching the page, so by default the model may ask (as in the app-server).
+APPROVALS = ("on-request", "untrusted", "on-failure", "never")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,127}$")
 _URL = re.compile(r"^https?://[^\s]{1,500}$")
-START_TIMEOUT = 60.0
 
 
 class TaskError(ValueError):
-    """A task that cannot start; the message is shown to the person."""
+    """A task that cannot start (or an answer that cannot be given); shown to the person."""
 
 
 @dataclass
@@ -39,6 +47,7 @@ class TaskRequest:
     provider: str = ""
     base_url: str = ""
     sandbox: str = "workspace-write"
+    approval: str = "on-request"
 
     def check(self, projects: set[str]) -> None:
         if not self.prompt.strip():
@@ -47,42 +56,58 @@ class TaskRequest:
             raise TaskError("choose the folder from the known projects")
         if self.sandbox not in SANDBOXES:
             raise TaskError(f"sandbox must be one of {', '.join(SANDBOXES)}")
+        if self.approval not in APPROVALS:
+            raise TaskError(f"approval must be one of {', '.join(APPROVALS)}")
         for label, value in (("model", self.model), ("provider", self.provider)):
             if value and not _NAME.match(value):  # never an option in disguise (`--foo`)
                 raise TaskError(f"{label} {value!r} is not a valid name")
         if self.base_url and not _URL.match(self.base_url):
             raise TaskError("base URL must start with http:// or https://")
 
-    def argv(self) -> list[str]:
-        argv = [sys.executable, "-m", "lever.cli.main", "exec", "--json"]
-        argv += ["--sandbox", self.sandbox, "--ask-for-approval", "never", "-C", self.cwd]
-        for flag, value in (
-            ("--model", self.model),
-            ("--provider", self.provider),
-            ("--base-url", self.base_url),
-        ):
-            if value:
-                argv += [flag, value]
-        return [*argv, "-"]  # the prompt goes on stdin: no way for it to become a flag
+    def frontend_request(self, session_id: str) -> frontend.Request:
+        return frontend.Request(
+            cwd=Path(self.cwd),
+            provider=self.provider or None,
+            model=self.model or None,
+            base_url=self.base_url or None,
+            sandbox=self.sandbox,
+            approval=self.approval,
+            session_id=session_id,
+        )
 
 
 @dataclass
 class Task:
     session_id: str
-    process: asyncio.subprocess.Process
+    session: Session | None = None
     started: float = field(default_factory=time.time)
-    stderr: deque[str] = field(default_factory=lambda: deque(maxlen=20))
-    pumps: list[asyncio.Task[None]] = field(default_factory=list)
+    turn: asyncio.Task[None] | None = None
+    #: Open approval requests by call id: what was asked and where the answer goes.
+    pending: dict[str, tuple[ApprovalRequested, asyncio.Future[Decision]]] = field(
+        default_factory=dict
+    )
+    reason: str | None = None
+    #: An interrupt that came before the turn began (see `TaskRunner._run`).
+    interrupted: bool = False
+
+    @property
+    def running(self) -> bool:
+        return self.turn is not None and not self.turn.done()
 
     def to_dict(self) -> dict[str, Any]:
-        code = self.process.returncode
         return {
             "session_id": self.session_id,
-            "pid": self.process.pid,
             "started": self.started,
-            "running": code is None,
-            "exit_code": code,
+            "running": self.running,
+            "reason": self.reason,
+            "pending": [
+                {"call_id": call_id, **request.model_dump(include=_SHOWN)}
+                for call_id, (request, _) in self.pending.items()
+            ],
         }
+
+
+_SHOWN = {"kind", "command", "paths", "cwd", "reason", "justification", "seq"}
 
 
 class TaskRunner:
@@ -92,79 +117,93 @@ class TaskRunner:
         self.home = home
         self.tasks: dict[str, Task] = {}
 
+    def _decider(self, task: Task) -> Decide:
+        async def decide(request: ApprovalRequested) -> Decision:
+            future: asyncio.Future[Decision] = asyncio.get_running_loop().create_future()
+            task.pending[request.call_id] = (request, future)
+            try:
+                return await future
+            finally:
+                task.pending.pop(request.call_id, None)
+
+        return decide
+
     async def start(self, request: TaskRequest) -> Task:
-        process = await asyncio.create_subprocess_exec(
-            *request.argv(),
-            cwd=request.cwd,
-            # The sessions this server shows: the task's rollout must land in the same home.
-            env={**os.environ, "LEVER_HOME": str(self.home)},
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            start_new_session=True,  # a Ctrl-C on the server's terminal is not the task's
-        )
-        assert process.stdin and process.stdout and process.stderr
-        process.stdin.write(request.prompt.encode())
-        await process.stdin.drain()
-        process.stdin.close()
+        """Open the session (in a worker thread: building one starts its MCP servers), begin
+        it, and run its turn in the background."""
+        task = Task(new_session_id())
+        wanted = request.frontend_request(task.session_id)
+
+        def build() -> frontend.Opened:
+            plan = frontend.prepare(wanted)
+            # The sessions this server shows: the rollout lands in the server's home.
+            plan.rollout_path = session_dir(self.home) / f"rollout-{task.session_id}.jsonl"
+            return frontend.build(plan, self._decider(task))
+
         try:
-            session_id = await asyncio.wait_for(_first_session(process), START_TIMEOUT)
-        except (TimeoutError, TaskError):
-            session_id = None
-        if session_id is None:
-            with contextlib.suppress(ProcessLookupError):
-                process.kill()
-            err = (await process.stderr.read()).decode(errors="replace").strip()
-            await process.wait()
-            lines = err.splitlines()[:12]  # the start of lever's message says what went wrong
-            raise TaskError("\n".join(lines) if lines else "lever exec did not start")
-        task = Task(session_id, process)
-        task.pumps = [
-            asyncio.create_task(_drain(process.stdout, None)),
-            asyncio.create_task(_drain(process.stderr, task.stderr)),
-        ]
-        self.tasks[session_id] = task
+            opened = await asyncio.to_thread(build)
+        except (ConfigError, OSError, ValueError) as exc:
+            raise TaskError(str(exc).strip() or type(exc).__name__) from exc
+        task.session = opened.session
+        opened.begin()
+        self.tasks[task.session_id] = task
+        task.turn = asyncio.create_task(self._run(task, request.prompt))
         return task
 
-    def interrupt(self, session_id: str) -> bool:
-        """SIGINT, as Ctrl-C in a terminal: the turn ends as "interrupted"."""
+    async def _run(self, task: Task, prompt: str) -> None:
+        session = task.session
+        assert session is not None
+        if task.interrupted:  # interrupted before the turn could begin
+            session.emit(TurnFinished(reason="interrupted", detail="interrupted by the user"))
+            task.reason = "interrupted"
+            await frontend.close(session, "interrupted")
+            return
+        try:
+            finished = await frontend.drive(session, [prompt])
+            task.reason = finished.reason
+        except Exception as exc:  # a bug must not kill the server: the turn ends as an error
+            traceback.print_exc(file=sys.stderr)
+            session.emit(ErrorEvent(message=f"internal error: {exc}", kind="internal"))
+            task.reason = "error"
+
+    def answer(self, session_id: str, call_id: str, decision: str) -> None:
         task = self.tasks.get(session_id)
-        if task is None or task.process.returncode is not None:
+        if task is None:
+            raise TaskError("no task with this id runs in this server")
+        if decision not in DECISIONS:
+            raise TaskError(f"decision must be one of {', '.join(DECISIONS)}")
+        waiting = task.pending.get(call_id)
+        if waiting is None or waiting[1].done():
+            raise TaskError(f"no approval is waiting for call {call_id!r}")
+        waiting[1].set_result(decision)  # type: ignore[arg-type]
+
+    def interrupt(self, session_id: str) -> bool:
+        """As Ctrl-C in a terminal: the turn ends as "interrupted" (a waiting approval too)."""
+        task = self.tasks.get(session_id)
+        if task is None or not task.running or task.session is None:
             return False
-        with contextlib.suppress(ProcessLookupError):
-            task.process.send_signal(signal.SIGINT)
+        task.interrupted = True
+        task.session.interrupt()
         return True
 
+    async def wait(self, session_id: str, timeout: float) -> str | None:
+        """Until the task's turn has ended and its session closed; how it ended."""
+        task = self.tasks[session_id]
+        if task.turn is not None:
+            await asyncio.wait_for(asyncio.shield(task.turn), timeout)
+        return task.reason
+
     async def shutdown(self, grace: float = 5.0) -> None:
-        """The server stops: interrupt what still runs, then kill what does not end."""
+        """The server stops: interrupt what still runs, then cancel what does not end (the
+        session is closed either way, which kills its commands)."""
         for session_id in list(self.tasks):
             self.interrupt(session_id)
         for task in self.tasks.values():
+            if task.turn is None:
+                continue
             try:
-                await asyncio.wait_for(task.process.wait(), grace)
+                await asyncio.wait_for(asyncio.shield(task.turn), grace)
             except TimeoutError:
-                with contextlib.suppress(ProcessLookupError):
-                    task.process.kill()
-                await task.process.wait()
-            for pump in task.pumps:
-                pump.cancel()
-
-
-async def _first_session(process: asyncio.subprocess.Process) -> str | None:
-    """The session id from the first event `lever exec --json` prints (session_started)."""
-    assert process.stdout is not None
-    while line := await process.stdout.readline():
-        try:
-            event = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(event, dict) and event.get("type") == "session_started":
-            return str(event.get("session_id") or "") or None
-    return None
-
-
-async def _drain(stream: asyncio.StreamReader, keep: deque[str] | None) -> None:
-    """Read a pipe to its end so the child never blocks on a full pipe."""
-    while line := await stream.readline():
-        if keep is not None:
-            keep.append(line.decode(errors="replace").rstrip())
+                task.turn.cancel()
+                with contextlib.suppress(BaseException):
+                    await task.turn

@@ -162,12 +162,23 @@ function newTaskForm() {
     field("base URL", el("input", { name: "base_url", id: "task-base-url", size: 22, placeholder: "optional" })),
     field("sandbox", el("select", { name: "sandbox", id: "task-sandbox" },
       ...["workspace-write", "read-only", "danger-full-access"].map((s) => el("option", { value: s, text: s })))),
+    field("approval", el("select", { name: "approval", id: "task-approval" },
+      ...["on-request", "untrusted", "on-failure", "never"].map((s) => el("option", { value: s, text: s })))),
+    field("attempts", el("input", { name: "attempts", id: "task-attempts", type: "number", min: 1, max: 16, value: 1, size: 3 })),
+    field("verify (fleet)", el("input", { name: "verify", id: "task-verify", size: 18, placeholder: "e.g. pytest -q" })),
     el("button", { class: "primary", type: "submit", id: "task-start", text: "Start" }), error);
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     error.textContent = "";
     const body = Object.fromEntries(new FormData(form).entries());
+    // More than one attempt, or a verify command: a fleet (each attempt in its own worktree).
+    const fleet = Number(body.attempts) > 1 || body.verify.trim() !== "";
     try {
+      if (fleet) {
+        const started = await api("/api/fleets", { method: "POST", body: JSON.stringify(body) });
+        location.href = "/f/" + encodeURIComponent(started.run);
+        return;
+      }
       const task = await api("/api/tasks", { method: "POST", body: JSON.stringify(body) });
       location.href = "/s/" + encodeURIComponent(task.session_id);
     } catch (err) {
@@ -191,10 +202,8 @@ function sessionView() {
     el("button", { class: "danger", id: "interrupt", hidden: true, text: "Interrupt ( i )", onclick: interrupt }),
     el("span", { class: "live", id: "live", text: "connecting…" }));
   main.append(el("div", { class: "layout" }, transcript, side));
-  api("/api/tasks").then((tasks) => {
-    const mine = tasks.find((t) => t.session_id === SESSION && t.running);
-    document.getElementById("interrupt").hidden = !mine;
-  });
+  main.prepend(el("div", { class: "approval", id: "approval", hidden: true, role: "alertdialog", "aria-label": "approval" }));
+  refreshTask();
   const source = new EventSource("/api/sessions/" + encodeURIComponent(SESSION) + "/events");
   source.addEventListener("lever", (message) => {
     const event = JSON.parse(message.data);
@@ -205,6 +214,50 @@ function sessionView() {
   });
   source.addEventListener("open", () => { document.getElementById("live").textContent = "● live"; });
   source.addEventListener("error", () => { document.getElementById("live").textContent = "reconnecting…"; });
+}
+
+// ---- the task this server runs for this session: interrupt and approvals ----
+
+async function refreshTask() {
+  const tasks = await api("/api/tasks");
+  const mine = tasks.find((t) => t.session_id === SESSION);
+  document.getElementById("interrupt").hidden = !(mine && mine.running);
+  showApproval(mine && mine.running ? mine.pending[0] : null);
+}
+
+function showApproval(pending) {
+  const box = document.getElementById("approval");
+  if (!pending) { box.hidden = true; box.replaceChildren(); delete box.dataset.call; return; }
+  if (box.dataset.call === pending.call_id) return;
+  box.dataset.call = pending.call_id;
+  const what = pending.command ? "$ " + pending.command.join(" ") : (pending.paths || []).join(", ");
+  const answer = (decision) => el("button", {
+    type: "button", class: decision === "deny" ? "danger" : "primary", "data-decision": decision,
+    onclick: () => decide(decision),
+  }, { approve_once: "Approve ( y )", approve_session: "For this session ( a )", deny: "Deny ( n )" }[decision]);
+  box.replaceChildren(
+    el("h3", { text: "lever asks (" + pending.kind + ")" }),
+    el("pre", { class: "output", text: what }),
+    pending.reason ? el("div", { class: "meta", text: pending.reason }) : null,
+    pending.justification ? el("div", { class: "meta", text: "model: " + pending.justification }) : null,
+    el("div", { class: "buttons" }, answer("approve_once"), answer("approve_session"), answer("deny")),
+    el("div", { class: "error", role: "alert" }));
+  box.hidden = false;
+  box.scrollIntoView({ block: "nearest" });
+}
+
+async function decide(decision) {
+  const box = document.getElementById("approval");
+  if (box.hidden || !box.dataset.call) return;
+  box.querySelectorAll("button").forEach((b) => { b.disabled = true; });
+  try {
+    await api("/api/tasks/" + encodeURIComponent(SESSION) + "/approval",
+      { method: "POST", body: JSON.stringify({ call_id: box.dataset.call, decision }) });
+    showApproval(null);
+  } catch (err) {
+    box.querySelector(".error").textContent = err.message;
+  }
+  refreshTask();
 }
 
 async function interrupt() {
@@ -302,13 +355,17 @@ function eventNode(event) {
     case "token_usage": renderTokens(event); return null;
     case "plan_updated": return renderPlan(event);
     case "approval_requested":
+      refreshTask();
       return el("div", { class: "cell note", text: "approval asked (" + event.kind + "): " + (event.command || event.paths || []).join(" ") + (event.reason ? " — " + event.reason : "") });
-    case "approval_decided": return el("div", { class: "cell note", text: "approval: " + event.decision + " by " + event.by });
+    case "approval_decided":
+      if (document.getElementById("approval").dataset.call === event.call_id) showApproval(null);
+      return el("div", { class: "cell note", text: "approval: " + event.decision + " by " + event.by });
     case "compaction": return el("details", { class: "cell note" }, el("summary", { text: "context compacted" }), markdown(event.summary));
     case "error": return el("div", { class: "cell err", text: (event.retrying ? "retrying: " : "error: ") + event.message });
     case "turn_finished": return el("div", { class: "cell turn", text: "turn finished: " + event.reason + (event.detail ? " — " + event.detail : "") });
     case "session_ended":
       document.getElementById("interrupt").hidden = true;
+      showApproval(null);
       return el("div", { class: "cell turn", text: "session ended: " + event.reason });
     default: return null;
   }
@@ -340,6 +397,9 @@ document.addEventListener("keydown", (e) => {
   const typing = /^(INPUT|TEXTAREA|SELECT)$/.test(e.target.tagName);
   if (e.key === "Escape" && typing) { e.target.blur(); return; }
   if (typing || e.ctrlKey || e.metaKey || e.altKey) return;
+  const asking = !document.getElementById("approval")?.hidden && VIEW === "session";
+  const answers = { y: "approve_once", a: "approve_session", n: "deny" };
+  if (asking && answers[e.key]) { e.preventDefault(); decide(answers[e.key]); return; }
   const selected = document.querySelector("#sessions li.selected");
   const actions = {
     "?": () => document.getElementById("help").showModal(),
@@ -356,4 +416,5 @@ document.addEventListener("keydown", (e) => {
 });
 document.getElementById("help-button").addEventListener("click", () => document.getElementById("help").showModal());
 
-if (VIEW === "session") sessionView(); else sessionsView();
+const VIEWS = { session: sessionView, fleets: fleetsView, fleet: fleetView, evals: evalsView, eval: evalView, compare: compareView };
+(VIEWS[VIEW] || sessionsView)();

@@ -1,0 +1,135 @@
+"""Fleets from the dashboard: started from the API as `lever fleet run`, watched in the grid,
+the chosen attempt's diff shown and applied with the rules of `lever fleet apply`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lever.testing.fake_model import FakeModelServer
+
+from .builders import COMMANDS, VERIFY, attempt_responder, git, make_repo
+from .conftest import make_client
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    kept = ("LEVER_HOME", "LEVER_SANDBOX")  # CI forces the Landlock mechanism with the latter
+    for name in list(os.environ):
+        if name.endswith("_API_KEY") or (name.startswith(("GIT_", "LEVER_")) and name not in kept):
+            monkeypatch.delenv(name)
+    yield
+
+
+@pytest.fixture
+def repo(project: Path) -> Path:
+    return make_repo(project)  # the recorded session's folder: a known project
+
+
+@pytest.fixture
+async def client(app: Any, gate: Any) -> AsyncIterator[Any]:
+    headers = {"Authorization": f"Bearer {gate.token}", "X-Lever-CSRF": gate.csrf}
+    async with make_client(app, headers=headers) as c:
+        yield c
+    await app.app.state.fleet_runner.shutdown(grace=10)
+
+
+async def finished(client: Any, run: str, timeout: float = 120) -> dict[str, Any]:
+    for _ in range(int(timeout * 4)):
+        data: dict[str, Any] = (await client.get(f"/api/fleets/{run}")).json()
+        if data["status"] != "running":
+            return data
+        await asyncio.sleep(0.25)
+    raise AssertionError(f"fleet {run} did not finish")
+
+
+async def start_fleet(client: Any, repo: Path, server: Any) -> str:
+    body = {
+        "prompt": "make the winner file",
+        "cwd": str(repo),
+        "attempts": 2,
+        "verify": VERIFY,
+        "provider": "openai-chat",
+        "model": "fake-model",
+        "base_url": server.base_url,
+    }
+    response = await client.post("/api/fleets", json=body)
+    assert response.status_code == 200, response.text
+    return str(response.json()["run"])
+
+
+async def test_a_fleet_started_from_the_api_is_graded_shown_and_applied(client, repo, home) -> None:
+    with FakeModelServer(responder=attempt_responder(COMMANDS)) as server:
+        run = await start_fleet(client, repo, server)
+        listed = (await client.get("/api/fleets")).json()
+        assert listed[0]["run"] == run and listed[0]["k"] == 2
+        data = await finished(client, run)
+    assert data["status"] == "finished", data
+    (task,) = data["tasks"]
+    assert task["verify"] == VERIFY and task["chosen"] == 2
+    cells = {cell["attempt"]: cell for cell in task["attempts"]}
+    assert cells[1]["status"] == "failed" and cells[2]["status"] == "passed"
+    assert cells[2]["tokens"] > 0 and cells[2]["seconds"] > 0 and cells[2]["has_diff"]
+    diff = await client.get(f"/api/fleets/{run}/diff", params={"task": task["id"], "attempt": 2})
+    assert diff.status_code == 200 and "+winner" in diff.text
+    assert not (repo / "out" / "winner.txt").exists()
+    applied = await client.post(f"/api/fleets/{run}/apply", json={})
+    assert applied.status_code == 200, applied.text
+    assert "applied" in applied.json()["applied"][0]
+    assert (repo / "out" / "winner.txt").read_text() == "winner\n"
+    assert not (repo / "out" / "loser.txt").exists()
+    # Applying again conflicts with the tree as it now is: refused, nothing written (409).
+    again = await client.post(f"/api/fleets/{run}/apply", json={"task": task["id"]})
+    assert again.status_code == 409 and "does not apply cleanly" in again.json()["error"]
+
+
+async def test_the_grid_degrades_without_events_and_reads_them_when_present(
+    client, repo, home
+) -> None:
+    """A running fleet's unfinished attempts: `pending` from the manifest alone, `running`
+    once the fleet's events.jsonl names them."""
+    script = attempt_responder({1: "sleep 30", 2: "sleep 30"})
+    with FakeModelServer(responder=script) as server:
+        run = await start_fleet(client, repo, server)
+        grid = (await client.get(f"/api/fleets/{run}")).json()
+        assert grid["status"] == "running" and grid["events"] in (True, False)
+        events = home / "fleets" / run / "events.jsonl"
+        if not grid["events"]:  # the fleet does not write events yet: only `pending`
+            statuses = {c["status"] for c in grid["tasks"][0]["attempts"]}
+            assert statuses <= {"pending", "running"}
+            line = {"type": "attempt_started", "task": "t1", "attempt": 1, "ts": 1.0}
+            with events.open("a") as f:
+                f.write(json.dumps(line) + "\n" + '{"torn": ')
+        grid = (await client.get(f"/api/fleets/{run}")).json()
+        assert grid["events"] is True
+        assert grid["tasks"][0]["attempts"][0]["status"] == "running"
+
+
+async def test_bad_fleet_requests_are_refused(client, repo) -> None:
+    base = {"prompt": "x", "cwd": str(repo)}
+    for change, message in (
+        ({"attempts": 0}, "attempts must be"),
+        ({"attempts": "many"}, "attempts must be"),
+        ({"attempts": 99}, "attempts must be"),
+        ({"verify": "a\nb"}, "one line"),
+        ({"cwd": "/"}, "known projects"),
+        ({"model": "--evil"}, "not a valid name"),
+    ):
+        response = await client.post("/api/fleets", json={**base, **change})
+        assert response.status_code == 400 and message in response.json()["error"], change
+    assert (await client.post("/api/fleets", content=b"[1]")).status_code == 400
+
+
+async def test_unknown_runs_tasks_and_diffs_are_404(client, repo, home) -> None:
+    assert (await client.get("/api/fleets/nope")).status_code == 404
+    assert (await client.get("/api/fleets/..%2f..%2fetc")).status_code == 404
+    response = await client.get("/api/fleets/nope/diff", params={"task": "t1", "attempt": 1})
+    assert response.status_code == 404
+    assert (await client.post("/api/fleets/nope/apply", json={})).status_code == 409
+    assert git(repo, "status", "--porcelain") == ""

@@ -103,8 +103,12 @@ class RecordingProxy:
         response = await self._forward(Request(scope, receive))
         await response(scope, receive, send)
 
+    def rewrite(self, body: bytes) -> bytes:
+        """The request body as it is sent upstream (a subclass may change it; this one doesn't)."""
+        return body
+
     async def _forward(self, request: Request) -> Response:
-        body = await request.body()
+        body = self.rewrite(await request.body())
         record = Exchange(
             request.method, request.url.path, time.monotonic(), request_bytes=len(body)
         )

@@ -1,0 +1,230 @@
+"""Best-of-k with a real model: `lever fleet run --provider local` on lever-mini tasks, k = 5.
+
+    uv run python bench/real_best_of_k.py                  # 8 tasks, k = 5, ~45 min on 2 cores
+    uv run python bench/real_best_of_k.py --k1-run         # also a separate k = 1 fleet run
+    uv run python bench/real_best_of_k.py --report DIR     # the table of an earlier run again
+
+One llama-server (Qwen2.5-Coder-1.5B, `--temp 0.7`, `-np` = the concurrency) behind the
+seeding proxy of bench/real_serve.py (request i is drawn with seed SEED + i); then per task one
+`lever fleet run --tasks FILE -k K --concurrency C --provider local --base-url PROXY` in a fresh
+git repository holding the task's `repo/`. The task's prompt is its `instruction`; its verify
+command copies the task's hidden `grade/` files in, runs the task's grade commands (`python`
+= lever's interpreter, as `lever eval` grades) and removes the copied files again, so they
+are neither seen by the agent nor part of the attempt's diff.
+
+Solved at k = 5: the fleet chose a passing attempt (verification-based selection). Solved at
+k = 1: the run's first attempt (attempt 0) passed. The attempts are independent draws (each
+request has its own seed), so attempt 0 is distributed as a k = 1 run's only attempt; `--k1-run`
+measures it with a run of its own instead (8 more attempts). The table also gives the expected
+k = 1 share, mean c / n.
+
+Everything lands in OUT (default bench/results/real_best_of_k/): `summary.json`, the server
+log, `requests.jsonl` (every request with its seed and token figures) and LEVER_HOME with the
+fleet runs' records (`home/fleets/RUN/`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from real_serve import SeedingProxy, start_server
+from run import machine
+
+from lever.local.server import stop_process
+
+SUITE = Path(__file__).resolve().parents[1] / "src/lever/evals/suites/lever_mini"
+#: Single-module bugs a 1.5B model has a chance at, plus two it probably fails (a spec only
+#: in the repository's docs; a refactor across three files) — chosen before any run.
+TASKS = [
+    "parse-bool-env",
+    "temperature-convert",
+    "mutable-default-tags",
+    "deep-merge",
+    "paginate-off-by-one",
+    "slugify-accents",
+    "config-follows-docs",
+    "refactor-round-price",
+]
+
+
+def verify_command(task_dir: Path, grade: list[str]) -> str:
+    """Copy the hidden grade files in, grade, remove them; exit with the grade's status."""
+    hidden = task_dir / "grade"
+    files = sorted(p.relative_to(hidden) for p in hidden.rglob("*") if p.is_file())
+    python = sys.executable
+    commands = [f"{python} {c[7:]}" if c.startswith("python ") else c for c in grade]
+    remove = " ".join(f"'{f}'" for f in files)
+    return f"cp -r '{hidden}/.' . && ({' && '.join(commands)}); s=$?; rm -f {remove}; exit $s"
+
+
+def make_repo(task_dir: Path, dest: Path) -> None:
+    shutil.copytree(task_dir / "repo", dest)
+    git = ["git", "-c", "user.name=bench", "-c", "user.email=bench@localhost"]
+    subprocess.run(["git", "init", "-q", "-b", "main"], cwd=dest, check=True)
+    subprocess.run(["git", "add", "-A"], cwd=dest, check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "task"], cwd=dest, check=True)
+
+
+def run_fleet(
+    task_id: str, k: int, args: argparse.Namespace, base_url: str, out: Path
+) -> dict[str, Any]:
+    task_dir = SUITE / task_id
+    spec = tomllib.loads((task_dir / "task.toml").read_text())
+    repo = out / "repos" / f"{task_id}-k{k}"
+    shutil.rmtree(repo, ignore_errors=True)
+    make_repo(task_dir, repo)
+    line = {"id": task_id, "prompt": spec["instruction"].strip(),
+            "verify": verify_command(task_dir, spec["grade"])}  # fmt: skip
+    tasks = out / "tasks" / f"{task_id}.jsonl"
+    tasks.parent.mkdir(parents=True, exist_ok=True)
+    tasks.write_text(json.dumps(line) + "\n")
+    home = out / "home"
+    before = set((home / "fleets").glob("*")) if (home / "fleets").is_dir() else set()
+    env = {**os.environ, "LEVER_HOME": str(home)}
+    argv = [
+        sys.executable, "-m", "lever", "fleet", "run", "--tasks", str(tasks), "-k", str(k),
+        "--concurrency", str(args.parallel), "--provider", "local", "--base-url", base_url,
+        "--timeout", str(args.timeout), "--max-turns", str(args.max_turns),
+    ]  # fmt: skip
+    began = time.monotonic()
+    done = subprocess.run(argv, cwd=repo, env=env, capture_output=True, text=True)
+    wall = time.monotonic() - began
+    runs = sorted(set((home / "fleets").glob("*")) - before)
+    if not runs:
+        raise SystemExit(f"fleet run for {task_id} left no record:\n{done.stderr[-2000:]}")
+    results = json.loads((runs[-1] / "results.json").read_text())
+    subprocess.run(
+        [sys.executable, "-m", "lever", "fleet", "clean", runs[-1].name], env=env,
+        cwd=repo, capture_output=True,
+    )  # fmt: skip
+    return {"task": task_id, "k": k, "run": runs[-1].name, "exit": done.returncode,
+            "wall": round(wall, 1), "results": results}  # fmt: skip
+
+
+def attempts_of(run: dict[str, Any]) -> list[dict[str, Any]]:
+    found = run["results"].get("attempts", [])
+    return sorted(found, key=lambda a: a["attempt"])
+
+
+def chosen_of(run: dict[str, Any]) -> Any:
+    chosen = run["results"].get("chosen", {})
+    return chosen.get(run["task"]) if isinstance(chosen, dict) else None
+
+
+def summarize(runs: list[dict[str, Any]], k: int) -> dict[str, Any]:
+    rows = []
+    for run in (r for r in runs if r["k"] == k):
+        attempts = attempts_of(run)
+        c = sum(a["status"] == "passed" for a in attempts)
+        rows.append({
+            "task": run["task"], "n": len(attempts), "c": c,
+            "first_passed": bool(attempts) and attempts[0]["status"] == "passed",
+            "chosen": chosen_of(run), "solved": c > 0, "wall": run["wall"],
+            "tokens": sum(a["tokens"] for a in attempts),
+            "outcomes": [f"{a['status']}/{a['reason'] or a.get('error')}" for a in attempts],
+        })  # fmt: skip
+    n = len(rows) or 1
+    return {
+        "rows": rows,
+        "solved_k": sum(r["solved"] for r in rows) / n,
+        "solved_first": sum(r["first_passed"] for r in rows) / n,
+        "expected_k1": sum(r["c"] / max(r["n"], 1) for r in rows) / n,
+        "wall": round(sum(r["wall"] for r in rows), 1),
+        "tokens": sum(r["tokens"] for r in rows),
+    }
+
+
+def render(summary: dict[str, Any]) -> str:
+    k, meta = summary["k"], summary["meta"]
+    main = summary["by_k"][str(k)]
+    lines = [
+        f"# best-of-k, {meta['model']}, temp {meta['temperature']}, seeds from "
+        f"{meta['seed']}, {meta['date']}, {meta['machine']}",
+        "",
+        f"| task | c / n (k = {k}) | attempt 0 | solved at k = {k} | chosen | wall s | tokens |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in main["rows"]:
+        lines.append(
+            f"| {r['task']} | {r['c']} / {r['n']} | {'pass' if r['first_passed'] else 'fail'} "
+            f"| {'yes' if r['solved'] else 'no'} | {'-' if r['chosen'] is None else r['chosen']} "
+            f"| {r['wall']} | {r['tokens']} |"
+        )
+    total = len(main["rows"])
+    lines += [
+        "",
+        f"solved with verification-based selection: k = 1 (attempt 0) "
+        f"{round(main['solved_first'] * total)}/{total}, k = {k} "
+        f"{round(main['solved_k'] * total)}/{total}; expected at k = 1 (mean c/n) "
+        f"{main['expected_k1']:.0%}; wall {main['wall']} s, {main['tokens']} tokens",
+    ]
+    if "1" in summary["by_k"] and k != 1:
+        one = summary["by_k"]["1"]
+        lines.append(
+            f"separate k = 1 run: {round(one['solved_k'] * len(one['rows']))}/"
+            f"{len(one['rows'])} solved, wall {one['wall']} s"
+        )
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", default=",".join(TASKS), help="lever-mini task ids, commas")
+    parser.add_argument("-k", type=int, default=5)
+    parser.add_argument("--k1-run", action="store_true", help="also a separate k = 1 run")
+    parser.add_argument("--parallel", type=int, default=2, help="server slots = concurrency")
+    parser.add_argument("--model", default="1.5b")
+    parser.add_argument("--temp", type=float, default=0.7)
+    parser.add_argument("--seed", type=int, default=1000)
+    parser.add_argument("--timeout", type=int, default=120, help="per attempt, seconds")
+    parser.add_argument("--max-turns", type=int, default=30)
+    default_out = Path(__file__).parent / "results/real_best_of_k"
+    parser.add_argument("--out", type=Path, default=default_out)
+    parser.add_argument("--report", type=Path, help="print the table of an earlier run")
+    args = parser.parse_args()
+    if args.report:
+        print(render(json.loads((args.report / "summary.json").read_text())))
+        return 0
+    out = args.out.resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    load = os.getloadavg()[0]
+    process, upstream, server_argv = start_server(args.model, args.temp, out, args.parallel)
+    runs: list[dict[str, Any]] = []
+    summary: dict[str, Any] = {"k": args.k}
+    try:
+        with SeedingProxy(upstream, args.seed, out / "requests.jsonl") as proxy:
+            for k in [args.k] + ([1] if args.k1_run else []):
+                for task_id in args.tasks.split(","):
+                    runs.append(run_fleet(task_id, k, args, proxy.base_url, out))
+                    proxy.flush()
+                    print(f"{task_id} k={k}: {runs[-1]['exit']} in {runs[-1]['wall']} s",
+                          file=sys.stderr, flush=True)  # fmt: skip
+                    (out / "runs.json").write_text(json.dumps(runs, indent=1))
+            proxy.flush()
+    finally:
+        stop_process(process.pid, process)
+    summary["meta"] = {
+        "model": f"Qwen2.5-Coder-{args.model.upper()}-Instruct (lever's pinned GGUF)",
+        "temperature": args.temp,
+        "seed": args.seed, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "machine": machine(), "load_at_start": load, "load_at_end": os.getloadavg()[0],
+        "server": server_argv, "timeout": args.timeout, "max_turns": args.max_turns,
+        "concurrency": args.parallel,
+    }  # fmt: skip
+    summary["by_k"] = {str(k): summarize(runs, k) for k in sorted({r["k"] for r in runs})}
+    (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    print(render(summary))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

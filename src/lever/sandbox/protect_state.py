@@ -15,43 +15,8 @@ import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-PROTECTED_NAMES = (".git", ".lever")
-#: Entries of a git dir that git itself rewrites as it works; nothing git runs or reads as
-#: configuration. Everything else in a git dir is protected.
-GIT_DATA = (
-    "objects",
-    "refs",
-    "logs",
-    "index",
-    "index.*",
-    "sharedindex.*",
-    "*.lock",
-    "HEAD",
-    "ORIG_HEAD",
-    "FETCH_HEAD",
-    "MERGE_HEAD",
-    "MERGE_MSG",
-    "MERGE_MODE",
-    "MERGE_RR",
-    "AUTO_MERGE",
-    "CHERRY_PICK_HEAD",
-    "REVERT_HEAD",
-    "REBASE_HEAD",
-    "BISECT_*",
-    "NOTES_MERGE_*",
-    "COMMIT_EDITMSG",
-    "TAG_EDITMSG",
-    "SQUASH_MSG",
-    "packed-refs",
-    "shallow",
-    "description",
-    "rr-cache",
-    "lfs",
-    "gc.pid",
-    "gc.log",
-    "gitk.cache",
-    "fsmonitor--daemon*",
-)
+from lever.sandbox.protected import GIT_DATA, PROTECTED_NAMES
+
 #: What `git gc` / `update-server-info` writes into a git dir's info/ (a list of refs).
 INFO_DATA = ("refs",)
 #: Files lever writes into `.lever/` itself (agent/memory.py): not a way to run code.

@@ -6,8 +6,10 @@ Landlock confines the file system; this filter covers what Landlock cannot:
 - always: `unshare`, `setns` and `clone` with namespace flags fail with EPERM, and `clone3`
   (whose flags sit behind a pointer BPF cannot follow) fails with ENOSYS so libc falls back to
   `clone`; io_uring is refused because its operations (e.g. IORING_OP_SOCKET) bypass seccomp;
-- read-only mode: chmod / chown / xattr / utime calls fail, since Landlock does not govern file
-  metadata and nothing may change in that mode;
+- chmod / chown / xattr / utime calls, which Landlock does not govern: in read-only mode they
+  fail; in workspace-write mode they go to the launcher's supervisor (SECCOMP_RET_USER_NOTIF,
+  see notify.py), which performs them only inside the writable roots; where no listener can be
+  created they fail everywhere;
 - unix sockets (unless `[sandbox] unix_sockets = true`): `socket(AF_UNIX, …)` fails with EPERM.
   Landlock does not govern `connect()` on a path unix socket, and BPF cannot read the path
   behind connect's pointer, so the only rule that keeps commands away from the person's tmux,
@@ -44,6 +46,9 @@ _RET_K = 0x06
 RET_KILL_PROCESS = 0x80000000
 RET_ERRNO = 0x00050000
 RET_ALLOW = 0x7FFF0000
+RET_USER_NOTIF = 0x7FC00000
+SECCOMP_SET_MODE_FILTER = 1
+SECCOMP_FILTER_FLAG_NEW_LISTENER = 1 << 3
 
 # offsets in struct seccomp_data { int nr; u32 arch; u64 ip; u64 args[6]; } (little-endian)
 _OFF_NR = 0
@@ -77,6 +82,7 @@ X86_64 = Arch(
     "x86_64",
     0xC000003E,
     {
+        "seccomp": 317,
         "socket": 41,
         "clone": 56,
         "clone3": 435,
@@ -129,6 +135,7 @@ AARCH64 = Arch(
     "aarch64",
     0xC00000B7,
     {
+        "seccomp": 277,
         "socket": 198,
         "clone": 220,
         "clone3": 435,
@@ -210,9 +217,17 @@ def _load(offset: int) -> _Insn:
 
 
 def build_program(
-    arch: Arch, *, network: bool, read_only: bool, unix_sockets: bool = False
+    arch: Arch,
+    *,
+    network: bool,
+    read_only: bool,
+    unix_sockets: bool = False,
+    metadata: str = "allow",
 ) -> list[tuple[int, int, int, int]]:
-    """The filter as (code, jt, jf, k) tuples, jumps resolved to relative offsets."""
+    """The filter as (code, jt, jf, k) tuples, jumps resolved to relative offsets.
+
+    `metadata`: "allow" (bubblewrap: its mounts govern metadata), "notify" (to the supervisor)
+    or "deny"; read-only mode always denies."""
     deny = RET_ERRNO | errno.EPERM
     blocks: list[list[_Insn]] = []
 
@@ -241,9 +256,10 @@ def build_program(
     for name in (*KEYRING_CALLS, *SYSV_IPC_CALLS):
         rule(name, [_ret(deny)])
     rule("prlimit64", [_load(_OFF_ARG0_LO), (_JEQ_K, 0, None, "deny"), _ret(RET_ALLOW)])
-    if read_only:
+    if read_only or metadata != "allow":
+        action = RET_USER_NOTIF if metadata == "notify" and not read_only else deny
         for name in METADATA_CALLS:
-            rule(name, [_ret(deny)])
+            rule(name, [_ret(action)])
 
     head: list[_Insn] = [_load(_OFF_ARCH), (_JEQ_K, arch.audit, None, "kill"), _load(_OFF_NR)]
     if arch.x32:
@@ -305,10 +321,15 @@ class _SockFprog(ctypes.Structure):
     _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
 
 
-def install(*, network: bool, read_only: bool, unix_sockets: bool = False) -> None:
-    """Install the filter on the calling thread (inherited across fork and exec)."""
+def install(
+    *, network: bool, read_only: bool, unix_sockets: bool = False, metadata: str = "allow"
+) -> int | None:
+    """Install the filter on the calling thread (inherited across fork and exec). With
+    metadata="notify", returns the listener fd (close-on-exec) the supervisor answers on."""
     arch = current_arch()
-    program = build_program(arch, network=network, read_only=read_only, unix_sockets=unix_sockets)
+    program = build_program(
+        arch, network=network, read_only=read_only, unix_sockets=unix_sockets, metadata=metadata
+    )
     blob = ctypes.create_string_buffer(encode(program))
     prog = _SockFprog(len(program), ctypes.cast(blob, ctypes.c_void_p))
     libc = ctypes.CDLL(None, use_errno=True)
@@ -323,6 +344,17 @@ def install(*, network: bool, read_only: bool, unix_sockets: bool = False) -> No
     if libc.prctl(PR_SET_NO_NEW_PRIVS, 1, None, 0, 0) != 0:
         err = ctypes.get_errno()
         raise SeccompError(err, f"prctl(PR_SET_NO_NEW_PRIVS): {errno.errorcode.get(err, err)}")
+    if metadata == "notify" and not read_only:
+        flags = SECCOMP_FILTER_FLAG_NEW_LISTENER
+        libc.syscall.argtypes = [ctypes.c_long, ctypes.c_uint, ctypes.c_uint, ctypes.c_void_p]
+        fd: int = libc.syscall(
+            arch.nr["seccomp"], SECCOMP_SET_MODE_FILTER, flags, ctypes.addressof(prog)
+        )
+        if fd < 0:
+            err = ctypes.get_errno()
+            raise SeccompError(err, f"seccomp(NEW_LISTENER): {errno.errorcode.get(err, err)}")
+        return fd
     if libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.addressof(prog), 0, 0) != 0:
         err = ctypes.get_errno()
         raise SeccompError(err, f"prctl(PR_SET_SECCOMP): {errno.errorcode.get(err, err)}")
+    return None

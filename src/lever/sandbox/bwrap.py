@@ -35,6 +35,7 @@ from lever.sandbox.base import SandboxPolicy
 from lever.sandbox.filter_exec import filter_argv
 from lever.sandbox.hidden import RUNTIME, bwrap_args, hidden_paths
 from lever.sandbox.landlock import PROTECTED_NAMES, inside_protected
+from lever.sandbox.launcher_home import own_sites_inside
 
 #: Where distributions install bubblewrap: tried first, before any PATH entry.
 SYSTEM_BWRAP = ("/usr/bin/bwrap", "/bin/bwrap", "/usr/local/bin/bwrap")
@@ -115,6 +116,10 @@ class BwrapSandbox:
             # After every writable bind, so none of them can cover a protected entry again.
             for root in roots:
                 args += _protect(root)
+            # lever's own site-packages, when it lies in a writable root: a `.pth` file written
+            # there would run unconfined the next time lever starts.
+            for site in own_sites_inside([str(root) for root in roots]):
+                args += ["--ro-bind", site, site]
         # Last of the binds, so no root bind uncovers one (see hidden.py).
         keep: list[str | os.PathLike[str]] = [cwd, *roots, *RUNTIME]
         if self.tmp_dir is not None:

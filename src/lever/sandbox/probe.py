@@ -86,7 +86,8 @@ def protection(mechanism: str) -> list[str]:
     if mechanism == "bwrap":
         git = (
             ".git and .lever: bound read-only in each writable root; one a command creates "
-            "where none existed is removed after it"
+            "where none existed is removed after it; so is lever's own site-packages when it "
+            "lies in a writable root"
         )
         net = "network: off unless enabled (own network namespace); own pid, ipc and uts namespaces"
     elif mechanism == "landlock":

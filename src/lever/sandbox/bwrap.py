@@ -137,7 +137,16 @@ class BwrapSandbox:
             args += ["--bind", str(self.tmp_dir), str(self.tmp_dir)]
             args += ["--setenv", "TMPDIR", str(self.tmp_dir)]
         # The same seccomp filter as under Landlock: keyring, unix sockets, terminal ioctls.
-        policy = {"network": self.policy.network, "unix_sockets": self.policy.unix_sockets}
+        policy: dict[str, object] = {
+            "network": self.policy.network,
+            "unix_sockets": self.policy.unix_sockets,
+        }
+        if writable:
+            # Stream unix sockets allowed; connect() only to sockets made in these places.
+            places = [str(root) for root in roots]
+            if self.tmp_dir is not None:
+                places.append(str(self.tmp_dir))
+            policy["socket_places"] = places
         return [*args, "--", *filter_argv(policy), *argv]
 
 

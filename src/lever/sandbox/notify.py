@@ -7,7 +7,8 @@ this supervisor instead (SECCOMP_RET_USER_NOTIF); it runs in the launcher's unco
 
 For each call the supervisor does the work itself and answers with the result, never with
 SECCOMP_USER_NOTIF_FLAG_CONTINUE (the caller's memory, or a symlink on its path, can change
-between a check and the kernel's second look):
+between a check and the kernel's second look; the one exception is connect() on a socket that
+is not a unix one, see notify_connect.py):
 
 1. copies the arguments it needs (path, xattr name and value, times) out of the caller's memory
    (/proc/PID/mem), and opens the caller's cwd or dirfd (/proc/PID/cwd, /proc/PID/fd/N) as an
@@ -44,7 +45,9 @@ NOTIF_SEND = 0xC0182101  # struct seccomp_notif_resp: 24 bytes
 NOTIF_ID_VALID = 0x80082102  # the original _IOR value: every kernel since 5.0 accepts it
 _NOTIF = struct.Struct("=QIIiIQ6Q")
 _RESP = struct.Struct("=QqiI")
-SYS_PIDFD_GETFD = 438  # the generic number: x86_64 and aarch64 alike
+SYS_PIDFD_GETFD = 438
+#: Let the kernel perform the call: only where re-reading the caller's memory cannot matter.
+USER_NOTIF_FLAG_CONTINUE = 1  # the generic number: x86_64 and aarch64 alike
 
 AT_FDCWD = -100
 AT_SYMLINK_NOFOLLOW = 0x100
@@ -293,14 +296,14 @@ def answer(listener: int, raw: bytes, names: dict[int, str], rules: Rules) -> No
         name = names.get(call.nr)
         if name is None:
             raise Refused(errno.ENOSYS)
-        handle(call, name, rules)
+        flags = USER_NOTIF_FLAG_CONTINUE if handle(call, name, rules) == -1 else 0
         err = 0
     except Refused as refused:
-        err = refused.err
+        err, flags = refused.err, 0
     finally:
         call.close()
     # A caller killed meanwhile makes SEND fail with ENOENT: nothing to answer then.
-    _ioctl(listener, NOTIF_SEND, _RESP.pack(call.id, 0, -err, 0))
+    _ioctl(listener, NOTIF_SEND, _RESP.pack(call.id, 0, -err, flags))
 
 
 def serve(listener: int, pidfd: int, names: dict[int, str], rules: Rules) -> None:

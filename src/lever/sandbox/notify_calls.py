@@ -96,8 +96,13 @@ def _xattr_value(call: Call, name: str) -> tuple[bytes, int]:
     return value, flags
 
 
-def handle(call: Call, name: str, rules: Rules) -> None:
-    """Perform the call for the caller, or raise Refused with its errno."""
+def handle(call: Call, name: str, rules: Rules) -> int | None:
+    """Perform the call for the caller, or raise Refused with its errno; CONTINUE (-1) lets the
+    kernel perform it (connect on a socket that cannot reach a path)."""
+    if name == "connect":
+        from lever.sandbox.notify_connect import handle_connect
+
+        return handle_connect(call, rules)
     # Values first: everything read from the caller's memory is read before the ID check.
     if name in ("setxattr", "lsetxattr", "fsetxattr", "setxattrat"):
         attr = _xattr_name(call, call.args[3 if name == "setxattrat" else 1])
@@ -124,3 +129,4 @@ def handle(call: Call, name: str, rules: Rules) -> None:
         do_chown(target, call.args[first], call.args[first + 1])
     else:
         raise Refused(errno.ENOSYS)
+    return None

@@ -84,6 +84,8 @@ X86_64 = Arch(
     {
         "seccomp": 317,
         "socket": 41,
+        "connect": 42,
+        "socketpair": 53,
         "clone": 56,
         "clone3": 435,
         "unshare": 272,
@@ -137,6 +139,8 @@ AARCH64 = Arch(
     {
         "seccomp": 277,
         "socket": 198,
+        "connect": 203,
+        "socketpair": 199,
         "clone": 220,
         "clone3": 435,
         "unshare": 97,
@@ -206,6 +210,13 @@ def current_arch() -> Arch:
 
 # An instruction before label resolution: (code, k, jump-if-true label, jump-if-false label).
 _Insn = tuple[int, int, str | None, str | None]
+#: With a socket type loaded: to "deny" unless SOCK_STREAM (1) or SOCK_SEQPACKET (5), whatever
+#: SOCK_NONBLOCK / SOCK_CLOEXEC say (DGRAM 2, RAW 3, RDM 4, PACKET 10 all fail).
+_NOT_STREAM: list[_Insn] = [
+    (_JSET_K, 0x2, "deny", None),
+    (_JSET_K, 0x8, "deny", None),
+    (_JSET_K, 0x1, None, "deny"),
+]
 
 
 def _ret(value: int) -> _Insn:
@@ -223,11 +234,13 @@ def build_program(
     read_only: bool,
     unix_sockets: bool = False,
     metadata: str = "allow",
+    supervised_unix: bool = False,
 ) -> list[tuple[int, int, int, int]]:
     """The filter as (code, jt, jf, k) tuples, jumps resolved to relative offsets.
 
     `metadata`: "allow" (bubblewrap: its mounts govern metadata), "notify" (to the supervisor)
-    or "deny"; read-only mode always denies."""
+    or "deny"; read-only mode always denies. `supervised_unix` (bubblewrap): stream unix
+    sockets may be made and every connect() goes to the supervisor (notify_connect.py)."""
     deny = RET_ERRNO | errno.EPERM
     blocks: list[list[_Insn]] = []
 
@@ -245,12 +258,21 @@ def build_program(
     rule("clone3", [_ret(RET_ERRNO | errno.ENOSYS)])
     for name in IO_URING_CALLS:
         rule(name, [_ret(RET_ERRNO | errno.ENOSYS)])
-    if not network and unix_sockets:
+    if supervised_unix and not unix_sockets:
+        other = RET_ALLOW if network else deny
+        stream = [_load(_OFF_ARG1_LO), *_NOT_STREAM, _ret(RET_ALLOW)]
+        unix = [_load(_OFF_ARG0_LO), (_JEQ_K, AF_UNIX, None, "not_unix"), *stream]
+        rule("socket", [*unix, (-1, 0, "not_unix", None), _ret(other)])
+        rule("connect", [_ret(RET_USER_NOTIF)])
+    elif not network and unix_sockets:
         rule("socket", [_load(_OFF_ARG0_LO), (_JEQ_K, AF_UNIX, None, "deny"), _ret(RET_ALLOW)])
     elif not network:
         rule("socket", [_ret(deny)])
     elif not unix_sockets:
         rule("socket", [_load(_OFF_ARG0_LO), (_JEQ_K, AF_UNIX, "deny", None), _ret(RET_ALLOW)])
+    if not unix_sockets:
+        # A datagram socketpair can still sendto() any path socket: stream pairs only.
+        rule("socketpair", [_load(_OFF_ARG1_LO), *_NOT_STREAM, _ret(RET_ALLOW)])
     ioctl = [_load(_OFF_ARG1_LO), (_JEQ_K, TIOCSTI, "deny", None)]
     rule("ioctl", [*ioctl, (_JEQ_K, TIOCLINUX, "deny", None), _ret(RET_ALLOW)])
     for name in (*KEYRING_CALLS, *SYSV_IPC_CALLS):
@@ -322,13 +344,24 @@ class _SockFprog(ctypes.Structure):
 
 
 def install(
-    *, network: bool, read_only: bool, unix_sockets: bool = False, metadata: str = "allow"
+    *,
+    network: bool,
+    read_only: bool,
+    unix_sockets: bool = False,
+    metadata: str = "allow",
+    supervised_unix: bool = False,
 ) -> int | None:
     """Install the filter on the calling thread (inherited across fork and exec). With
-    metadata="notify", returns the listener fd (close-on-exec) the supervisor answers on."""
+    metadata="notify" or `supervised_unix`, returns the listener fd (close-on-exec) the
+    supervisor answers on."""
     arch = current_arch()
     program = build_program(
-        arch, network=network, read_only=read_only, unix_sockets=unix_sockets, metadata=metadata
+        arch,
+        network=network,
+        read_only=read_only,
+        unix_sockets=unix_sockets,
+        metadata=metadata,
+        supervised_unix=supervised_unix,
     )
     blob = ctypes.create_string_buffer(encode(program))
     prog = _SockFprog(len(program), ctypes.cast(blob, ctypes.c_void_p))
@@ -344,7 +377,7 @@ def install(
     if libc.prctl(PR_SET_NO_NEW_PRIVS, 1, None, 0, 0) != 0:
         err = ctypes.get_errno()
         raise SeccompError(err, f"prctl(PR_SET_NO_NEW_PRIVS): {errno.errorcode.get(err, err)}")
-    if metadata == "notify" and not read_only:
+    if (metadata == "notify" and not read_only) or (supervised_unix and not unix_sockets):
         flags = SECCOMP_FILTER_FLAG_NEW_LISTENER
         libc.syscall.argtypes = [ctypes.c_long, ctypes.c_uint, ctypes.c_uint, ctypes.c_void_p]
         fd: int = libc.syscall(

@@ -20,12 +20,14 @@ Any failure is fatal (exit 125, message on stderr): a command never runs half-co
 workspace cannot replace this launcher, and ignores PYTHON* variables; `-S` runs no `.pth` file;
 the interpreter and lever's code come from outside the writable roots (launcher_home.py).
 
-Only the standard library and the two sibling modules are imported: this runs before every
-sandboxed command, so its start-up time is the sandbox's overhead.
+Only the standard library and lever's sandbox modules are imported (no pathlib, dataclasses,
+re or socket): this runs before every sandboxed command, so its start-up time is the sandbox's
+overhead.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import os
@@ -167,6 +169,11 @@ def _read_all(fd: int) -> bytes:
     return out
 
 
+def _forward(child: int, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError):  # already gone: waitpid will say so
+        os.kill(child, signum)
+
+
 def supervise(policy: dict[str, Any], command: Sequence[str]) -> int:
     """The launcher's unconfined side: start the confined child, answer its metadata calls."""
     import signal
@@ -185,7 +192,7 @@ def supervise(policy: dict[str, Any], command: Sequence[str]) -> int:
             os._exit(code)  # never back into the launcher's code
     pipes.keep("parent")
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(sig, lambda signum, _: os.kill(child, signum))
+        signal.signal(sig, lambda signum, _: _forward(child, signum))
     pidfd = os.pidfd_open(child)
     ready = _read_all(pipes.ready_r)
     if ready not in (b"", b"-"):

@@ -76,6 +76,11 @@ def _child(policy: dict[str, Any], command: Sequence[str], ready_w: int, ack_r: 
     return _exec(command)
 
 
+def _forward(child: int, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError):  # already gone: waitpid will say so
+        os.kill(child, signum)
+
+
 def supervise(policy: dict[str, Any], command: Sequence[str]) -> int:
     """Fork the command (filtered, with a seccomp listener) and answer its connect() calls."""
     import ctypes
@@ -99,7 +104,7 @@ def supervise(policy: dict[str, Any], command: Sequence[str]) -> int:
     # Not dumpable: a command cannot ptrace its unfiltered supervisor (whatever Yama says).
     ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(sig, lambda signum, _: os.kill(child, signum))
+        signal.signal(sig, lambda signum, _: _forward(child, signum))
     pidfd = os.pidfd_open(child)
     ready = b""
     while chunk := os.read(ready_r, 64):

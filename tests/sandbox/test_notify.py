@@ -126,3 +126,16 @@ def test_commands_see_only_their_own_processes(world: World) -> None:
     pid, count = result.stdout.split()
     assert pid == "2"  # PID 1 is the launcher's reaper
     assert int(count) < 10
+
+
+def test_metadata_of_a_hidden_place_inside_the_workspace_is_refused(world: World) -> None:
+    # lever started in $HOME: ~/.ssh lies inside the writable root, hidden from reads; a chmod
+    # there must not make the key readable by the machine's other users.
+    sandbox = sandbox_for("landlock")
+    key = world.ws / ".ssh" / "id_rsa"
+    key.parent.mkdir()
+    key.write_text("secret\n")
+    key.chmod(0o600)
+    world.set_host_env(HOME=str(world.ws))
+    result = world.run(sandbox, ["chmod", "0644", str(key)])
+    assert result.returncode != 0 and mode(key) == 0o600, result

@@ -201,7 +201,10 @@ def supervise(policy: dict[str, Any], command: Sequence[str]) -> int:
         drop_capabilities()  # what it does for the command, it does with the command's rights
         arch = seccomp.current_arch()
         names = {nr: name for name, nr in arch.nr.items() if name in seccomp.METADATA_CALLS}
-        rules = notify.Rules(policy.get("writable_roots", []), policy.get("protected", []))
+        # Hidden credential places inside a writable root ($HOME as the workspace) too: a
+        # chmod there could make a key readable by other users.
+        protected = [*policy.get("protected", []), *policy.get("hidden", [])]
+        rules = notify.Rules(policy.get("writable_roots", []), protected)
         notify.serve(listener, pidfd, names, rules)
     _, own = os.waitpid(child, 0)
     reported = _read_all(pipes.status_r)

@@ -62,6 +62,8 @@ def _target(call: Call, name: str) -> int:
     if flags & AT_SYMLINK_NOFOLLOW:
         follow = False
     if fd_arg is not None:
+        if call.int_arg(fd_arg) < 0:
+            raise Refused(errno.EBADF)  # fchmod(AT_FDCWD, ...) is not the cwd
         return resolve(call, dirfd=call.int_arg(fd_arg), path_at=None, follow=True, empty=True)
     dirfd = call.int_arg(dirfd_arg) if dirfd_arg is not None else AT_FDCWD
     assert path_arg is not None

@@ -12,11 +12,6 @@ from pathlib import Path
 from tests.sandbox.escape_cases import Attempt, case, changed, exists, py, sh
 from tests.sandbox.escape_world import World
 
-METADATA_GAP = {
-    "landlock": "Landlock does not govern file metadata (chmod, utime, xattrs); "
-    "seccomp refuses them only in read-only mode"
-}
-
 
 @case("hardlink-to-outside-file-created")
 def _(w: World) -> Attempt:
@@ -149,12 +144,12 @@ def mode_is(path: Path, mode: int) -> bool:
     return stat.S_IMODE(path.stat().st_mode) == mode
 
 
-@case("chmod-outside-folder", gaps=METADATA_GAP)
+@case("chmod-outside-folder")
 def _(w: World) -> Attempt:
     return Attempt(["chmod", "0777", str(w.out)], lambda _: mode_is(w.out, 0o777))
 
 
-@case("utime-outside-file", gaps=METADATA_GAP)
+@case("utime-outside-file")
 def _(w: World) -> Attempt:
     return Attempt(
         ["touch", "-d", "2001-02-03 04:05:06", str(w.target)],
@@ -162,7 +157,42 @@ def _(w: World) -> Attempt:
     )
 
 
-@case("setxattr-outside-file", gaps=METADATA_GAP, optional="no user xattrs on this file system")
+@case("fchmod-outside-file-by-fd")
+def _(w: World) -> Attempt:
+    # fd-based: the supervisor must look at the open file, not at a path.
+    code = f"import os; fd = os.open({str(w.target)!r}, os.O_RDONLY); os.chmod(fd, 0o777)"
+    return Attempt(py(code), lambda _: mode_is(w.target, 0o777))
+
+
+@case("chmod-through-workspace-symlink")
+def _(w: World) -> Attempt:
+    (w.ws / "src" / "link").symlink_to(w.target)
+    return Attempt(["chmod", "0777", "src/link"], lambda _: mode_is(w.target, 0o777))
+
+
+@case("chmod-relative-to-outside-dirfd")
+def _(w: World) -> Attempt:
+    code = (
+        f"import os; d = os.open({str(w.out)!r}, os.O_RDONLY); "
+        f"os.chmod({w.target.name!r}, 0o777, dir_fd=d)"
+    )
+    return Attempt(py(code), lambda _: mode_is(w.target, 0o777))
+
+
+@case("utime-outside-file-by-fd")
+def _(w: World) -> Attempt:
+    code = f"import os; fd = os.open({str(w.target)!r}, os.O_RDONLY); os.utime(fd, (1e9, 1e9))"
+    return Attempt(py(code), lambda _: int(w.target.stat().st_mtime) == 1_000_000_000)
+
+
+@case("chmod-git-hook-executable")
+def _(w: World) -> Attempt:
+    hook = w.ws / ".git" / "hooks" / "pre-commit.sample"
+    hook.chmod(0o644)
+    return Attempt(["chmod", "0755", str(hook)], lambda _: mode_is(hook, 0o755))
+
+
+@case("setxattr-outside-file", optional="no user xattrs on this file system")
 def _(w: World) -> Attempt:
     code = f"import os; os.setxattr({str(w.target)!r}, 'user.lever', b'pwned')"
 

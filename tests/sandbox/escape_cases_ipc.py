@@ -109,6 +109,43 @@ def _(w: World) -> Attempt:
     return Attempt(py(code), lambda r: accepted(w.sockets[path]) or marked(r), w.raw_env())
 
 
+@case("unix-socket-outside-workspace-visible")
+def _(w: World) -> Attempt:
+    # Outside the known socket places: visible (read-only) under bubblewrap, which lets
+    # commands make unix sockets; only its connect supervisor keeps this one out of reach.
+    return stream_case(w, unix_listener(w, w.root / "svc", "control.sock"))
+
+
+@case("unix-socket-through-workspace-symlink")
+def _(w: World) -> Attempt:
+    path = unix_listener(w, w.root / "svc-link", "control.sock")
+    (w.ws / "src" / "s.sock").symlink_to(path)
+    return Attempt(connects("src/s.sock"), lambda r: accepted(w.sockets[path]) or marked(r))
+
+
+@case("unix-socket-through-proc-self-fd")
+def _(w: World) -> Attempt:
+    path = unix_listener(w, w.root / "svc-fd", "control.sock")
+    code = (
+        f"import os, socket; fd = os.open({path!r}, os.O_PATH); "
+        "socket.socket(socket.AF_UNIX).connect(f'/proc/self/fd/{fd}'); "
+        f"print({MARK!r})"
+    )
+    return Attempt(py(code), lambda r: accepted(w.sockets[path]) or marked(r))
+
+
+@case("unix-socket-datagram-socketpair-sendto")
+def _(w: World) -> Attempt:
+    # socketpair() is allowed for pipes between a command's own processes; a datagram one
+    # could still address any path socket with sendto.
+    path = unix_listener(w, w.root / "svc-dgram", "log", socket.SOCK_DGRAM)
+    code = (
+        "import socket; a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM); "
+        f"a.sendto(b'x', {path!r})"
+    )
+    return Attempt(py(code), lambda _: received(w.sockets[path]))
+
+
 # --- the terminal, the keyring, System V IPC -----------------------------------------------
 
 
@@ -274,7 +311,7 @@ def _(w: World) -> Attempt:
 
 @case(
     "read-outside-process-cmdline",
-    gaps={"landlock": "/proc/PID/cmdline of the user's other processes stays readable"},
+    gaps={"landlock-no-userns": "without a user namespace /proc is the host's (documented)"},
 )
 def _(w: World) -> Attempt:
     proc = subprocess.Popen(

@@ -35,6 +35,7 @@ from lever.sandbox.base import SandboxPolicy
 from lever.sandbox.filter_exec import filter_argv
 from lever.sandbox.hidden import RUNTIME, bwrap_args, hidden_paths
 from lever.sandbox.landlock import PROTECTED_NAMES, inside_protected
+from lever.sandbox.launcher_home import own_sites_inside
 
 #: Where distributions install bubblewrap: tried first, before any PATH entry.
 SYSTEM_BWRAP = ("/usr/bin/bwrap", "/bin/bwrap", "/usr/local/bin/bwrap")
@@ -115,6 +116,10 @@ class BwrapSandbox:
             # After every writable bind, so none of them can cover a protected entry again.
             for root in roots:
                 args += _protect(root)
+            # lever's own site-packages, when it lies in a writable root: a `.pth` file written
+            # there would run unconfined the next time lever starts.
+            for site in own_sites_inside([str(root) for root in roots]):
+                args += ["--ro-bind", site, site]
         # Last of the binds, so no root bind uncovers one (see hidden.py).
         keep: list[str | os.PathLike[str]] = [cwd, *roots, *RUNTIME]
         if self.tmp_dir is not None:
@@ -132,7 +137,16 @@ class BwrapSandbox:
             args += ["--bind", str(self.tmp_dir), str(self.tmp_dir)]
             args += ["--setenv", "TMPDIR", str(self.tmp_dir)]
         # The same seccomp filter as under Landlock: keyring, unix sockets, terminal ioctls.
-        policy = {"network": self.policy.network, "unix_sockets": self.policy.unix_sockets}
+        policy: dict[str, object] = {
+            "network": self.policy.network,
+            "unix_sockets": self.policy.unix_sockets,
+        }
+        if writable:
+            # Stream unix sockets allowed; connect() only to sockets made in these places.
+            places = [str(root) for root in roots]
+            if self.tmp_dir is not None:
+                places.append(str(self.tmp_dir))
+            policy["socket_places"] = places
         return [*args, "--", *filter_argv(policy), *argv]
 
 

@@ -233,13 +233,15 @@ class LandlockSandbox:
     available = True
 
     def __init__(self, policy: SandboxPolicy, *, tmp_dir: Path | None = None) -> None:
+        from lever.sandbox.launcher_home import own_sites
         from lever.sandbox.protect import Protector
 
         self.policy = policy
         self.tmp_dir = tmp_dir
-        # Landlock cannot keep .git / .lever read-only inside a writable root: checked instead.
+        # Landlock cannot keep .git / .lever (or lever's own site-packages, when it lies in the
+        # workspace) read-only inside a writable root: checked and restored instead.
         writable = policy.mode == "workspace-write"
-        self.protector = Protector(policy.writable_roots) if writable else None
+        self.protector = Protector(policy.writable_roots, own_sites()) if writable else None
 
     def writable_roots(self, cwd: Path) -> list[str]:
         if self.policy.mode != "workspace-write":
@@ -268,6 +270,10 @@ class LandlockSandbox:
         keep: list[str | os.PathLike[str]] = [cwd, *self.writable_roots(cwd), *RUNTIME]
         policy["hidden"] = hidden_paths(os.environ, keep, self.policy.allow_read)
         policy["unix_sockets"] = self.policy.unix_sockets
+        from lever.sandbox.launcher_home import own_sites_inside
+
+        # The metadata supervisor refuses chmod & co. there (notify.py).
+        policy["protected"] = own_sites_inside(policy["writable_roots"])
         policy["visible"] = list(self.policy.session_files)
         return policy
 

@@ -97,6 +97,26 @@ def launcher_prefix(module: str, roots: Sequence[str]) -> list[str]:
     return [interpreter(roots), "-I", "-S", "-c", code, code_dir(roots)]
 
 
+@cache
+def own_sites() -> tuple[str, ...]:
+    """The site-packages folders of the environment lever runs from: a `.pth` file or a
+    `sitecustomize` written there runs, unconfined, the next time lever starts."""
+    import sysconfig
+
+    paths = sysconfig.get_paths(vars={"base": sys.prefix, "platbase": sys.prefix})
+    found: list[str] = []
+    for key in ("purelib", "platlib"):
+        real = os.path.realpath(paths[key])
+        if os.path.isdir(real) and real not in found:
+            found.append(real)
+    return tuple(found)
+
+
+def own_sites_inside(roots: Sequence[str]) -> list[str]:
+    """`own_sites` that lie inside one of `roots` (and so must be protected from commands)."""
+    return [site for site in own_sites() if inside(site, roots)]
+
+
 def exposure(roots: Sequence[str]) -> list[str]:
     """Sentences for each of lever's own files that commands writing `roots` could change."""
     notes = []

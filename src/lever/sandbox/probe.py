@@ -86,12 +86,19 @@ def protection(mechanism: str) -> list[str]:
     if mechanism == "bwrap":
         git = (
             ".git and .lever: bound read-only in each writable root; one a command creates "
-            "where none existed is removed after it"
+            "where none existed is removed after it; so is lever's own site-packages when it "
+            "lies in a writable root"
         )
         net = "network: off unless enabled (own network namespace); own pid, ipc and uts namespaces"
     elif mechanism == "landlock":
         git = f".git and .lever (Landlock cannot deny inside a writable root): {SUMMARY}"
         net = "network: off unless enabled (seccomp refuses non-unix sockets; Landlock TCP rules)"
+        extra = [
+            "file metadata (chmod, chown, utime, xattrs): done by the launcher's supervisor "
+            "(seccomp user notification) only inside the writable roots",
+            _processes_line(),
+        ]
+        return [writable, git, net, *extra]
     else:
         git = ".git and .lever: denied by the profile in each writable root"
         net = "network: off unless enabled (denied by the profile)"
@@ -213,6 +220,39 @@ def landlock_unusable() -> str | None:
     if not _landlock_verdict:  # once per process: the kernel does not change meanwhile
         _landlock_verdict.append(_confines(wrap))
     return _landlock_verdict[0]
+
+
+def _processes_line() -> str:
+    if pid_namespace_works():
+        return (
+            "processes: own PID namespace with its own /proc (other processes are invisible; "
+            "all die with the command)"
+        )
+    return (
+        "processes: no PID namespace (unprivileged user namespaces are off here): other "
+        "processes' command lines (/proc/PID/cmdline) are readable; the launcher still kills "
+        "what a command leaves behind"
+    )
+
+
+_pidns_verdict: list[bool] = []
+
+
+def pid_namespace_works() -> bool:
+    """Whether the Landlock launcher gets its own PID namespace and /proc on this machine."""
+    from lever.sandbox.confine_exec import launcher_argv
+
+    if not _pidns_verdict:
+        code = "import os; print(os.getpid(), os.readlink('/proc/self'))"
+        argv = launcher_argv({"mode": "read-only", "network": False}, [sys.executable, "-c", code])
+        try:
+            out = subprocess.run(
+                argv, capture_output=True, text=True, timeout=PROBE_TIMEOUT_S, check=False
+            ).stdout.split()
+        except (OSError, subprocess.SubprocessError):
+            out = []
+        _pidns_verdict.append(out == ["2", "2"])
+    return _pidns_verdict[0]
 
 
 def _bwrap_details() -> str:

@@ -50,7 +50,8 @@ SUMMARY = (
     "the files git runs or reads configuration from (.git/hooks, .git/config, .git/info, "
     "the rebase state, and the same in .git/modules/* and .git/worktrees/*) and all of .lever "
     "are checked before and after each command and restored; a .git or .lever a command "
-    "creates is removed"
+    "creates is removed; so is a new entry in lever's own site-packages (when lever runs from "
+    "a virtualenv inside the workspace), whose lever package is restored"
 )
 
 
@@ -192,7 +193,9 @@ def _moved_back(root: str, reference: State, current: State) -> list[str]:
     return lines
 
 
-def restore(root: str, reference: State, current: State) -> Restored:
+def restore(
+    root: str, reference: State, current: State, reread: Callable[[str], State] | None = None
+) -> Restored:
     """Make `root`'s protected entries what `reference` says; report each change undone.
 
     `.git` / `.lever` themselves first (renamed back, or put back as file, link or folder),
@@ -202,7 +205,7 @@ def restore(root: str, reference: State, current: State) -> Restored:
     tops = {name for name in PROTECTED_NAMES if name in reference or name in current}
     _undo(done, root, reference, current, only=tops)
     if done:
-        current = read_state(root, reference)
+        current = reread(root) if reread is not None else read_state(root, reference)
     _undo(done, root, reference, current, only=None)
     return done
 
@@ -263,9 +266,17 @@ def _attempt(done: Restored, rel: str, line: str, action: Callable[..., None], *
 class Protector:
     """The reference state of each root's `.git` / `.lever`, kept for one session's sandbox."""
 
-    def __init__(self, roots: Sequence[Path] = ()) -> None:
+    def __init__(self, roots: Sequence[Path] = (), sites: Sequence[str] = ()) -> None:
         self.extra_roots = tuple(roots)
         self.reference: dict[str, State] = {}
+        #: lever's own site-packages folders (launcher_home.own_sites): protected where they lie
+        #: inside a root, since a `.pth` file there runs unconfined when lever next starts.
+        self.sites = tuple(os.path.realpath(site) for site in sites)
+
+    def _read(self, root: str) -> State:
+        inside = [s for s in self.sites if s.startswith(root.rstrip("/") + "/")]
+        rels = [os.path.relpath(site, root) for site in inside]
+        return read_state(root, self.reference.get(root), rels)
 
     def roots_for(self, cwd: Path) -> list[str]:
         """The command's folder and the sandbox's writable roots, each once."""
@@ -282,7 +293,7 @@ class Protector:
         in the background, and could have changed things since) restore the last one."""
         done = Restored()
         for root in self.roots_for(cwd):
-            current = read_state(root, self.reference.get(root))
+            current = self._read(root)
             if background and root in self.reference:
                 done.extend(restore(root, self.reference[root], current))
             else:
@@ -293,14 +304,14 @@ class Protector:
         """After a command, and on each look at a background one: undo every difference."""
         done = Restored()
         for root, reference in self.reference.items():
-            current = read_state(root, reference)
-            done.extend(restore(root, reference, current))
+            current = self._read(root)
+            done.extend(restore(root, reference, current, self._read))
         return done
 
     def accept(self, cwd: Path) -> None:
         """The current state is the reference (after a command a person let run outside)."""
         for root in self.roots_for(cwd):
-            self.reference[root] = read_state(root, self.reference.get(root))
+            self.reference[root] = self._read(root)
 
 
 def protector_of(sandbox: object) -> Protector | None:

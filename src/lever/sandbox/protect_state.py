@@ -3,55 +3,23 @@
 What is protected: in a git dir everything but the data git rewrites as it works (`GIT_DATA`),
 the same in the git dirs of submodules and linked worktrees, a git dir a `.git` symlink or
 gitfile points to inside the root, all of `.lever/` but lever's own plan and notes, and whether
-`.git` / `.lever` exist. Contents are read only when an entry's stat signature changed.
+`.git` / `.lever` exist; and when lever itself runs from a virtualenv inside the root, the
+top level of its site-packages and lever's package there. Contents are read only when an
+entry's stat signature changed.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fnmatch
+import itertools
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-PROTECTED_NAMES = (".git", ".lever")
-#: Entries of a git dir that git itself rewrites as it works; nothing git runs or reads as
-#: configuration. Everything else in a git dir is protected.
-GIT_DATA = (
-    "objects",
-    "refs",
-    "logs",
-    "index",
-    "index.*",
-    "sharedindex.*",
-    "*.lock",
-    "HEAD",
-    "ORIG_HEAD",
-    "FETCH_HEAD",
-    "MERGE_HEAD",
-    "MERGE_MSG",
-    "MERGE_MODE",
-    "MERGE_RR",
-    "AUTO_MERGE",
-    "CHERRY_PICK_HEAD",
-    "REVERT_HEAD",
-    "REBASE_HEAD",
-    "BISECT_*",
-    "NOTES_MERGE_*",
-    "COMMIT_EDITMSG",
-    "TAG_EDITMSG",
-    "SQUASH_MSG",
-    "packed-refs",
-    "shallow",
-    "description",
-    "rr-cache",
-    "lfs",
-    "gc.pid",
-    "gc.log",
-    "gitk.cache",
-    "fsmonitor--daemon*",
-)
+from lever.sandbox.protected import GIT_DATA, PROTECTED_NAMES
+
 #: What `git gc` / `update-server-info` writes into a git dir's info/ (a list of refs).
 INFO_DATA = ("refs",)
 #: Files lever writes into `.lever/` itself (agent/memory.py): not a way to run code.
@@ -186,10 +154,30 @@ def _read(path: str, st: os.stat_result) -> bytes | None:
         return handle.read(MAX_KEPT_BYTES + 1)[: MAX_KEPT_BYTES + 1]
 
 
-def read_state(root: str, previous: State | None = None) -> State:
-    """The protected entries of `root`; contents reused from `previous` where unchanged."""
+def _walk_site(root: str, rel: str) -> Iterator[tuple[str, os.stat_result]]:
+    """lever's own site-packages at `rel` under the root: every top-level entry (a `.pth` file,
+    `sitecustomize`, a package shadowing one lever imports) and lever's package, whole."""
+    try:
+        names = sorted(os.listdir(os.path.join(root, rel)))
+    except OSError:
+        return
+    for name in names:
+        child = f"{rel}/{name}"
+        try:
+            st = os.lstat(os.path.join(root, child))
+        except OSError:
+            continue
+        yield child, st
+        if name == "lever" and stat.S_ISDIR(st.st_mode):
+            yield from _walk_dir(root, child, "plain", 1)
+
+
+def read_state(root: str, previous: State | None = None, sites: Sequence[str] = ()) -> State:
+    """The protected entries of `root` (and of lever's site-packages at `sites`, relative to
+    it); contents reused from `previous` where unchanged."""
     state: State = {}
-    for rel, st in _walk(root):
+    walks = [_walk(root), *(_walk_site(root, rel) for rel in sites)]
+    for rel, st in itertools.chain(*walks):
         sig = _signature(st)
         kind = _kind(st.st_mode)
         old = (previous or {}).get(rel)

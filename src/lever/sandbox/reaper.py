@@ -105,10 +105,13 @@ def _exec_child(command: Sequence[str]) -> None:
         os._exit(127 if isinstance(exc, FileNotFoundError) else 126)
 
 
-def run(command: Sequence[str]) -> int:
-    """Run `command` as a child, wait for it, kill what it left behind; its exit status."""
+def wait_status(command: Sequence[str], *, pid_namespace: bool = False) -> int:
+    """Run `command` as a child, wait for it, kill what it left behind; its wait status.
+
+    `pid_namespace`: this process is PID 1 of the command's own PID namespace, whose processes
+    the kernel kills when it exits; /proc may still be the host's, so it is not walked."""
     libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+    if not pid_namespace and libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
     child = os.fork()
     if child == 0:
@@ -119,7 +122,7 @@ def run(command: Sequence[str]) -> int:
         # before a SIGKILL to this launcher leaves no time to.
         with contextlib.suppress(ProcessLookupError):
             os.kill(child, signum)
-        for pid in descendants(os.getpid()):
+        for pid in [] if pid_namespace else descendants(os.getpid()):
             if pid != child:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
@@ -127,7 +130,13 @@ def run(command: Sequence[str]) -> int:
     for sig in _STOP_SIGNALS:
         signal.signal(sig, stop)
     _, status = os.waitpid(child, 0)
-    kill_descendants()
+    if not pid_namespace:
+        kill_descendants()
+    return status
+
+
+def exit_like(status: int) -> int:
+    """Exit as a process with wait status `status` did (dying of the same signal, if so)."""
     if os.WIFSIGNALED(status):
         # Die of the same signal, so lever sees what a shell would.
         died_of = os.WTERMSIG(status)
@@ -136,3 +145,8 @@ def run(command: Sequence[str]) -> int:
         os.kill(os.getpid(), died_of)
         return 128 + died_of
     return os.waitstatus_to_exitcode(status)
+
+
+def run(command: Sequence[str]) -> int:
+    """Run `command` as a child, wait for it, kill what it left behind; its exit status."""
+    return exit_like(wait_status(command))

@@ -6,8 +6,10 @@ Landlock confines the file system; this filter covers what Landlock cannot:
 - always: `unshare`, `setns` and `clone` with namespace flags fail with EPERM, and `clone3`
   (whose flags sit behind a pointer BPF cannot follow) fails with ENOSYS so libc falls back to
   `clone`; io_uring is refused because its operations (e.g. IORING_OP_SOCKET) bypass seccomp;
-- read-only mode: chmod / chown / xattr / utime calls fail, since Landlock does not govern file
-  metadata and nothing may change in that mode;
+- chmod / chown / xattr / utime calls, which Landlock does not govern: in read-only mode they
+  fail; in workspace-write mode they go to the launcher's supervisor (SECCOMP_RET_USER_NOTIF,
+  see notify.py), which performs them only inside the writable roots; where no listener can be
+  created they fail everywhere;
 - unix sockets (unless `[sandbox] unix_sockets = true`): `socket(AF_UNIX, …)` fails with EPERM.
   Landlock does not govern `connect()` on a path unix socket, and BPF cannot read the path
   behind connect's pointer, so the only rule that keeps commands away from the person's tmux,
@@ -44,6 +46,9 @@ _RET_K = 0x06
 RET_KILL_PROCESS = 0x80000000
 RET_ERRNO = 0x00050000
 RET_ALLOW = 0x7FFF0000
+RET_USER_NOTIF = 0x7FC00000
+SECCOMP_SET_MODE_FILTER = 1
+SECCOMP_FILTER_FLAG_NEW_LISTENER = 1 << 3
 
 # offsets in struct seccomp_data { int nr; u32 arch; u64 ip; u64 args[6]; } (little-endian)
 _OFF_NR = 0
@@ -77,7 +82,10 @@ X86_64 = Arch(
     "x86_64",
     0xC000003E,
     {
+        "seccomp": 317,
         "socket": 41,
+        "connect": 42,
+        "socketpair": 53,
         "clone": 56,
         "clone3": 435,
         "unshare": 272,
@@ -129,7 +137,10 @@ AARCH64 = Arch(
     "aarch64",
     0xC00000B7,
     {
+        "seccomp": 277,
         "socket": 198,
+        "connect": 203,
+        "socketpair": 199,
         "clone": 220,
         "clone3": 435,
         "unshare": 97,
@@ -199,6 +210,13 @@ def current_arch() -> Arch:
 
 # An instruction before label resolution: (code, k, jump-if-true label, jump-if-false label).
 _Insn = tuple[int, int, str | None, str | None]
+#: With a socket type loaded: to "deny" unless SOCK_STREAM (1) or SOCK_SEQPACKET (5), whatever
+#: SOCK_NONBLOCK / SOCK_CLOEXEC say (DGRAM 2, RAW 3, RDM 4, PACKET 10 all fail).
+_NOT_STREAM: list[_Insn] = [
+    (_JSET_K, 0x2, "deny", None),
+    (_JSET_K, 0x8, "deny", None),
+    (_JSET_K, 0x1, None, "deny"),
+]
 
 
 def _ret(value: int) -> _Insn:
@@ -210,9 +228,19 @@ def _load(offset: int) -> _Insn:
 
 
 def build_program(
-    arch: Arch, *, network: bool, read_only: bool, unix_sockets: bool = False
+    arch: Arch,
+    *,
+    network: bool,
+    read_only: bool,
+    unix_sockets: bool = False,
+    metadata: str = "allow",
+    supervised_unix: bool = False,
 ) -> list[tuple[int, int, int, int]]:
-    """The filter as (code, jt, jf, k) tuples, jumps resolved to relative offsets."""
+    """The filter as (code, jt, jf, k) tuples, jumps resolved to relative offsets.
+
+    `metadata`: "allow" (bubblewrap: its mounts govern metadata), "notify" (to the supervisor)
+    or "deny"; read-only mode always denies. `supervised_unix` (bubblewrap): stream unix
+    sockets may be made and every connect() goes to the supervisor (notify_connect.py)."""
     deny = RET_ERRNO | errno.EPERM
     blocks: list[list[_Insn]] = []
 
@@ -230,20 +258,30 @@ def build_program(
     rule("clone3", [_ret(RET_ERRNO | errno.ENOSYS)])
     for name in IO_URING_CALLS:
         rule(name, [_ret(RET_ERRNO | errno.ENOSYS)])
-    if not network and unix_sockets:
+    if supervised_unix and not unix_sockets:
+        other = RET_ALLOW if network else deny
+        stream = [_load(_OFF_ARG1_LO), *_NOT_STREAM, _ret(RET_ALLOW)]
+        unix = [_load(_OFF_ARG0_LO), (_JEQ_K, AF_UNIX, None, "not_unix"), *stream]
+        rule("socket", [*unix, (-1, 0, "not_unix", None), _ret(other)])
+        rule("connect", [_ret(RET_USER_NOTIF)])
+    elif not network and unix_sockets:
         rule("socket", [_load(_OFF_ARG0_LO), (_JEQ_K, AF_UNIX, None, "deny"), _ret(RET_ALLOW)])
     elif not network:
         rule("socket", [_ret(deny)])
     elif not unix_sockets:
         rule("socket", [_load(_OFF_ARG0_LO), (_JEQ_K, AF_UNIX, "deny", None), _ret(RET_ALLOW)])
+    if not unix_sockets:
+        # A datagram socketpair can still sendto() any path socket: stream pairs only.
+        rule("socketpair", [_load(_OFF_ARG1_LO), *_NOT_STREAM, _ret(RET_ALLOW)])
     ioctl = [_load(_OFF_ARG1_LO), (_JEQ_K, TIOCSTI, "deny", None)]
     rule("ioctl", [*ioctl, (_JEQ_K, TIOCLINUX, "deny", None), _ret(RET_ALLOW)])
     for name in (*KEYRING_CALLS, *SYSV_IPC_CALLS):
         rule(name, [_ret(deny)])
     rule("prlimit64", [_load(_OFF_ARG0_LO), (_JEQ_K, 0, None, "deny"), _ret(RET_ALLOW)])
-    if read_only:
+    if read_only or metadata != "allow":
+        action = RET_USER_NOTIF if metadata == "notify" and not read_only else deny
         for name in METADATA_CALLS:
-            rule(name, [_ret(deny)])
+            rule(name, [_ret(action)])
 
     head: list[_Insn] = [_load(_OFF_ARCH), (_JEQ_K, arch.audit, None, "kill"), _load(_OFF_NR)]
     if arch.x32:
@@ -305,10 +343,26 @@ class _SockFprog(ctypes.Structure):
     _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
 
 
-def install(*, network: bool, read_only: bool, unix_sockets: bool = False) -> None:
-    """Install the filter on the calling thread (inherited across fork and exec)."""
+def install(
+    *,
+    network: bool,
+    read_only: bool,
+    unix_sockets: bool = False,
+    metadata: str = "allow",
+    supervised_unix: bool = False,
+) -> int | None:
+    """Install the filter on the calling thread (inherited across fork and exec). With
+    metadata="notify" or `supervised_unix`, returns the listener fd (close-on-exec) the
+    supervisor answers on."""
     arch = current_arch()
-    program = build_program(arch, network=network, read_only=read_only, unix_sockets=unix_sockets)
+    program = build_program(
+        arch,
+        network=network,
+        read_only=read_only,
+        unix_sockets=unix_sockets,
+        metadata=metadata,
+        supervised_unix=supervised_unix,
+    )
     blob = ctypes.create_string_buffer(encode(program))
     prog = _SockFprog(len(program), ctypes.cast(blob, ctypes.c_void_p))
     libc = ctypes.CDLL(None, use_errno=True)
@@ -323,6 +377,17 @@ def install(*, network: bool, read_only: bool, unix_sockets: bool = False) -> No
     if libc.prctl(PR_SET_NO_NEW_PRIVS, 1, None, 0, 0) != 0:
         err = ctypes.get_errno()
         raise SeccompError(err, f"prctl(PR_SET_NO_NEW_PRIVS): {errno.errorcode.get(err, err)}")
+    if (metadata == "notify" and not read_only) or (supervised_unix and not unix_sockets):
+        flags = SECCOMP_FILTER_FLAG_NEW_LISTENER
+        libc.syscall.argtypes = [ctypes.c_long, ctypes.c_uint, ctypes.c_uint, ctypes.c_void_p]
+        fd: int = libc.syscall(
+            arch.nr["seccomp"], SECCOMP_SET_MODE_FILTER, flags, ctypes.addressof(prog)
+        )
+        if fd < 0:
+            err = ctypes.get_errno()
+            raise SeccompError(err, f"seccomp(NEW_LISTENER): {errno.errorcode.get(err, err)}")
+        return fd
     if libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.addressof(prog), 0, 0) != 0:
         err = ctypes.get_errno()
         raise SeccompError(err, f"prctl(PR_SET_SECCOMP): {errno.errorcode.get(err, err)}")
+    return None

@@ -18,6 +18,7 @@ import io
 import subprocess
 import tarfile
 import tempfile
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -52,8 +53,12 @@ def run_shipped(spec: AttemptSpec, payload: bytes | None, force: bool) -> dict[s
     if payload is None or (not force and manifest.is_file() and spec.source.root.is_dir()):
         return asyncio.run(run_attempt(spec)).to_json()
     with tempfile.TemporaryDirectory(prefix="lever-fleet-") as tmp:
+        began = time.monotonic()
         local = _unpack(spec, payload, Path(tmp))
+        unpacked = round(time.monotonic() - began, 3)
         result = asyncio.run(run_attempt(local))
+        result.timings["unpack"] = unpacked  # the bundle unpacked and cloned
+        result.seconds = round(result.seconds + unpacked, 3)
         data = result.to_json()
         data["shipped"] = {
             "diff": _text(result.diff),

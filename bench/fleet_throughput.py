@@ -1,14 +1,17 @@
 """Fleet throughput: N trivial attempts (default 100) with an instant model, per concurrency.
 
     uv run python bench/fleet_throughput.py [--attempts 100] [--concurrency 1 2 4 8]
-                                            [--executor local|ray]
+                                            [--executor local|ray] [--ray-repo bundle]
 
 Each level is one `lever fleet run -k N` in a fresh git repository against a fake model (its own
 process) that answers every request at once with a final message; the verify command is `true`.
 Prints one JSON line per level: attempts per second, wall time, peak RSS of the lever process
 (or any one of its descendants), and the mean per-attempt overhead broken out from the run's
 results (`workspace`: worktree creation and base tree; `session_start`: building the session;
-`session`: the turn; `verify`: the verification command in the sandbox).
+`turn`: the session's turn, its start excluded; `verify`: the verification command in the
+sandbox; `unpack`: with `--ray-repo bundle`, the bundle unpacked and cloned on the worker),
+and the 1-minute load average before and after the level: the machine may be shared,
+so label the figures with it.
 """
 
 from __future__ import annotations
@@ -42,7 +45,10 @@ def make_repo(folder: Path) -> Path:
     return repo
 
 
-def one_level(attempts: int, concurrency: int, executor: str) -> dict[str, Any]:
+def one_level(
+    attempts: int, concurrency: int, executor: str, ray_repo: str = "auto"
+) -> dict[str, Any]:
+    load_before = os.getloadavg()[0]
     folder = Path(tempfile.mkdtemp(prefix="lever-fleet-bench-"))
     server, base_url = start_fake_model([{"text": "done"}] * attempts, folder)
     try:
@@ -53,6 +59,8 @@ def one_level(attempts: int, concurrency: int, executor: str) -> dict[str, Any]:
         model = ["--provider", "openai-responses", "--base-url", base_url, "--model", "m"]
         argv = [lever, "fleet", "run", "noop", "-k", str(attempts), "--verify", "true",
                 "--concurrency", str(concurrency), "--executor", executor, *model]  # fmt: skip
+        if executor == "ray":
+            argv += ["--ray-repo", ray_repo]
         run = run_process(argv, cwd=repo, env=env, timeout=3600)
         (results,) = home.glob("fleets/*/results.json")
         data = json.loads(results.read_text())["attempts"]
@@ -62,9 +70,12 @@ def one_level(attempts: int, concurrency: int, executor: str) -> dict[str, Any]:
         server.kill()
         shutil.rmtree(folder, ignore_errors=True)
     passed = sum(a["status"] == "passed" for a in data)
-    parts = ("workspace", "session_start", "session", "verify")
+    for a in data:  # the turn alone: `session` is measured from before the session's start
+        t = a["timings"]
+        t["turn"] = t.get("session", 0.0) - t.get("session_start", 0.0)
+    parts = ("workspace", "session_start", "turn", "verify", "unpack")  # unpack: --ray-repo bundle
     return {
-        "executor": executor,
+        "executor": executor if executor == "local" else f"ray ({ray_repo})",
         "concurrency": concurrency,
         "attempts": attempts,
         "passed": passed,
@@ -72,6 +83,7 @@ def one_level(attempts: int, concurrency: int, executor: str) -> dict[str, Any]:
         "wall_s": round(run.wall_s, 2),
         "attempts_per_s": round(attempts / run.wall_s, 2),
         "peak_rss_mb": round(run.max_rss_mb, 1),
+        "load_avg_1m": [round(load_before, 1), round(os.getloadavg()[0], 1)],
         "mean_ms": {
             p: round(1000 * statistics.fmean(a["timings"].get(p, 0.0) for a in data), 1)
             for p in parts
@@ -84,9 +96,10 @@ def main() -> int:
     parser.add_argument("--attempts", type=int, default=100)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 2, 4, 8])
     parser.add_argument("--executor", choices=("local", "ray"), default="local")
+    parser.add_argument("--ray-repo", choices=("auto", "shared", "bundle"), default="auto")
     args = parser.parse_args()
     for level in args.concurrency:
-        print(json.dumps(one_level(args.attempts, level, args.executor)), flush=True)
+        print(json.dumps(one_level(args.attempts, level, args.executor, args.ray_repo)), flush=True)
     return 0
 
 

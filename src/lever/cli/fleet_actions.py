@@ -64,7 +64,7 @@ def _tasks(args: argparse.Namespace) -> list[Task]:
 
 #: The options `lever fleet resume` takes from the manifest, as they were given.
 RECORDED = (
-    "attempts", "verify_timeout", "concurrency", "executor", "ray_address", "max_turns",
+    "attempts", "verify_timeout", "concurrency", "executor", "ray_address", "ray_repo", "max_turns",
     "max_tokens", "timeout", "sandbox", "model", "provider", "base_url", "api_key_env",
     "overrides", "profile",
 )  # fmt: skip
@@ -120,7 +120,7 @@ def run_fleet(args: argparse.Namespace) -> int:
         options = _options(args)
     except (TaskError, ConfigError) as e:
         return fail(str(e))
-    executor = make_executor(args.executor, options.concurrency, args.ray_address)
+    executor = make_executor(args.executor, options.concurrency, args.ray_address, args.ray_repo)
     try:
         fleet = plan(options, executor.name)
     except (WorkspaceError, OSError) as e:
@@ -136,7 +136,7 @@ def resume_fleet(args: argparse.Namespace) -> int:
     except (store.RunNotFound, recover.ResumeError) as e:
         return fail(str(e))
     recorded = dict(manifest.get("options") or {})
-    for name in ("concurrency", "executor", "ray_address"):
+    for name in ("concurrency", "executor", "ray_address", "ray_repo"):
         if getattr(args, name) is not None:
             recorded[name] = getattr(args, name)
     given = {name: recorded.get(name) for name in RECORDED}
@@ -144,13 +144,16 @@ def resume_fleet(args: argparse.Namespace) -> int:
     given["attempts"] = manifest["k"]
     given["executor"] = given["executor"] or "local"
     given["verify_timeout"] = given["verify_timeout"] or 600.0
+    given["ray_repo"] = given["ray_repo"] or "auto"
     cwd = Path(manifest["root"]) / manifest["cwd"]
     namespace = argparse.Namespace(**given, cd=str(cwd), prompts=[], tasks=None, verify=None)
     try:
         options = _options(namespace, recover.tasks_of(manifest))
     except (TaskError, ConfigError) as e:
         return fail(str(e))
-    executor = make_executor(namespace.executor, options.concurrency, namespace.ray_address)
+    executor = make_executor(
+        namespace.executor, options.concurrency, namespace.ray_address, namespace.ray_repo
+    )
     try:
         fleet = recover.reopen(folder, options, executor.name)
     except (WorkspaceError, OSError) as e:

@@ -35,6 +35,7 @@ def register(sub: Any) -> argparse.ArgumentParser:
     resume.add_argument("--concurrency", type=int, help="attempts at once (default: as recorded)")
     resume.add_argument("--executor", choices=("local", "ray"), help="default: as recorded")
     resume.add_argument("--ray-address", metavar="ADDR", help="a running Ray cluster")
+    resume.add_argument("--ray-repo", choices=("auto", "shared", "bundle"), help="as recorded")
     show = actions.add_parser("show", help="the results table and the chosen diffs of a run")
     show.add_argument("run", help="the run id (or a unique prefix)")
     apply = actions.add_parser("apply", help="apply the chosen diff(s) to the main worktree")
@@ -63,6 +64,13 @@ def _register_run(actions: Any) -> None:
     run.add_argument("--concurrency", type=int, help="attempts at once (default: CPU count)")
     run.add_argument("--executor", choices=("local", "ray"), default="local")
     run.add_argument("--ray-address", metavar="ADDR", help="a running Ray cluster (ray executor)")
+    run.add_argument(
+        "--ray-repo",
+        choices=("auto", "shared", "bundle"),
+        default="auto",
+        help="how Ray workers get the repository: the shared path, a git bundle, or auto "
+        "(a bundle when the cluster has other machines; each worker checks its path)",
+    )
     run.add_argument("-C", "--cd", metavar="DIR", help="work from DIR (default: here)")
     run.add_argument("--max-turns", type=positive_int, help="per attempt: model requests")
     run.add_argument("--max-tokens", type=positive_int, help="per attempt: tokens in total")

@@ -111,11 +111,6 @@ async def run_attempt(spec: AttemptSpec) -> AttemptResult:
     return result
 
 
-def run_attempt_sync(spec: AttemptSpec) -> dict[str, Any]:
-    """The same attempt for a worker process (Ray): its own event loop, a plain dict back."""
-    return asyncio.run(run_attempt(spec)).to_json()
-
-
 def _prepare(spec: AttemptSpec) -> tuple[workspace.Workspace, str]:
     with _GIT_LOCK:
         ws = workspace.create(spec.source, spec.snapshot, spec.path, spec.branch, spec.git_dir)

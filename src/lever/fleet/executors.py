@@ -1,8 +1,9 @@
 """Executors run attempts and yield their results as they finish, behind one interface.
 
 `local`: asyncio tasks in this process, at most `concurrency` at once. `ray`: each attempt is a
-Ray task running the same `run_attempt` on a worker (this slice: workers that share this
-machine's file system — a local Ray, or a cluster with the repository on a shared path).
+Ray task running the same `run_attempt` on a worker, on the shared path when the worker sees
+the run's folder, else on a copy unpacked from a git bundle shipped with the task
+(`lever.fleet.shipping`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ import os
 from collections.abc import AsyncGenerator, Callable, Sequence
 from typing import Any, Protocol
 
-from lever.fleet.attempt import AttemptResult, AttemptSpec, run_attempt, run_attempt_sync
+from lever.fleet import shipping
+from lever.fleet.attempt import AttemptResult, AttemptSpec, run_attempt
 
 Started = Callable[[AttemptSpec], None]
 
@@ -68,9 +70,13 @@ class LocalExecutor:
 class RayExecutor:
     name = "ray"
 
-    def __init__(self, concurrency: int, address: str | None = None) -> None:
+    def __init__(
+        self, concurrency: int, address: str | None = None, repo_mode: str = "auto"
+    ) -> None:
         self.concurrency = max(1, concurrency)
         self.address = address
+        #: auto | shared | bundle (`--ray-repo`): how workers reach the repository.
+        self.repo_mode = repo_mode
         #: This run started Ray (a local cluster, or a connection): it shuts it down after.
         self._started = False
 
@@ -96,7 +102,14 @@ class RayExecutor:
         else:
             options["num_cpus"] = self.concurrency
         try:
-            ray.init(**options)
+            try:
+                ray.init(**options)
+            except Exception as e:
+                # Ray waits a fixed 30 s for its raylet; on a busy machine one more try helps.
+                if "timed out during startup" not in str(e):
+                    raise
+                ray.shutdown()
+                ray.init(**options)
         except Exception as e:  # Ray raises many kinds; the person needs one line
             raise ExecutorError(f"cannot start Ray: {e}") from e
         self._started = True
@@ -106,7 +119,11 @@ class RayExecutor:
         self, specs: Sequence[AttemptSpec], started: Started
     ) -> AsyncGenerator[AttemptResult, None]:
         ray = await asyncio.to_thread(self._start)
-        remote = ray.remote(num_cpus=1, max_retries=0)(run_attempt_sync)
+        remote = ray.remote(num_cpus=1, max_retries=0)(shipping.run_shipped)
+        payload, force = None, self.repo_mode == "bundle"
+        if specs and (force or (self.repo_mode == "auto" and _remote_nodes(ray))):
+            data = await asyncio.to_thread(shipping.pack, specs[0].source, specs[0].snapshot)
+            payload = ray.put(data)  # stored once, fetched by each node that needs it
         waiting = list(specs)
         running: dict[asyncio.Future[Any], tuple[Any, AttemptSpec]] = {}
         try:
@@ -114,7 +131,7 @@ class RayExecutor:
                 while waiting and len(running) < self.concurrency:
                     spec = waiting.pop(0)
                     started(spec)
-                    ref = remote.remote(spec)
+                    ref = remote.remote(spec, payload, force)
                     running[asyncio.wrap_future(ref.future())] = (ref, spec)
                 done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
                 for future in done:
@@ -128,16 +145,25 @@ class RayExecutor:
                 await asyncio.to_thread(ray.shutdown)
 
 
+def _remote_nodes(ray: Any) -> bool:
+    """Whether the cluster has live nodes other than this machine (their workers may not see
+    its file system)."""
+    here = ray.util.get_node_ip_address()
+    return any(n.get("Alive") and n.get("NodeManagerAddress") != here for n in ray.nodes())
+
+
 def _result_of(future: asyncio.Future[Any], spec: AttemptSpec) -> AttemptResult:
     """The worker's result; a worker that died or could not run the attempt is its error."""
     try:
-        return AttemptResult.from_json(future.result())
+        return shipping.receive(future.result(), spec)
     except Exception as e:  # RayTaskError, WorkerCrashedError, …: one line in the results
         message = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
         return AttemptResult(spec.task.id, spec.n, "error", error=f"ray: {message}")
 
 
-def make_executor(name: str, concurrency: int, address: str | None = None) -> Executor:
+def make_executor(
+    name: str, concurrency: int, address: str | None = None, repo_mode: str = "auto"
+) -> Executor:
     if name == "ray":
-        return RayExecutor(concurrency, address)
+        return RayExecutor(concurrency, address, repo_mode)
     return LocalExecutor(concurrency)

@@ -69,6 +69,7 @@ def reopen(folder: Path, options: FleetOptions, executor: str) -> FleetRun:
     results = [AttemptResult.from_json(r) for r in data["attempts"]]
     run = FleetRun(manifest["run"], folder, manifest, specs, results)
     manifest["executor"] = executor
+    manifest["options"] = options.recorded  # `resume --concurrency N` is recorded too
     manifest["driver"] = {"pid": os.getpid()}
     manifest.setdefault("resumed", []).append(time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
     kill_leftovers(folder / "worktrees")

@@ -243,3 +243,37 @@ async def test_a_childs_failure_is_reported_to_the_parent_not_fatal(tmp_path: Pa
     assert ended.reason == "error"
     (finished,) = [e for e in events if isinstance(e, TurnFinished)]
     assert finished.reason == "done" and finished.last_message == "the child failed, I carried on"
+
+
+async def test_children_together_cannot_spend_past_the_parents_limit(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path)
+    cost = {"input_tokens": 150, "output_tokens": 0}
+    roles = Roles(
+        {
+            "parent": [
+                {
+                    "tool_calls": [
+                        spawn("ROLE:child-a loop", call_id="a"),
+                        spawn("ROLE:child-b loop", call_id="b"),
+                    ],
+                    "usage": {"input_tokens": 100, "output_tokens": 0},
+                },
+                {"text": "never reached"},
+            ],
+            # Each child may spend 400 (what the parent has left); together they may not.
+            "child-a": [{"tool_calls": [shell("true")], "usage": cost, "delay_ms": 100}],
+            "child-b": [{"tool_calls": [shell("true")], "usage": cost, "delay_ms": 100}],
+        }
+    )
+    with FakeModelServer(responder=roles) as server:
+        _, events = await run_parent(request_for(repo, server, max_tokens=500), "ROLE:parent go")
+
+    ended = [e for e in events if isinstance(e, ChildFinished)]
+    assert len(ended) == 2
+    assert all(e.reason == "limit" for e in ended)
+    assert all(e.detail == "the parent's token limit was reached (500 tokens)" for e in ended)
+    assert sum(e.tokens for e in ended) <= 400 + 2 * 150  # at most one request over each
+    outputs = outputs_by_call(events)
+    assert all("the parent's token limit was reached" in outputs[c].output for c in "ab")
+    (finished,) = [e for e in events if isinstance(e, TurnFinished)]
+    assert finished.reason == "limit"

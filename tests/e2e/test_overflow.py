@@ -47,7 +47,11 @@ def answer_summaries(body: dict[str, Any]) -> dict[str, Any] | None:
 def test_exec_finishes_30_steps_against_an_enforcing_server(
     wire: str, tmp_path: Path, clean_env: dict[str, str], lever_home: Path
 ) -> None:
-    (lever_home / "config.toml").write_text(f"context_window = {TOLD}\n")
+    # Without spawn_agent's schema: the request sizes (so where the first refusal falls, and the
+    # window lever guesses from it, the Responses API stating no limit) are the ones designed.
+    (lever_home / "config.toml").write_text(
+        f"context_window = {TOLD}\n[subagents]\nenabled = false\n"
+    )
     work = tmp_path / "work"
     work.mkdir()
     with FakeModelServer(script(), responder=answer_summaries, context_limit=LIMIT) as server:

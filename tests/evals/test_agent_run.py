@@ -142,6 +142,8 @@ def test_scripted_model_gives_the_expected_counts_and_metrics(
         shutil.rmtree(eval_env["RAY_TMPDIR"], ignore_errors=True)
 
     page = (tmp_path / "r.html").read_text()
-    assert page.count("<circle") == 2 * K  # pass@k and pass^k at k = 1..K
+    # pass@k and pass^k at k = 1..K, and one dot per task in the cost-and-success plot
+    assert page.count("<circle") == 2 * K + len(TASKS)
+    assert "$ per attempt" in page
     assert page.count("<rect") == K * len(TASKS)  # the heat map: one cell per attempt
     assert re.search(r"deep-merge #\d: model_api_error", page)

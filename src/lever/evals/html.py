@@ -191,7 +191,7 @@ def _headline(report: RunReport) -> str:
 
 
 def render_html(report: RunReport) -> str:
-    who = report.mode
+    who: str = report.mode
     if report.mode == "agent":
         who = f"{report.agent or 'lever'}: {report.provider} / {report.model}"
     title = escape(f"lever eval: {report.suite} ({who}, k={report.k})")

@@ -14,10 +14,14 @@ examples:
   lever eval run lever-mini --oracle             # validate a suite: every task must pass
   lever eval run lever-mini --empty              # ... and fail on the untouched repository
   lever eval run lever-mini --provider local -k 5 --concurrency 2 -o run.json
+  lever eval run lever-mini --provider local -k 5 --executor ray --concurrency 4
+  lever eval run lever-mini --provider local --agent mini-swe-agent -o mini.json
+  lever eval run swe.jsonl --source ~/.cache/lever/sdists --oracle
   lever eval report run.json --html run.html
   lever eval compare a.json b.json
 
-SUITE is a built-in suite name, a folder of task folders, one task folder, or a JSONL file.
+SUITE is a built-in suite name, a folder of task folders, one task folder, or a JSONL file
+(lever tasks or SWE-bench instances). Docs: docs/evals.md.
 Exit status of `run`: 0 when it finished (whatever the pass rate; with --oracle: 0 only if every
 attempt passed, with --empty: 0 only if every attempt failed), 2 for bad input."""
 

@@ -35,6 +35,19 @@ def register(sub: Any) -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     actions = p.add_subparsers(dest="eval_action", metavar="ACTION")
+    _register_run(actions)
+    report = actions.add_parser("report", help="show a JSON report; write its HTML page")
+    report.add_argument("report", help="a report written by `lever eval run`")
+    report.add_argument("--html", metavar="FILE", help="write a self-contained HTML page")
+    compare = actions.add_parser("compare", help="two runs side by side, with a significance test")
+    compare.add_argument("a", help="the baseline report")
+    compare.add_argument("b", help="the report compared with it")
+    compare.add_argument("--seed", type=int, default=0, help="test seed (default 0)")
+    actions.add_parser("list", help="list the built-in suites")
+    return p
+
+
+def _register_run(actions: Any) -> None:
     run = actions.add_parser("run", help="run a suite and write a JSON report")
     run.add_argument("suite", help="built-in name, task folder(s) or JSONL file")
     who = run.add_mutually_exclusive_group()
@@ -84,15 +97,6 @@ def register(sub: Any) -> argparse.ArgumentParser:
         run, sandbox_default="config sandbox.mode, else workspace-write", approval_default=None
     )
     add_model_flags(run)
-    report = actions.add_parser("report", help="show a JSON report; write its HTML page")
-    report.add_argument("report", help="a report written by `lever eval run`")
-    report.add_argument("--html", metavar="FILE", help="write a self-contained HTML page")
-    compare = actions.add_parser("compare", help="two runs side by side, with a significance test")
-    compare.add_argument("a", help="the baseline report")
-    compare.add_argument("b", help="the report compared with it")
-    compare.add_argument("--seed", type=int, default=0, help="test seed (default 0)")
-    actions.add_parser("list", help="list the built-in suites")
-    return p
 
 
 def run(args: argparse.Namespace) -> int:

@@ -113,6 +113,8 @@ def test_scripted_model_gives_the_expected_counts_and_metrics(tmp_path: Path, ev
         result = run_lever(*eval_args(server, "local", tmp_path), env=eval_env, timeout=500)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     check_run(tmp_path, model, "local")
+    cost = json.loads((tmp_path / "run.json").read_text())["summary"]["cost_usd"]
+    assert f"cost ${cost:.4f}" in " ".join(result.stdout.split())
 
 
 def start_ray(tmpdir: str) -> Any:

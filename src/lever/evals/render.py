@@ -54,6 +54,7 @@ def print_run(report: RunReport) -> None:
         f"{summary.passed}/{summary.attempts} attempts passed over {summary.tasks} tasks"
         + (f"; failures: {failed}" if failed else "")
         + f"; tokens in/out {summary.input_tokens}/{summary.output_tokens}"
+        + (f"; cost ${summary.cost_usd:.4f}" if summary.cost_usd is not None else "")
     )
 
 

@@ -7,10 +7,12 @@ local Ray cluster; the grade is the task's real hidden test."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import tempfile
 import threading
+import time
 from fractions import Fraction
 from math import comb
 from pathlib import Path
@@ -18,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from lever.cli.main import main
 from lever.evals.tasks import load_suite
 from lever.evals.workspace import apply_patch, make_workspace
 from lever.testing.fake_model import FakeModelServer
@@ -94,24 +97,70 @@ def expected(metric: str, k: int) -> float:
     return float(sum(values) / len(values))
 
 
-@pytest.mark.parametrize("executor", ["local", "ray"])
-def test_scripted_model_gives_the_expected_counts_and_metrics(
-    tmp_path: Path, eval_env, executor: str
-) -> None:
+def eval_args(server: FakeModelServer, executor: str, tmp_path: Path) -> list[str]:
+    args = ["eval", "run", "lever-mini", "-k", str(K), "--concurrency", "2"]
+    args += ["--executor", executor, "--price", "1/2"]
+    args += [arg for task_id in TASKS for arg in ("--task", task_id)]
+    args += ["--provider", "openai-responses", "--base-url", server.root_url + "/v1"]
+    args += ["--model", "fake-model", "-o", str(tmp_path / "run.json")]
+    return [*args, "--html", str(tmp_path / "r.html")]
+
+
+def test_scripted_model_gives_the_expected_counts_and_metrics(tmp_path: Path, eval_env) -> None:
+    """The local executor, through the `lever` command."""
     model = PerAttemptModel(fix_patches(tmp_path))
-    report_path = tmp_path / "run.json"
-    if executor == "ray":
-        # Ray's socket paths must stay under 108 bytes: a short folder of its own.
-        eval_env["RAY_TMPDIR"] = tempfile.mkdtemp(prefix="ray", dir="/tmp")
     with FakeModelServer(responder=model) as server:
-        args = ["eval", "run", "lever-mini", "-k", str(K), "--concurrency", "2"]
-        args += ["--executor", executor, "--price", "1/2"]
-        args += [arg for task_id in TASKS for arg in ("--task", task_id)]
-        args += ["--provider", "openai-responses", "--base-url", server.root_url + "/v1"]
-        args += ["--model", "fake-model", "-o", str(report_path)]
-        args += ["--html", str(tmp_path / "r.html")]
-        result = run_lever(*args, env=eval_env, timeout=500)
+        result = run_lever(*eval_args(server, "local", tmp_path), env=eval_env, timeout=500)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    check_run(tmp_path, model, "local")
+    cost = json.loads((tmp_path / "run.json").read_text())["summary"]["cost_usd"]
+    assert f"cost ${cost:.4f}" in " ".join(result.stdout.split())
+
+
+def start_ray(tmpdir: str) -> Any:
+    """`ray.init(num_cpus=2)`, once more if the first start times out: Ray gives its raylet a
+    fixed 30 s to register, which a machine busy with other test workers can exceed."""
+    import ray
+
+    for tries_left in (1, 0):
+        try:
+            ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, _temp_dir=tmpdir)
+            return ray
+        except Exception:
+            ray.shutdown()
+            if not tries_left:
+                raise
+    return ray
+
+
+def test_the_same_run_on_a_local_ray_cluster(tmp_path: Path, eval_env, monkeypatch) -> None:
+    """The ray executor: in this process (so the test starts Ray itself, as a person with a
+    cluster would have), every attempt a Ray task; the same counts and metrics."""
+    for name, value in eval_env.items():
+        monkeypatch.setenv(name, value)
+    for name in set(os.environ) - set(eval_env):
+        monkeypatch.delenv(name)
+    # Ray would package this folder for its workers under `uv run`; they need nothing of it.
+    monkeypatch.setenv("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
+    monkeypatch.setenv("RAY_USAGE_STATS_ENABLED", "0")
+    tmpdir = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # socket paths stay under 108 bytes
+    model = PerAttemptModel(fix_patches(tmp_path))
+    ray = start_ray(tmpdir)
+    try:
+        with FakeModelServer(responder=model) as server:
+            assert main([*eval_args(server, "ray", tmp_path), "-q"]) == 0
+    finally:
+        ray.shutdown()
+    check_run(tmp_path, model, "ray")
+    deadline = time.monotonic() + 20  # Ray's processes take a moment to exit on a busy machine
+    while ray_processes(tmpdir) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert ray_processes(tmpdir) == []
+    shutil.rmtree(tmpdir, ignore_errors=True)
+
+
+def check_run(tmp_path: Path, model: PerAttemptModel, executor: str) -> None:
+    report_path = tmp_path / "run.json"
     report = json.loads(report_path.read_text())
 
     assert model.started == {task_id: K for task_id in TASKS}  # every attempt asked once
@@ -137,11 +186,10 @@ def test_scripted_model_gives_the_expected_counts_and_metrics(
     for a in attempts:  # $1 per million input tokens, $2 per million output tokens
         assert a["cost_usd"] == pytest.approx((a["input_tokens"] + 2 * a["output_tokens"]) / 1e6)
     assert summary["cost_usd"] == pytest.approx(sum(a["cost_usd"] for a in attempts))
-    if executor == "ray":
-        assert ray_processes(eval_env["RAY_TMPDIR"]) == []
-        shutil.rmtree(eval_env["RAY_TMPDIR"], ignore_errors=True)
 
     page = (tmp_path / "r.html").read_text()
-    assert page.count("<circle") == 2 * K  # pass@k and pass^k at k = 1..K
+    # pass@k and pass^k at k = 1..K, and one dot per task in the cost-and-success plot
+    assert page.count("<circle") == 2 * K + len(TASKS)
+    assert "$ per attempt" in page
     assert page.count("<rect") == K * len(TASKS)  # the heat map: one cell per attempt
     assert re.search(r"deep-merge #\d: model_api_error", page)

@@ -103,3 +103,21 @@ def test_checked_in_report_schema_is_generated() -> None:
     assert path.read_text() == schema_text(), (
         "regenerate: uv run python -m lever.evals.report > docs/schema/eval-report.schema.json"
     )
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--agent", "claude"], "lever eval: unknown agent 'claude'"),
+        (["--agent", "cmd:x {prompt}"], "unknown placeholder {prompt}"),
+        (["--price", "cheap"], "--price 'cheap': give IN/OUT in US dollars per million"),
+        (["--oracle", "--executor", "ray"], "--executor ray runs lever's own agent"),
+    ],
+)
+def test_bad_run_flags_are_one_line_errors(extra: list[str], message: str, capsys) -> None:
+    args = ["eval", "run", "lever-mini", "--task", "roman-numerals", "-q"]
+    args += ["--provider", "openai-responses", "--base-url", "http://127.0.0.1:9/v1"]
+    args += ["--api-key-env", "PATH"]
+    assert main([*args, *extra]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1

@@ -52,7 +52,7 @@ def test_oracle_passes_and_empty_fails_every_task(tmp_path: Path, eval_env) -> N
     shown = run_lever("eval", "report", str(oracle), "--html", str(html), env=eval_env)
     assert shown.returncode == 0 and "slugify-accents" in shown.stdout
     page = html.read_text()
-    assert page.startswith("<!DOCTYPE html>") and page.count("<svg") == 2
+    assert page.startswith("<!DOCTYPE html>") and page.count("<svg") == 3
     assert "<script" not in page and "http://" not in page.replace("http://www.w3.org/", "")
 
     compared = run_lever("eval", "compare", str(empty), str(oracle), env=eval_env)

@@ -142,3 +142,11 @@ def test_sdists_are_found_by_their_normalized_name(tmp_path: Path) -> None:
     assert find_sdist(tmp_path, "More.Itertools==10.6.0") is not None
     assert find_sdist(tmp_path, "more-itertools==10.8.0") is None
     assert find_sdist(tmp_path / "missing", "more-itertools==10.7.0") is None
+
+
+def test_an_archive_that_is_not_an_sdist_is_a_one_line_error(tmp_path: Path) -> None:
+    (tmp_path / "more_itertools-10.7.0.tar.gz").write_bytes(b"not a tar file")
+    suite = tmp_path / "s.jsonl"
+    suite.write_text(DATA.read_text())
+    with pytest.raises(TaskError, match=r"s\.jsonl:1: cannot unpack .*more_itertools-10\.7\.0"):
+        load_suite(str(suite), tmp_path)

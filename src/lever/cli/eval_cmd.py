@@ -14,10 +14,14 @@ examples:
   lever eval run lever-mini --oracle             # validate a suite: every task must pass
   lever eval run lever-mini --empty              # ... and fail on the untouched repository
   lever eval run lever-mini --provider local -k 5 --concurrency 2 -o run.json
+  lever eval run lever-mini --provider local -k 5 --executor ray --concurrency 4
+  lever eval run lever-mini --provider local --agent mini-swe-agent -o mini.json
+  lever eval run swe.jsonl --source ~/.cache/lever/sdists --oracle
   lever eval report run.json --html run.html
   lever eval compare a.json b.json
 
-SUITE is a built-in suite name, a folder of task folders, one task folder, or a JSONL file.
+SUITE is a built-in suite name, a folder of task folders, one task folder, or a JSONL file
+(lever tasks or SWE-bench instances). Docs: docs/evals.md.
 Exit status of `run`: 0 when it finished (whatever the pass rate; with --oracle: 0 only if every
 attempt passed, with --empty: 0 only if every attempt failed), 2 for bad input."""
 
@@ -31,6 +35,19 @@ def register(sub: Any) -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     actions = p.add_subparsers(dest="eval_action", metavar="ACTION")
+    _register_run(actions)
+    report = actions.add_parser("report", help="show a JSON report; write its HTML page")
+    report.add_argument("report", help="a report written by `lever eval run`")
+    report.add_argument("--html", metavar="FILE", help="write a self-contained HTML page")
+    compare = actions.add_parser("compare", help="two runs side by side, with a significance test")
+    compare.add_argument("a", help="the baseline report")
+    compare.add_argument("b", help="the report compared with it")
+    compare.add_argument("--seed", type=int, default=0, help="test seed (default 0)")
+    actions.add_parser("list", help="list the built-in suites")
+    return p
+
+
+def _register_run(actions: Any) -> None:
     run = actions.add_parser("run", help="run a suite and write a JSON report")
     run.add_argument("suite", help="built-in name, task folder(s) or JSONL file")
     who = run.add_mutually_exclusive_group()
@@ -80,15 +97,6 @@ def register(sub: Any) -> argparse.ArgumentParser:
         run, sandbox_default="config sandbox.mode, else workspace-write", approval_default=None
     )
     add_model_flags(run)
-    report = actions.add_parser("report", help="show a JSON report; write its HTML page")
-    report.add_argument("report", help="a report written by `lever eval run`")
-    report.add_argument("--html", metavar="FILE", help="write a self-contained HTML page")
-    compare = actions.add_parser("compare", help="two runs side by side, with a significance test")
-    compare.add_argument("a", help="the baseline report")
-    compare.add_argument("b", help="the report compared with it")
-    compare.add_argument("--seed", type=int, default=0, help="test seed (default 0)")
-    actions.add_parser("list", help="list the built-in suites")
-    return p
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,14 +1,15 @@
 """A self-contained HTML page of a run: inline CSS and SVG, no script, no external asset.
 
-Plots: pass@k and pass^k over k with their bootstrap bands, and a heat map of tasks by
-attempts (green passed, red the failure class). It opens offline in any browser.
+Plots: pass@k and pass^k over k with their bootstrap bands, cost against success per task
+(dollars per attempt where the price is known, else tokens per attempt), and a heat map of tasks
+by attempts (green passed, red the failure class). It opens offline in any browser.
 """
 
 from __future__ import annotations
 
 from html import escape
 
-from lever.evals.report import Point, RunReport
+from lever.evals.report import AttemptRecord, Point, RunReport
 
 _COLOURS = {
     "passed": "#2e9d4f",
@@ -112,6 +113,54 @@ def heatmap_svg(report: RunReport) -> str:
     return "".join(parts)
 
 
+def _spend(report: RunReport) -> tuple[str, dict[str, float]]:
+    """Per task, the mean cost per attempt in dollars if every attempt has one, else tokens."""
+    by_task: dict[str, list[AttemptRecord]] = {}
+    for attempt in report.attempts:
+        by_task.setdefault(attempt.task_id, []).append(attempt)
+    dollars = all(a.cost_usd is not None for a in report.attempts) and bool(report.attempts)
+    spend = {}
+    for task_id, records in by_task.items():
+        values = [
+            (a.cost_usd or 0.0) if dollars else a.input_tokens + a.output_tokens for a in records
+        ]
+        spend[task_id] = sum(values) / len(values)
+    return ("$ per attempt" if dollars else "tokens per attempt"), spend
+
+
+def cost_svg(report: RunReport) -> str:
+    """One dot per task: what an attempt spent on average (x) against its pass@1 (y)."""
+    unit, spend = _spend(report)
+    top = max(spend.values(), default=0.0) or 1.0
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" role="img">']
+    parts.append(f"<title>pass@1 against {unit}, per task</title>")
+    for tick in (0.0, 0.5, 1.0):
+        y = H - PAD - (H - 2 * PAD) * tick
+        parts.append(
+            f'<line x1="{PAD}" x2="{W - PAD}" y1="{y}" y2="{y}" stroke="#eee"/>'
+            f'<text x="{PAD - 6}" y="{y + 4}" text-anchor="end" font-size="11">{tick:.1f}</text>'
+        )
+        x = PAD + (W - 2 * PAD) * tick
+        parts.append(
+            f'<text x="{x}" y="{H - PAD + 16}" text-anchor="middle" font-size="11">'
+            f"{top * tick:.4g}</text>"
+        )
+    parts.append(
+        f'<text x="{W / 2}" y="{H - 8}" text-anchor="middle" font-size="12">{unit}</text>'
+        f'<text x="12" y="{PAD - 20}" font-size="12">pass@1</text>'
+    )
+    for task in report.tasks:
+        x = PAD + (W - 2 * PAD) * spend.get(task.id, 0.0) / top
+        y = H - PAD - (H - 2 * PAD) * task.pass_at_1
+        parts.append(
+            f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4" fill="#2e9d4f" fill-opacity="0.7">'
+            f"<title>{escape(task.id)}: pass@1 {task.pass_at_1:.3f}, "
+            f"{spend.get(task.id, 0.0):.4g} {unit}</title></circle>"
+        )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
 def _table(report: RunReport) -> str:
     k = report.k
     head = "".join(f"<th>{h}</th>" for h in ("task", "n", "c", "pass@1", f"pass@{k}", f"pass^{k}"))
@@ -134,11 +183,17 @@ def _headline(report: RunReport) -> str:
             (f"pass^{top}", s.pass_hat_k[-1]),
         ):
             lines.append(f"{name} = {point.value:.3f} (95% CI {point.low:.3f} to {point.high:.3f})")
+    spent = f"tokens in/out {s.input_tokens}/{s.output_tokens}"
+    if s.cost_usd is not None:
+        spent += f", cost ${s.cost_usd:.4f}"
+    lines.append(spent + f", {s.wall_seconds:.0f} s of attempts")
     return "<br>".join(escape(line) for line in lines)
 
 
 def render_html(report: RunReport) -> str:
-    who = report.mode if report.mode != "agent" else f"{report.provider} / {report.model}"
+    who: str = report.mode
+    if report.mode == "agent":
+        who = f"{report.agent or 'lever'}: {report.provider} / {report.model}"
     title = escape(f"lever eval: {report.suite} ({who}, k={report.k})")
     legend = "".join(
         f'<span><i class="swatch" style="background:{c}"></i> {name}</span>'
@@ -150,6 +205,7 @@ def render_html(report: RunReport) -> str:
         f"<p>{_headline(report)}</p><p>lever {escape(report.lever_version)}, "
         f"{escape(report.started)} to {escape(report.finished)}, seed {report.seed}</p>"
         f"<h2>pass@k and pass^k</h2>{curves_svg(report)}"
+        f"<h2>Cost and success</h2>{cost_svg(report)}"
         f'<h2>Attempts</h2><p class="legend">{legend}</p>{heatmap_svg(report)}'
         f"<h2>Tasks</h2>{_table(report)}</body></html>\n"
     )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from lever.evals import metrics
 from lever.evals.report import RunReport
 
 
@@ -55,6 +54,7 @@ def print_run(report: RunReport) -> None:
         f"{summary.passed}/{summary.attempts} attempts passed over {summary.tasks} tasks"
         + (f"; failures: {failed}" if failed else "")
         + f"; tokens in/out {summary.input_tokens}/{summary.output_tokens}"
+        + (f"; cost ${summary.cost_usd:.4f}" if summary.cost_usd is not None else "")
     )
 
 
@@ -70,9 +70,12 @@ def compare_rows(
 def print_compare(a: RunReport, b: RunReport, *, seed: int = 0) -> None:
     from rich.table import Table
 
-    rows, a_values, b_values = compare_rows(a, b)
+    from lever.evals.compare import compare
+
+    rows, _, _ = compare_rows(a, b)
     console = _console()
-    if not rows:
+    ids, diffs = compare(a, b, seed=seed)
+    if not ids:
         console.print("the two runs have no task in common")
         return
     table = Table(title=f"pass@1 per task: A = {_label(a)}, B = {_label(b)}")
@@ -81,13 +84,44 @@ def print_compare(a: RunReport, b: RunReport, *, seed: int = 0) -> None:
     for task_id, x, y in rows:
         table.add_row(task_id, _pct(x), _pct(y), f"{100 * (y - x):+.1f}")
     console.print(table)
-    diff, low, high, p = metrics.paired_test(a_values, b_values, seed=seed)
-    verdict = "significant" if p < 0.05 else "not significant"
-    console.print(
-        f"pass@1 over {len(rows)} common tasks: A {_pct(metrics.mean(a_values))}, "
-        f"B {_pct(metrics.mean(b_values))}; B - A = {100 * diff:+.1f} points "
-        f"[{100 * low:+.1f}, {100 * high:+.1f}], paired permutation p = {p:.3f} ({verdict} at 0.05)"
+    metrics_table = Table(
+        title=f"over the {len(ids)} tasks both runs have (tokens, cost, seconds: per attempt)"
     )
+    for name in ("metric", "A", "B", "B - A", "95% interval", "p", ""):
+        metrics_table.add_column(name, justify="left" if name in ("metric", "") else "right")
+    for d in diffs:
+        show = _pct if d.name.startswith("pass") else _number
+        points = d.name.startswith("pass")
+        metrics_table.add_row(
+            d.name,
+            show(d.a),
+            show(d.b),
+            _signed(d.diff, points),
+            f"[{_signed(d.low, points)}, {_signed(d.high, points)}]",
+            f"{d.p:.3f}",
+            "significant" if d.significant else "",
+        )
+    console.print(metrics_table)
+    first = diffs[0]
+    verdict = "significant" if first.significant else "not significant"
+    console.print(
+        f"pass@1 over {len(ids)} common tasks: A {_pct(first.a)}, B {_pct(first.b)}; "
+        f"B - A = {100 * first.diff:+.1f} points [{100 * first.low:+.1f}, {100 * first.high:+.1f}]"
+        f", paired permutation p = {first.p:.3f} ({verdict} at 0.05)"
+    )
+    console.print(
+        "test: paired sign-flip permutation over tasks (10,000 permutations, two-sided); "
+        "interval: percentile bootstrap over tasks (2,000 resamples); seed "
+        f"{seed}; pass differences in percentage points"
+    )
+
+
+def _number(value: float) -> str:
+    return f"{value:.4g}"
+
+
+def _signed(value: float, points: bool) -> str:
+    return f"{100 * value:+.1f}" if points else f"{value:+.4g}"
 
 
 def _agent_words(report: RunReport) -> str:

@@ -128,7 +128,7 @@ def _base(
             f"{where}: no sdist of {spec} in {source}: get it with `pip download --no-binary "
             f":all: --no-deps {spec} -d {source}`, or give --source"
         )
-    _unpack(archive, folder / "repo")
+    _unpack(archive, folder / "repo", where)
     return folder / "repo"
 
 
@@ -144,14 +144,33 @@ def find_sdist(folder: Path, spec: str) -> Path | None:
     return None
 
 
-def _unpack(archive: Path, into: Path) -> None:
+def _unpack(archive: Path, into: Path, where: str) -> None:
     """The sdist's single top-level folder becomes `into`."""
+    from lever.evals.tasks import TaskError
+
     staging = into.parent / "unpack"
-    with tarfile.open(archive) as tar:
-        tar.extractall(staging, filter="data")
-    (top,) = list(staging.iterdir())
-    top.rename(into)
+    try:
+        with tarfile.open(archive) as tar:
+            _extract(tar, staging)
+    except (tarfile.TarError, OSError) as e:
+        raise TaskError(f"{where}: cannot unpack {archive}: {e}") from None
+    tops = list(staging.iterdir())
+    if len(tops) != 1 or not tops[0].is_dir():
+        raise TaskError(f"{where}: {archive} is not an sdist (one top-level folder)")
+    tops[0].rename(into)
     staging.rmdir()
+
+
+def _extract(tar: tarfile.TarFile, into: Path) -> None:
+    """Files and folders only, all inside `into` (an sdist needs nothing else)."""
+    if hasattr(tarfile, "data_filter"):  # Python 3.11.4+: the standard library checks
+        tar.extractall(into, filter="data")
+        return
+    for member in tar.getmembers():
+        name = Path(member.name)
+        if name.is_absolute() or ".." in name.parts or not (member.isfile() or member.isdir()):
+            raise tarfile.TarError(f"refusing {member.name!r}")
+    tar.extractall(into)  # every member was checked above
 
 
 def _grade_files(base: Path, test_patch: str, folder: Path, where: str) -> Path:

@@ -1,6 +1,7 @@
 """Soak: a long scripted session with compaction; memory and request size must stay flat.
 
     uv run python bench/soak.py [--steps 10000] [--window 16000]
+    uv run python bench/soak.py --minutes 30 [--sessions 4]   # the timed soak: soak_sessions.py
 
 The fake model runs in its own process (its request log must not count against lever's memory).
 Each step is one model request and one `true` command; compaction happens whenever the history
@@ -88,6 +89,10 @@ async def soak(steps: int, window: int, folder: Path, base_url: str) -> dict[str
 
 
 def main() -> int:
+    if "--minutes" in sys.argv or "--serve" in sys.argv:
+        from soak_sessions import main as timed
+
+        return timed(sys.argv[1:])
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--steps", type=int, default=10_000)
     parser.add_argument("--window", type=int, default=16_000, help="context window in tokens")

@@ -105,3 +105,17 @@ def test_notes_name_the_limit_the_ending_points_at() -> None:
     assert limits.note(0, b"MemoryError") == ""
     assert limits.note(1, b"an ordinary failure") == ""
     assert CommandLimits(None, None, None).preexec() is None
+
+
+def test_output_file_keeps_its_head_and_tail_within_its_cap(tmp_path) -> None:
+    from lever.tools.process_output import OutputFile
+
+    path = tmp_path / "out.txt"
+    spill = OutputFile(path, threshold=10, limit=1000)
+    for i in range(10_000):
+        spill.add(f"{i:05d}\n".encode())
+    spill.close()
+    kept = path.read_bytes()
+    assert kept.startswith(b"00000\n00001\n") and kept.endswith(b"09998\n09999\n")
+    assert b"[lever: 59,000 bytes of output left out here" in kept
+    assert len(kept) < 1000 + 200

@@ -119,6 +119,9 @@ class CommandLimitsTable(Table):
     max_processes: int | None = allowed("an integer ≥ 0 (processes of the user; 0: no limit)", ge=0)
     max_address_space: int | None = allowed("an integer ≥ 0 (bytes per process; 0: no limit)", ge=0)
     max_file_bytes: int | None = allowed("an integer ≥ 0 (bytes per file; 0: no limit)", ge=0)
+    max_output_file_bytes: int | None = allowed(
+        "an integer ≥ 65536 (bytes of a command's output kept in its file)", ge=65536
+    )
 
 
 class MemoryTable(Table):

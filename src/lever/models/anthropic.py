@@ -16,7 +16,13 @@ from typing import Any
 
 from lever import safe_json
 from lever.models.base import ModelEvent, ModelRequest, OutputCut, ToolSchema
-from lever.models.http import HttpTransport, error_details, stream_cut
+from lever.models.http import (
+    SHAPE_ERRORS,
+    HttpTransport,
+    error_details,
+    malformed_event,
+    stream_cut,
+)
 from lever.models.traits import ANSWER_ROOM, thinking_budget
 from lever.protocol import ItemAdded, TextDelta, TokenUsage
 from lever.protocol.items import (
@@ -250,7 +256,10 @@ class AnthropicClient:
             async for _, data in events:
                 if not isinstance(data, dict):
                     continue
-                event = self._handle(turn, data)
+                try:
+                    event = self._handle(turn, data)
+                except SHAPE_ERRORS as e:
+                    raise malformed_event(e) from None
                 if event is not None:
                     yield event
                 if turn.finished:

@@ -15,7 +15,13 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from lever.models.base import ModelEvent, ModelRequest, OutputCut, ToolSchema
-from lever.models.http import HttpTransport, error_details, stream_cut
+from lever.models.http import (
+    SHAPE_ERRORS,
+    HttpTransport,
+    error_details,
+    malformed_event,
+    stream_cut,
+)
 from lever.models.sse import DONE
 from lever.models.traits import chat_reasoning_effort
 from lever.models.wire_cache import Group, PieceCache, dumps, join_body
@@ -230,11 +236,19 @@ class ChatClient:
                 assert isinstance(data, dict)
                 if data.get("error"):
                     raise self.http.error(*error_details(data))
-                for delta in turn.feed(data):
+                try:
+                    deltas = turn.feed(data)
+                except SHAPE_ERRORS as e:
+                    raise malformed_event(e) from None
+                for delta in deltas:
                     yield delta
         if not (done or turn.finished):
             raise stream_cut("a finish_reason or [DONE]")
-        for event in turn.events(request.max_output_tokens):
+        try:
+            events = turn.events(request.max_output_tokens)
+        except SHAPE_ERRORS as e:
+            raise malformed_event(e) from None
+        for event in events:
             yield event
 
     async def aclose(self) -> None:

@@ -31,6 +31,7 @@ from lever.models.base import (
     AuthError,
     BadRequestError,
     ContextLengthError,
+    MalformedResponseError,
     ModelError,
     RetryableError,
     ToolCallParseError,
@@ -226,6 +227,17 @@ def classify_error(
         # server-side failures; retrying (bounded) is the right default.
         return RetryableError(f"model API error: {shown}", None, retry_after)
     return BadRequestError(f"model API rejected the request ({status}): {shown}", status)
+
+
+#: What a stream assembler raises on an event of the wrong shape (a list where an object goes,
+#: a number where text goes…): caught around each assembler step and reported as malformed.
+SHAPE_ERRORS = (AttributeError, TypeError, ValueError, KeyError, IndexError)
+
+
+def malformed_event(error: Exception) -> MalformedResponseError:
+    """A stream event the assembler could not take: a malformed reply (retried, then said)."""
+    detail = f"{type(error).__name__}: {error}".splitlines()[0][:200]
+    return MalformedResponseError(f"model stream sent a malformed event ({detail})")
 
 
 def stream_cut(what: str) -> RetryableError:

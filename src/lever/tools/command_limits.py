@@ -23,6 +23,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from lever.tools.process_output import MAX_FILE_BYTES as MAX_OUTPUT_FILE_BYTES
+
 GIB = 1024**3
 DEFAULT_MAX_PROCESSES = 4096
 DEFAULT_MAX_FILE_BYTES = 16 * GIB
@@ -60,6 +62,8 @@ class CommandLimits:
     max_processes: int | None = DEFAULT_MAX_PROCESSES
     max_address_space: int | None = None
     max_file_bytes: int | None = DEFAULT_MAX_FILE_BYTES
+    #: Not an rlimit: the cap of the file lever keeps of a command's output (its head and tail).
+    max_output_file_bytes: int = MAX_OUTPUT_FILE_BYTES
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> CommandLimits:
@@ -74,6 +78,7 @@ class CommandLimits:
             max_processes=pick("max_processes", DEFAULT_MAX_PROCESSES),
             max_address_space=pick("max_address_space", default_as),
             max_file_bytes=pick("max_file_bytes", DEFAULT_MAX_FILE_BYTES),
+            max_output_file_bytes=int(table.get("max_output_file_bytes", MAX_OUTPUT_FILE_BYTES)),
         )
 
     def _pairs(self) -> list[tuple[int, int | None]]:

@@ -1,8 +1,11 @@
 """A process's output: a bounded buffer of what was not read yet, and a file with all of it.
 
 The buffer keeps a command's memory bounded whatever it prints (its head and its rolling tail,
-`MAX_BUFFER_BYTES` in all); the file keeps everything (up to `MAX_FILE_BYTES`) for the model
-to read back, written as it arrives once the output outgrows `SPILL_AFTER_BYTES`.
+`MAX_BUFFER_BYTES` in all); the file keeps the output for the model to read back, written as it
+arrives once the output outgrows `SPILL_AFTER_BYTES`. The file is bounded too (`MAX_FILE_BYTES`,
+`command_limits.max_output_file_bytes`): past it, its first half stays on disk, the last half
+rolls in memory and is written after a line saying how much was left out, when the output ends.
+A command printing gigabytes adds at most that much to the session's files.
 """
 
 from __future__ import annotations
@@ -17,8 +20,9 @@ log = logging.getLogger(__name__)
 MAX_BUFFER_BYTES = 1024 * 1024
 #: Output beyond this many bytes goes to the process's output file as it arrives.
 SPILL_AFTER_BYTES = 64 * 1024
-#: An output file stops growing here (a runaway `yes` must not fill the disk).
-MAX_FILE_BYTES = 256 * 1024 * 1024
+#: An output file keeps its head and tail within this many bytes (a runaway `yes` must not fill
+#: the disk).
+MAX_FILE_BYTES = 8 * 1024 * 1024
 
 
 class OutputBuffer:
@@ -63,15 +67,20 @@ class OutputBuffer:
 
 
 class OutputFile:
-    """All of a process's output in a file, from the moment it outgrows `threshold` bytes."""
+    """A process's output in a file, from the moment it outgrows `threshold` bytes: up to
+    `limit` // 2 bytes of head written as they come, then a rolling tail of `limit` // 2 bytes
+    kept in memory and written (after a note of what was left out) when the output ends."""
 
     def __init__(self, path: Path | None, threshold: int, limit: int = MAX_FILE_BYTES) -> None:
         self.path = path
         self.threshold = threshold
-        self.limit = limit
+        self.limit = max(limit, 2)
         self.early = bytearray()
         self.file: BinaryIO | None = None
         self.written = 0
+        #: The rolling end of the output past the head, and how much fell out of it.
+        self.tail = bytearray()
+        self.left_out = 0
         self.done = path is None
 
     @property
@@ -89,18 +98,24 @@ class OutputFile:
             if not self._open():
                 return
         assert self.file is not None
-        room = self.limit - self.written
+        room = max(self.limit // 2 - self.written, 0)
+        if room:
+            self._write(data[:room])
+        if len(data) > room:
+            self.tail += data[room:]
+            excess = len(self.tail) - self.limit // 2
+            if excess > 0:
+                del self.tail[:excess]  # cheap at the front of a bytearray
+                self.left_out += excess
+
+    def _write(self, data: bytes) -> None:
+        assert self.file is not None
         try:
-            self.file.write(data[:room])
-            self.written += min(len(data), room)
-            if len(data) > room:
-                self.file.write(
-                    f"\n[lever: output beyond {self.limit:,} bytes not kept]\n".encode()
-                )
-                self.close()
+            self.file.write(data)
+            self.written += len(data)
         except OSError:
             log.warning("could not write output file %s", self.path, exc_info=True)
-            self.close()
+            self._shut()
 
     def _open(self) -> bool:
         assert self.path is not None
@@ -114,8 +129,19 @@ class OutputFile:
         return True
 
     def close(self) -> None:
+        if self.file is not None and not self.done and self.tail:
+            if self.left_out:
+                self._write(
+                    f"\n[lever: {self.left_out:,} bytes of output left out here; this file keeps "
+                    f"the first and the last {self.limit // 2:,} bytes]\n".encode()
+                )
+            self._write(bytes(self.tail))
+        self._shut()
+
+    def _shut(self) -> None:
         self.done = True
         self.early = bytearray()
+        self.tail = bytearray()
         if self.file is not None:
             with contextlib.suppress(OSError):
                 self.file.close()

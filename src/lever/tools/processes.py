@@ -9,7 +9,7 @@ keeps it open, so an interactive program sees EOF instead of hanging forever.
 Memory is bounded whatever the model starts: at most `max_processes` (64) processes are kept at
 once, and each keeps at most `max_buffer_bytes` (1 MiB) of unread output in memory, its head and
 its rolling tail. Given an `output_file`, a process whose output outgrows `spill_after` bytes
-has all of it (up to `MAX_FILE_BYTES`) written there as it arrives, so nothing is lost.
+has it written there as it arrives (its head and tail, `MAX_FILE_BYTES` in all).
 """
 
 from __future__ import annotations
@@ -26,7 +26,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lever.tools.command_limits import CommandLimits
-from lever.tools.process_output import MAX_BUFFER_BYTES, SPILL_AFTER_BYTES, OutputBuffer, OutputFile
+from lever.tools.process_output import (
+    MAX_BUFFER_BYTES,
+    MAX_FILE_BYTES,
+    SPILL_AFTER_BYTES,
+    OutputBuffer,
+    OutputFile,
+)
 from lever.tools.truncate import StreamDecoder
 
 log = logging.getLogger(__name__)
@@ -229,7 +235,8 @@ class ProcessManager:
             raise ProcessStartError("empty command")
         if len(self._live) >= self.max_processes:
             raise ProcessError(self._too_many())
-        spill = OutputFile(output_file, self.spill_after)
+        cap = self.limits.max_output_file_bytes if self.limits else MAX_FILE_BYTES
+        spill = OutputFile(output_file, self.spill_after, cap)
         p = await self._spawn(list(argv), cwd, env, timeout_ms, keep_stdin_open, spill)
         p.on_chunk = on_chunk
         try:

@@ -2,6 +2,8 @@
 
     uv run python bench/dashboard_stream.py [--sessions 50] [--pages 5] [--seconds 60] [--rate 2]
 
+Part of `bench/run` (10 s with --quick); exits 1 when an event was dropped or duplicated.
+
 Starts `lever serve --port 0` on a temporary LEVER_HOME, then appends events to `--sessions`
 rollouts (`--rate` events per second each, through lever's RolloutWriter) while `--pages`
 clients each follow every session's event stream over real HTTP (sessions x pages SSE
@@ -142,11 +144,19 @@ def main() -> int:
     parser.add_argument("--pages", type=int, default=5)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--rate", type=float, default=2, help="events per second per session")
+    parser.add_argument(
+        "--check-exit",
+        type=int,
+        default=1,
+        help="exit status when an event was dropped or duplicated (bench/run passes 0: the "
+        "figures carry the counts)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         result = asyncio.run(run(args, Path(tmp)))
+    result["load_average"] = round(os.getloadavg()[0], 1)
     print(json.dumps(result))
-    return 0 if result["dropped"] == 0 and result["duplicated"] == 0 else 1
+    return 0 if result["dropped"] == 0 and result["duplicated"] == 0 else args.check_exit
 
 
 if __name__ == "__main__":

@@ -23,12 +23,12 @@ playwright_sync = pytest.importorskip(
 pytestmark = BROWSER_MARKS
 
 
-def test_the_transcript_renders_escaped(dashboard, recorded, browser_page, tmp_path) -> None:
+def test_the_transcript_renders_escaped(dashboard, recorded, browser_page, artifacts) -> None:
     page, problems = browser_page
     page.goto(dashboard)
     assert "token=" not in page.url  # the cookie took over
     page.locator(f'#sessions li[data-id="{recorded}"]').wait_for()
-    page.screenshot(path=str(tmp_path / "sessions.png"), full_page=True)
+    page.screenshot(path=str(artifacts / "sessions.png"), full_page=True)
     page.locator(f'#sessions li[data-id="{recorded}"] a.title').click()
     page.wait_for_url(f"**/s/{recorded}")
     answer = page.locator(".cell.answer").last
@@ -41,8 +41,8 @@ def test_the_transcript_renders_escaped(dashboard, recorded, browser_page, tmp_p
     assert "$ cat greet.py" in page.locator(".cell.tool").first.inner_text()
     assert page.locator(".diff .add").first.inner_text() == '+    return "hello"'
     assert "in " in page.locator("#tokens").inner_text()
-    page.screenshot(path=str(tmp_path / "session.png"), full_page=True)
-    print(f"screenshot: {tmp_path / 'session.png'}")
+    page.screenshot(path=str(artifacts / "session.png"), full_page=True)
+    print(f"screenshot: {artifacts / 'session.png'}")
     page.keyboard.press("?")  # the shortcut list
     assert page.locator("#help").is_visible()
     page.keyboard.press("Escape")
@@ -52,7 +52,7 @@ def test_the_transcript_renders_escaped(dashboard, recorded, browser_page, tmp_p
     assert problems == []
 
 
-def test_narrow_and_dark(dashboard, recorded, tmp_path) -> None:
+def test_narrow_and_dark(dashboard, recorded, artifacts) -> None:
     with playwright_sync.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         context = browser.new_context(viewport={"width": 380, "height": 800}, color_scheme="dark")
@@ -61,7 +61,7 @@ def test_narrow_and_dark(dashboard, recorded, tmp_path) -> None:
         page.locator(".cell.answer").last.wait_for()
         background = page.evaluate("getComputedStyle(document.body).backgroundColor")
         overflow = page.evaluate("document.documentElement.scrollWidth > window.innerWidth")
-        page.screenshot(path=str(tmp_path / "narrow-dark.png"), full_page=True)
+        page.screenshot(path=str(artifacts / "narrow-dark.png"), full_page=True)
         browser.close()
     assert background == "rgb(15, 17, 21)"
     assert not overflow  # nothing wider than a phone
@@ -75,7 +75,9 @@ def live_script() -> list[dict[str, Any]]:
     ]
 
 
-def test_a_task_started_from_the_page_streams_live(dashboard, repo, browser_page, tmp_path) -> None:
+def test_a_task_started_from_the_page_streams_live(
+    dashboard, repo, browser_page, artifacts
+) -> None:
     page, problems = browser_page
     with FakeModelServer(live_script()) as server:
         page.goto(dashboard)
@@ -89,7 +91,7 @@ def test_a_task_started_from_the_page_streams_live(dashboard, repo, browser_page
         page.locator(".cell.tool").wait_for(timeout=20000)
         assert page.get_by_text("All done").count() == 0
         assert page.locator("#interrupt").is_visible()
-        page.screenshot(path=str(tmp_path / "live.png"), full_page=True)
+        page.screenshot(path=str(artifacts / "live.png"), full_page=True)
         page.get_by_text("All done").wait_for(timeout=30000)
         page.locator(".cell.turn").last.wait_for()
         assert "All done, live." in page.locator(".cell.answer").last.inner_text()
@@ -125,7 +127,7 @@ def start_task(
     page.wait_for_url("**/s/*")
 
 
-def test_interrupt_from_the_page(dashboard, repo, browser_page, tmp_path) -> None:
+def test_interrupt_from_the_page(dashboard, repo, browser_page, artifacts) -> None:
     page, problems = browser_page
     script = [
         {
@@ -144,11 +146,11 @@ def test_interrupt_from_the_page(dashboard, repo, browser_page, tmp_path) -> Non
         assert time.monotonic() - started < 15
         page.get_by_text("session ended").wait_for(timeout=10000)
         assert not page.locator("#interrupt").is_visible()
-        page.screenshot(path=str(tmp_path / "interrupted.png"), full_page=True)
+        page.screenshot(path=str(artifacts / "interrupted.png"), full_page=True)
     assert problems == []
 
 
-def test_approve_and_deny_from_the_page(dashboard, repo, browser_page, tmp_path) -> None:
+def test_approve_and_deny_from_the_page(dashboard, repo, browser_page, artifacts) -> None:
     page, problems = browser_page
     touch = [
         {"name": "shell", "arguments": {"command": f"touch {name}.txt"}}
@@ -163,8 +165,14 @@ def test_approve_and_deny_from_the_page(dashboard, repo, browser_page, tmp_path)
         start_task(page, dashboard, repo, server.base_url, "touch two files", "untrusted")
         box = page.locator("#approval")
         box.wait_for(timeout=20000)
-        assert "touch approved.txt" in box.inner_text()
-        page.screenshot(path=str(tmp_path / "approval.png"), full_page=True)
+        assert "$ touch approved.txt" in box.inner_text()
+        assert "null" not in box.inner_text()
+        page.screenshot(path=str(artifacts / "approval.png"), full_page=True)
+        page.set_viewport_size({"width": 400, "height": 800})  # narrow and dark: still usable
+        page.emulate_media(color_scheme="dark")
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+        assert box.locator("button").count() == 3 and box.locator("button").last.is_visible()
+        page.screenshot(path=str(artifacts / "approval-400-dark.png"))
         page.keyboard.press("y")
         page.get_by_text("approval: approve_once by person").wait_for(timeout=15000)
         page.locator("#approval", has_text="touch denied.txt").wait_for(timeout=20000)

@@ -64,6 +64,10 @@ def test_a_fleet_from_the_page_and_its_winner_applied(
     page.locator(".task-diff h3", has_text="attempt 1").wait_for()
     assert not (repo / "out" / "loser.txt").exists()
     page.screenshot(path=str(artifacts / "fleet-applied.png"), full_page=True)
+    page.set_viewport_size({"width": 400, "height": 800})  # narrow and dark
+    page.emulate_media(color_scheme="dark")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    page.screenshot(path=str(artifacts / "fleet-400-dark.png"), full_page=True)
     assert problems == []
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from lever.fleet import store
 from lever.testing.fake_model import FakeModelServer
 
 from .builders import COMMANDS, VERIFY, attempt_responder, git, make_repo
@@ -89,26 +90,58 @@ async def test_a_fleet_started_from_the_api_is_graded_shown_and_applied(client, 
     assert again.status_code == 409 and "does not apply cleanly" in again.json()["error"]
 
 
-async def test_the_grid_degrades_without_events_and_reads_them_when_present(
-    client, repo, home
-) -> None:
-    """A running fleet's unfinished attempts: `pending` from the manifest alone, `running`
-    once the fleet's events.jsonl names them."""
+async def test_a_running_fleet_shows_its_attempts_running(app, client, repo, home) -> None:
     script = attempt_responder({1: "sleep 30", 2: "sleep 30"})
     with FakeModelServer(responder=script) as server:
         run = await start_fleet(client, repo, server)
-        grid = (await client.get(f"/api/fleets/{run}")).json()
-        assert grid["status"] == "running" and grid["events"] in (True, False)
-        events = home / "fleets" / run / "events.jsonl"
-        if not grid["events"]:  # the fleet does not write events yet: only `pending`
-            statuses = {c["status"] for c in grid["tasks"][0]["attempts"]}
-            assert statuses <= {"pending", "running"}
-            line = {"type": "attempt_started", "task": "t1", "attempt": 1, "ts": 1.0}
-            with events.open("a") as f:
-                f.write(json.dumps(line) + "\n" + '{"torn": ')
-        grid = (await client.get(f"/api/fleets/{run}")).json()
-        assert grid["events"] is True
-        assert grid["tasks"][0]["attempts"][0]["status"] == "running"
+        for _ in range(240):  # both attempts have made their worktrees
+            grid = (await client.get(f"/api/fleets/{run}")).json()
+            cells = grid["tasks"][0]["attempts"]
+            if all(c["status"] == "running" for c in cells):
+                break
+            await asyncio.sleep(0.25)
+        assert grid["status"] == "running" and [c["status"] for c in cells] == ["running"] * 2
+        assert all(c["seconds"] >= 0 for c in cells)
+        await app.app.state.fleet_runner.shutdown(grace=30)  # SIGINT: as Ctrl-C would
+        data = (await client.get(f"/api/fleets/{run}")).json()
+    assert data["status"] == "interrupted"
+    assert {c["status"] for c in data["tasks"][0]["attempts"]} <= {"not run", "failed", "error"}
+
+
+def write_run(home: Path, run: str, status: str) -> Path:
+    """A run's recorded files as the fleet writes them: manifest first, results later."""
+    folder = home / "fleets" / run
+    attempts = [
+        {"task": "t1", "attempt": n, "path": str(folder / "worktrees" / "t1" / str(n))}
+        for n in (1, 2, 3)
+    ]
+    manifest = {"run": run, "k": 3, "root": "/nowhere", "status": status, "attempts": attempts}
+    manifest["tasks"] = [{"id": "t1", "prompt": "p"}]
+    store.write_json(folder / "manifest.json", manifest)
+    return folder
+
+
+async def test_the_grid_from_the_recorded_files_alone(client, home) -> None:
+    """Without events.jsonl: an attempt with a worktree is running, one without is pending,
+    one with a result shows it; with events.jsonl its start events count too (a torn last line
+    is skipped); a finished run shows no attempt running."""
+    run = "20261202-010101-abcd"
+    folder = write_run(home, run, "running")
+    (folder / "worktrees" / "t1" / "1").mkdir(parents=True)
+    result = {"task": "t1", "attempt": 3, "status": "passed", "tokens": 7, "seconds": 1.5}
+    store.write_json(folder / "results.json", {"chosen": {"t1": 3}, "attempts": [result]})
+    grid = (await client.get(f"/api/fleets/{run}")).json()
+    cells = grid["tasks"][0]["attempts"]
+    assert [c["status"] for c in cells] == ["running", "pending", "passed"]
+    assert grid["events"] is False and cells[2]["tokens"] == 7 and grid["tasks"][0]["chosen"] == 3
+    started = {"type": "attempt_started", "task": "t1", "attempt": 2, "ts": 1.0}
+    (folder / "events.jsonl").write_text(json.dumps(started) + '\n{"task": "t1", "att')
+    grid = (await client.get(f"/api/fleets/{run}")).json()
+    assert grid["events"] is True
+    assert [c["status"] for c in grid["tasks"][0]["attempts"]] == ["running"] * 2 + ["passed"]
+    write_run(home, run, "interrupted")
+    grid = (await client.get(f"/api/fleets/{run}")).json()
+    assert [c["status"] for c in grid["tasks"][0]["attempts"]] == ["not run"] * 2 + ["passed"]
 
 
 async def test_bad_fleet_requests_are_refused(client, repo) -> None:

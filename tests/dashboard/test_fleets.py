@@ -166,3 +166,26 @@ async def test_unknown_runs_tasks_and_diffs_are_404(client, repo, home) -> None:
     assert response.status_code == 404
     assert (await client.post("/api/fleets/nope/apply", json={})).status_code == 409
     assert git(repo, "status", "--porcelain") == ""
+
+
+async def test_a_diff_is_read_only_from_inside_its_run(client, home, tmp_path) -> None:
+    run = "20261202-020202-beef"
+    folder = write_run(home, run, "finished")
+    secret = tmp_path / "secret.diff"
+    secret.write_text("+TOP-SECRET\n")
+    inside = folder / "attempts" / "t1-2.diff"
+    inside.parent.mkdir()
+    inside.write_text("+fine\n")
+    (folder / "attempts" / "t1-3.diff").symlink_to(secret)
+    results = [
+        {"task": "t1", "attempt": n, "status": "passed", "diff": str(path)}
+        for n, path in ((1, secret), (2, inside), (3, folder / "attempts" / "t1-3.diff"))
+    ]
+    store.write_json(folder / "results.json", {"chosen": {"t1": 1}, "attempts": results})
+    url = f"/api/fleets/{run}/diff"
+    assert (await client.get(url, params={"task": "t1", "attempt": 2})).text == "+fine\n"
+    for n in (1, 3):  # a recorded path outside the run, a symlink leading out
+        response = await client.get(url, params={"task": "t1", "attempt": n})
+        assert response.status_code == 404 and "TOP-SECRET" not in response.text
+    response = await client.get(url, params={"task": "../t1", "attempt": 2})
+    assert response.status_code == 404

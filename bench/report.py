@@ -125,7 +125,8 @@ def lever_tables(extra: dict[str, Any]) -> list[str]:
         text = why or (
             f"{got['events_delivered']:,} delivered over {got['connections']} streams in "
             f"{got['seconds']:.0f} s: {got['dropped']} dropped, {got['duplicated']} duplicated; "
-            f"latency p50/p95 {got['latency_ms_p50']:.0f}/{got['latency_ms_p95']:.0f} ms; "
+            f"latency p50/p95 {got['latency_ms_p50']:.0f}/{got['latency_ms_p95']:.0f} ms "
+            f"(all connected in {got.get('connect_s', '?')} s); "
             f"server {got['server_cpu_s']:.1f} CPU s, {got['server_peak_rss_mb']:.0f} MB; "
             f"load average {got.get('load_average', '?')}"
         )

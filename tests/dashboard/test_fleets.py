@@ -134,8 +134,13 @@ async def test_the_grid_from_the_recorded_files_alone(client, home) -> None:
     cells = grid["tasks"][0]["attempts"]
     assert [c["status"] for c in cells] == ["running", "pending", "passed"]
     assert grid["events"] is False and cells[2]["tokens"] == 7 and grid["tasks"][0]["chosen"] == 3
-    started = {"type": "attempt_started", "task": "t1", "attempt": 2, "ts": 1.0}
-    (folder / "events.jsonl").write_text(json.dumps(started) + '\n{"task": "t1", "att')
+    # The lines of lever.fleet.events: seq, time, type, then the event's fields.
+    lines = [
+        {"seq": 1, "time": 1.0, "type": "run_started", "run": run, "k": 3, "tasks": ["t1"]},
+        {"seq": 2, "time": 2.0, "type": "attempt_started", "task": "t1", "attempt": 2},
+    ]
+    text = "".join(json.dumps(line) + "\n" for line in lines) + '{"seq": 3, "task": "t1", "att'
+    (folder / "events.jsonl").write_text(text)
     grid = (await client.get(f"/api/fleets/{run}")).json()
     assert grid["events"] is True
     assert [c["status"] for c in grid["tasks"][0]["attempts"]] == ["running"] * 2 + ["passed"]

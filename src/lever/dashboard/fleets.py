@@ -69,16 +69,23 @@ def _folder(home: Path, run: str) -> Path:
 
 
 def started_attempts(folder: Path) -> dict[tuple[str, int], float]:
-    """(task, attempt) -> when it started, from the run's events.jsonl if the fleet wrote one
-    (any event naming a task and an attempt counts as a start; a torn last line is skipped)."""
+    """(task, attempt) -> when it started, from the run's events.jsonl if the fleet wrote one:
+    one JSON object a line (`lever.fleet.events`: `seq`, `time`, `type`, and `task`/`attempt`
+    on attempt events). The latest `attempt_started` counts (a resumed run starts an attempt
+    again); any other event naming an attempt shows that it started at least. A torn last
+    line is skipped."""
     path = folder / "events.jsonl"
     started: dict[tuple[str, int], float] = {}
     with contextlib.suppress(OSError):
         for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-            with contextlib.suppress(ValueError, TypeError, KeyError):
+            with contextlib.suppress(ValueError, TypeError, KeyError, AttributeError):
                 event = json.loads(line)
                 key = (str(event["task"]), int(event["attempt"]))
-                started.setdefault(key, float(event.get("ts") or event.get("time") or 0))
+                when = float(event.get("time") or event.get("ts") or 0)
+                if event.get("type") == "attempt_started":
+                    started[key] = when
+                else:
+                    started.setdefault(key, when)
     return started
 
 

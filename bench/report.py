@@ -118,6 +118,20 @@ def lever_tables(extra: dict[str, Any]) -> list[str]:
         got: dict[str, Any] = value or {}
         text = why or f"{got['median_ms']:.1f} ms per `true` (x{got['ratio']:.1f})"
         lines.append(f"| sandbox {mechanism} | {text} |")
+    stream = extra.get("dashboard_stream")
+    if stream is not None:
+        why = _why(stream)
+        got = stream or {}
+        text = why or (
+            f"{got['events_delivered']:,} delivered over {got['connections']} streams in "
+            f"{got['seconds']:.0f} s: {got['dropped']} dropped, {got['duplicated']} duplicated; "
+            f"latency p50/p95 {got['latency_ms_p50']:.0f}/{got['latency_ms_p95']:.0f} ms "
+            f"(all connected in {got.get('connect_s', '?')} s); "
+            f"server {got['server_cpu_s']:.1f} CPU s, {got['server_peak_rss_mb']:.0f} MB; "
+            f"load average {got.get('load_average', '?')}"
+        )
+        who = f"{got.get('sessions', 50)} sessions to {got.get('pages', 5)} pages"
+        lines.append(f"| dashboard: {who} | {text} |")
     if isinstance(extra.get("soak"), str):
         lines += ["", "Soak (10,000 steps):", "", extra["soak"].strip()]
     elif extra.get("soak") is not None:

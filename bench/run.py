@@ -92,6 +92,11 @@ def lever_extras(quick: bool) -> dict[str, Any]:
         out[label] = _attempt(
             lambda sessions=sessions: _script_json("fleet_rss.py", "--sessions", str(sessions))
         )
+    # 50 sessions streaming to 5 dashboard clients (250 SSE connections); --quick: 10 s.
+    seconds = "10" if quick else "60"
+    out["dashboard_stream"] = _attempt(
+        lambda: _script_json("dashboard_stream.py", "--seconds", seconds, "--check-exit", "0")
+    )
     if not quick:
         out["soak"] = _attempt(lambda: _script_text("soak.py"))
     return out

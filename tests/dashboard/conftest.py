@@ -26,6 +26,8 @@ from lever.protocol import (
 )
 from lever.store.rollout import RolloutWriter
 
+from .browser_fixtures import artifacts, browser_page, dashboard, env, recorded, repo  # noqa: F401
+
 PORT = 8765
 SESSION_ID = "20261201T120000-abc123"
 XSS_ANSWER = (

@@ -6,149 +6,29 @@ Playwright cannot download its browsers here, so it launches /usr/bin/chromium (
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
-import signal
-import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from lever.testing.fake_model import FakeModelServer
-from lever.tools.apply_patch import make_patch
 
-from ..e2e.conftest import lever_bin, run_lever
-
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-quic",
-    "--disable-sync",
-]
-ANSWER = (
-    'Fixed it. <script>window.__pwned = 1</script> <img src=x onerror="window.__pwned = 2"> '
-    "**done**"
-)
+from .browser_fixtures import ARGS, BROWSER_MARKS, CHROMIUM
 
 playwright_sync = pytest.importorskip(
     "playwright.sync_api", reason="playwright is a dev dependency"
 )
-pytestmark = [
-    pytest.mark.skipif(
-        not CHROMIUM.exists(),
-        reason="Chromium is not installed: `apt-get install chromium` (the Debian package)",
-    ),
-    pytest.mark.xdist_group("chromium"),  # one browser at a time on a small machine
-]
+pytestmark = BROWSER_MARKS
 
 
-@pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.endswith("_API_KEY") and not k.startswith("LEVER_")
-    }
-    env["LEVER_HOME"] = str(tmp_path / "lever-home")
-    return env
-
-
-@pytest.fixture
-def repo(tmp_path: Path) -> Path:
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    (repo / "greet.py").write_text('def greet():\n    return "helo"\n')
-    subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
-    return repo
-
-
-def recorded_script(repo: Path) -> list[dict[str, Any]]:
-    old = (repo / "greet.py").read_text()
-    patch = make_patch("greet.py", old, old.replace("helo", "hello"))
-    return [
-        {
-            "text": "Looking.",
-            "tool_calls": [{"name": "shell", "arguments": {"command": "cat greet.py"}}],
-        },
-        {"tool_calls": [{"name": "apply_patch", "arguments": {"input": patch}}]},
-        {"text": ANSWER},
-    ]
-
-
-@pytest.fixture
-def recorded(repo: Path, env: dict[str, str]) -> str:
-    """A real session in LEVER_HOME: `lever exec` against the fake model."""
-    with FakeModelServer(recorded_script(repo)) as server:
-        result = run_lever(
-            "exec",
-            "--json",
-            "--base-url",
-            server.base_url,
-            "--model",
-            "fake-model",
-            "fix the greeting",
-            env=env,
-            cwd=repo,
-        )
-    assert result.returncode == 0, result.stderr
-    return str(json.loads(result.stdout.splitlines()[0])["session_id"])
-
-
-@pytest.fixture
-def dashboard(env: dict[str, str], recorded: str) -> Iterator[str]:
-    """`lever serve --port 0`; yields the URL with the token it printed."""
-    process = subprocess.Popen(
-        [lever_bin(), "serve", "--port", "0"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        assert line.startswith("lever dashboard: http://127.0.0.1:"), line
-        yield line.split(": ", 1)[1].strip()
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-@pytest.fixture
-def browser_page(tmp_path: Path) -> Iterator[tuple[Any, list[str]]]:
-    with playwright_sync.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        context = browser.new_context(viewport={"width": 1100, "height": 900})
-        page = context.new_page()
-        problems: list[str] = []
-        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: problems.append(str(e)))
-        page.on("dialog", lambda d: (problems.append("dialog: " + d.message), d.dismiss()))
-        try:
-            yield page, problems
-        finally:
-            context.close()
-            browser.close()
-
-
-def test_the_transcript_renders_escaped(dashboard, recorded, browser_page, tmp_path) -> None:
+def test_the_transcript_renders_escaped(dashboard, recorded, browser_page, artifacts) -> None:
     page, problems = browser_page
     page.goto(dashboard)
     assert "token=" not in page.url  # the cookie took over
     page.locator(f'#sessions li[data-id="{recorded}"]').wait_for()
-    page.screenshot(path=str(tmp_path / "sessions.png"), full_page=True)
+    page.screenshot(path=str(artifacts / "sessions.png"), full_page=True)
     page.locator(f'#sessions li[data-id="{recorded}"] a.title').click()
     page.wait_for_url(f"**/s/{recorded}")
     answer = page.locator(".cell.answer").last
@@ -161,8 +41,8 @@ def test_the_transcript_renders_escaped(dashboard, recorded, browser_page, tmp_p
     assert "$ cat greet.py" in page.locator(".cell.tool").first.inner_text()
     assert page.locator(".diff .add").first.inner_text() == '+    return "hello"'
     assert "in " in page.locator("#tokens").inner_text()
-    page.screenshot(path=str(tmp_path / "session.png"), full_page=True)
-    print(f"screenshot: {tmp_path / 'session.png'}")
+    page.screenshot(path=str(artifacts / "session.png"), full_page=True)
+    print(f"screenshot: {artifacts / 'session.png'}")
     page.keyboard.press("?")  # the shortcut list
     assert page.locator("#help").is_visible()
     page.keyboard.press("Escape")
@@ -172,7 +52,7 @@ def test_the_transcript_renders_escaped(dashboard, recorded, browser_page, tmp_p
     assert problems == []
 
 
-def test_narrow_and_dark(dashboard, recorded, tmp_path) -> None:
+def test_narrow_and_dark(dashboard, recorded, artifacts) -> None:
     with playwright_sync.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         context = browser.new_context(viewport={"width": 380, "height": 800}, color_scheme="dark")
@@ -181,7 +61,7 @@ def test_narrow_and_dark(dashboard, recorded, tmp_path) -> None:
         page.locator(".cell.answer").last.wait_for()
         background = page.evaluate("getComputedStyle(document.body).backgroundColor")
         overflow = page.evaluate("document.documentElement.scrollWidth > window.innerWidth")
-        page.screenshot(path=str(tmp_path / "narrow-dark.png"), full_page=True)
+        page.screenshot(path=str(artifacts / "narrow-dark.png"), full_page=True)
         browser.close()
     assert background == "rgb(15, 17, 21)"
     assert not overflow  # nothing wider than a phone
@@ -195,7 +75,9 @@ def live_script() -> list[dict[str, Any]]:
     ]
 
 
-def test_a_task_started_from_the_page_streams_live(dashboard, repo, browser_page, tmp_path) -> None:
+def test_a_task_started_from_the_page_streams_live(
+    dashboard, repo, browser_page, artifacts
+) -> None:
     page, problems = browser_page
     with FakeModelServer(live_script()) as server:
         page.goto(dashboard)
@@ -209,7 +91,7 @@ def test_a_task_started_from_the_page_streams_live(dashboard, repo, browser_page
         page.locator(".cell.tool").wait_for(timeout=20000)
         assert page.get_by_text("All done").count() == 0
         assert page.locator("#interrupt").is_visible()
-        page.screenshot(path=str(tmp_path / "live.png"), full_page=True)
+        page.screenshot(path=str(artifacts / "live.png"), full_page=True)
         page.get_by_text("All done").wait_for(timeout=30000)
         page.locator(".cell.turn").last.wait_for()
         assert "All done, live." in page.locator(".cell.answer").last.inner_text()
@@ -245,7 +127,7 @@ def start_task(
     page.wait_for_url("**/s/*")
 
 
-def test_interrupt_from_the_page(dashboard, repo, browser_page, tmp_path) -> None:
+def test_interrupt_from_the_page(dashboard, repo, browser_page, artifacts) -> None:
     page, problems = browser_page
     script = [
         {
@@ -264,11 +146,11 @@ def test_interrupt_from_the_page(dashboard, repo, browser_page, tmp_path) -> Non
         assert time.monotonic() - started < 15
         page.get_by_text("session ended").wait_for(timeout=10000)
         assert not page.locator("#interrupt").is_visible()
-        page.screenshot(path=str(tmp_path / "interrupted.png"), full_page=True)
+        page.screenshot(path=str(artifacts / "interrupted.png"), full_page=True)
     assert problems == []
 
 
-def test_approve_and_deny_from_the_page(dashboard, repo, browser_page, tmp_path) -> None:
+def test_approve_and_deny_from_the_page(dashboard, repo, browser_page, artifacts) -> None:
     page, problems = browser_page
     touch = [
         {"name": "shell", "arguments": {"command": f"touch {name}.txt"}}
@@ -283,8 +165,14 @@ def test_approve_and_deny_from_the_page(dashboard, repo, browser_page, tmp_path)
         start_task(page, dashboard, repo, server.base_url, "touch two files", "untrusted")
         box = page.locator("#approval")
         box.wait_for(timeout=20000)
-        assert "touch approved.txt" in box.inner_text()
-        page.screenshot(path=str(tmp_path / "approval.png"), full_page=True)
+        assert "$ touch approved.txt" in box.inner_text()
+        assert "null" not in box.inner_text()
+        page.screenshot(path=str(artifacts / "approval.png"), full_page=True)
+        page.set_viewport_size({"width": 400, "height": 800})  # narrow and dark: still usable
+        page.emulate_media(color_scheme="dark")
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+        assert box.locator("button").count() == 3 and box.locator("button").last.is_visible()
+        page.screenshot(path=str(artifacts / "approval-400-dark.png"))
         page.keyboard.press("y")
         page.get_by_text("approval: approve_once by person").wait_for(timeout=15000)
         page.locator("#approval", has_text="touch denied.txt").wait_for(timeout=20000)

@@ -29,7 +29,7 @@ async def test_reports_are_listed_newest_first_with_their_figures(authed, report
 
 async def test_one_report_and_its_html(authed, reports) -> None:
     report = (await authed.get("/api/evals/before.json")).json()
-    assert [t["id"] for t in report["tasks"]] == ["dates", "docs", "parse"]
+    assert [t["id"] for t in report["per_task"]] == ["dates", "docs", "parse"]
     page = await authed.get("/api/evals/before.json/html")
     assert page.status_code == 200 and "<svg" in page.text and "demo-suite" in page.text
     csp = page.headers["content-security-policy"]

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from lever.fleet import store
 from lever.testing.fake_model import FakeModelServer
 
 from .builders import COMMANDS, VERIFY, attempt_responder, git, make_repo
@@ -89,26 +90,63 @@ async def test_a_fleet_started_from_the_api_is_graded_shown_and_applied(client, 
     assert again.status_code == 409 and "does not apply cleanly" in again.json()["error"]
 
 
-async def test_the_grid_degrades_without_events_and_reads_them_when_present(
-    client, repo, home
-) -> None:
-    """A running fleet's unfinished attempts: `pending` from the manifest alone, `running`
-    once the fleet's events.jsonl names them."""
+async def test_a_running_fleet_shows_its_attempts_running(app, client, repo, home) -> None:
     script = attempt_responder({1: "sleep 30", 2: "sleep 30"})
     with FakeModelServer(responder=script) as server:
         run = await start_fleet(client, repo, server)
-        grid = (await client.get(f"/api/fleets/{run}")).json()
-        assert grid["status"] == "running" and grid["events"] in (True, False)
-        events = home / "fleets" / run / "events.jsonl"
-        if not grid["events"]:  # the fleet does not write events yet: only `pending`
-            statuses = {c["status"] for c in grid["tasks"][0]["attempts"]}
-            assert statuses <= {"pending", "running"}
-            line = {"type": "attempt_started", "task": "t1", "attempt": 1, "ts": 1.0}
-            with events.open("a") as f:
-                f.write(json.dumps(line) + "\n" + '{"torn": ')
-        grid = (await client.get(f"/api/fleets/{run}")).json()
-        assert grid["events"] is True
-        assert grid["tasks"][0]["attempts"][0]["status"] == "running"
+        for _ in range(240):  # both attempts have made their worktrees
+            grid = (await client.get(f"/api/fleets/{run}")).json()
+            cells = grid["tasks"][0]["attempts"]
+            if all(c["status"] == "running" for c in cells):
+                break
+            await asyncio.sleep(0.25)
+        assert grid["status"] == "running" and [c["status"] for c in cells] == ["running"] * 2
+        assert all(c["seconds"] >= 0 for c in cells)
+        await app.app.state.fleet_runner.shutdown(grace=30)  # SIGINT: as Ctrl-C would
+        data = (await client.get(f"/api/fleets/{run}")).json()
+    assert data["status"] == "interrupted"
+    assert {c["status"] for c in data["tasks"][0]["attempts"]} <= {"not run", "failed", "error"}
+
+
+def write_run(home: Path, run: str, status: str) -> Path:
+    """A run's recorded files as the fleet writes them: manifest first, results later."""
+    folder = home / "fleets" / run
+    attempts = [
+        {"task": "t1", "attempt": n, "path": str(folder / "worktrees" / "t1" / str(n))}
+        for n in (1, 2, 3)
+    ]
+    manifest = {"run": run, "k": 3, "root": "/nowhere", "status": status, "attempts": attempts}
+    manifest["tasks"] = [{"id": "t1", "prompt": "p"}]
+    store.write_json(folder / "manifest.json", manifest)
+    return folder
+
+
+async def test_the_grid_from_the_recorded_files_alone(client, home) -> None:
+    """Without events.jsonl: an attempt with a worktree is running, one without is pending,
+    one with a result shows it; with events.jsonl its start events count too (a torn last line
+    is skipped); a finished run shows no attempt running."""
+    run = "20261202-010101-abcd"
+    folder = write_run(home, run, "running")
+    (folder / "worktrees" / "t1" / "1").mkdir(parents=True)
+    result = {"task": "t1", "attempt": 3, "status": "passed", "tokens": 7, "seconds": 1.5}
+    store.write_json(folder / "results.json", {"chosen": {"t1": 3}, "attempts": [result]})
+    grid = (await client.get(f"/api/fleets/{run}")).json()
+    cells = grid["tasks"][0]["attempts"]
+    assert [c["status"] for c in cells] == ["running", "pending", "passed"]
+    assert grid["events"] is False and cells[2]["tokens"] == 7 and grid["tasks"][0]["chosen"] == 3
+    # The lines of lever.fleet.events: seq, time, type, then the event's fields.
+    lines = [
+        {"seq": 1, "time": 1.0, "type": "run_started", "run": run, "k": 3, "tasks": ["t1"]},
+        {"seq": 2, "time": 2.0, "type": "attempt_started", "task": "t1", "attempt": 2},
+    ]
+    text = "".join(json.dumps(line) + "\n" for line in lines) + '{"seq": 3, "task": "t1", "att'
+    (folder / "events.jsonl").write_text(text)
+    grid = (await client.get(f"/api/fleets/{run}")).json()
+    assert grid["events"] is True
+    assert [c["status"] for c in grid["tasks"][0]["attempts"]] == ["running"] * 2 + ["passed"]
+    write_run(home, run, "interrupted")
+    grid = (await client.get(f"/api/fleets/{run}")).json()
+    assert [c["status"] for c in grid["tasks"][0]["attempts"]] == ["not run"] * 2 + ["passed"]
 
 
 async def test_bad_fleet_requests_are_refused(client, repo) -> None:
@@ -133,3 +171,26 @@ async def test_unknown_runs_tasks_and_diffs_are_404(client, repo, home) -> None:
     assert response.status_code == 404
     assert (await client.post("/api/fleets/nope/apply", json={})).status_code == 409
     assert git(repo, "status", "--porcelain") == ""
+
+
+async def test_a_diff_is_read_only_from_inside_its_run(client, home, tmp_path) -> None:
+    run = "20261202-020202-beef"
+    folder = write_run(home, run, "finished")
+    secret = tmp_path / "secret.diff"
+    secret.write_text("+TOP-SECRET\n")
+    inside = folder / "attempts" / "t1-2.diff"
+    inside.parent.mkdir()
+    inside.write_text("+fine\n")
+    (folder / "attempts" / "t1-3.diff").symlink_to(secret)
+    results = [
+        {"task": "t1", "attempt": n, "status": "passed", "diff": str(path)}
+        for n, path in ((1, secret), (2, inside), (3, folder / "attempts" / "t1-3.diff"))
+    ]
+    store.write_json(folder / "results.json", {"chosen": {"t1": 1}, "attempts": results})
+    url = f"/api/fleets/{run}/diff"
+    assert (await client.get(url, params={"task": "t1", "attempt": 2})).text == "+fine\n"
+    for n in (1, 3):  # a recorded path outside the run, a symlink leading out
+        response = await client.get(url, params={"task": "t1", "attempt": n})
+        assert response.status_code == 404 and "TOP-SECRET" not in response.text
+    response = await client.get(url, params={"task": "../t1", "attempt": 2})
+    assert response.status_code == 404

@@ -19,7 +19,7 @@ from .conftest import PORT, SESSION_ID, make_client, raw_request
 # Every method of every route the app has: a route added later is covered without a test edit.
 KNOWN = {"/", "/s/{session_id}", "/static/{name:path}", "/api/sessions", "/api/tasks"}
 KNOWN |= {"/fleets", "/f/{run_id}", "/api/fleets/{run_id}/apply", "/evals", "/e/{name}"}
-KNOWN |= {"/api/evals/{name}/html", "/api/evals/compare"}
+KNOWN |= {"/api/evals/{name}/html", "/api/evals/compare", "/evals/compare"}
 RUN_ID = "20261201-120000-abcd"
 
 

@@ -78,3 +78,51 @@ def test_registering_serve_imports_no_web_framework() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def processes_running(marker: str) -> list[int]:
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and marker in (proc / "cmdline").read_bytes().decode():
+                found.append(int(proc.name))
+        except OSError:
+            continue
+    return found
+
+
+def test_ctrl_c_interrupts_the_tasks_it_runs(served, tmp_path) -> None:
+    """A task runs inside the server: stopping the server ends its turn as interrupted,
+    closes the session and kills its command."""
+    from lever.store.rollout import read_rollout
+    from lever.testing.fake_model import FakeModelServer
+
+    process, url = served
+    base, token = url.split("/?token=")
+    marker = "sleep 61.25"
+    script = [{"tool_calls": [{"name": "shell", "arguments": {"command": marker}}]}]
+    with FakeModelServer([*script, {"text": "unused"}]) as model:
+        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}) as client:
+            page = client.get("/").text
+            csrf = page.split('name="lever-csrf" content="')[1].split('"')[0]
+            body = {"prompt": "wait", "cwd": str(tmp_path), "model": "m"}
+            body["base_url"] = model.base_url
+            task = client.post("/api/tasks", json=body, headers={"X-Lever-CSRF": csrf}, timeout=60)
+            assert task.status_code == 200, task.text
+            sid = task.json()["session_id"]
+            for _ in range(300):
+                if processes_running(marker):
+                    break
+                time.sleep(0.1)
+            assert processes_running(marker), "the command never started"
+        process.send_signal(signal.SIGINT)
+        assert process.wait(30) == 0
+    rollout = next((tmp_path / "home").glob(f"sessions/*/*/*/rollout-{sid}.jsonl"))
+    events = list(read_rollout(rollout))
+    assert [e.reason for e in events if e.type == "turn_finished"] == ["interrupted"]
+    assert events[-1].type == "session_ended"
+    for _ in range(100):  # bubblewrap's pid namespace may take a moment to be torn down
+        if not processes_running(marker):
+            break
+        time.sleep(0.1)
+    assert processes_running(marker) == []

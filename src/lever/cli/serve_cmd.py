@@ -11,7 +11,7 @@ DEFAULT_PORT = 8765
 def register(sub: Any) -> argparse.ArgumentParser:
     p: argparse.ArgumentParser = sub.add_parser(
         "serve",
-        help="a local web dashboard: sessions live, transcripts, new tasks",
+        help="a local web dashboard: sessions live, new tasks and approvals, fleets, evals",
         description="Serve a web dashboard over your sessions on 127.0.0.1. It prints a URL with "
         "a random access token; every request needs it (a cookie after the first visit). "
         "Security model and keyboard shortcuts: docs/dashboard.md.",

@@ -142,6 +142,10 @@ def _api_routes(app: FastAPI, home: Path, runner: TaskRunner) -> None:
         headers = {"x-accel-buffering": "no"}
         return StreamingResponse(stream, media_type="text/event-stream", headers=headers)
 
+    _task_routes(app, home, runner)
+
+
+def _task_routes(app: FastAPI, home: Path, runner: TaskRunner) -> None:
     @app.get("/api/tasks")
     def api_tasks() -> list[dict[str, Any]]:
         return [task.to_dict() for task in runner.tasks.values()]

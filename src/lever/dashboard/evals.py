@@ -82,7 +82,7 @@ def list_reports(home: Path) -> list[dict[str, Any]]:
 def report(home: Path, name: str) -> dict[str, Any]:
     r = _read(home, name)
     tasks = [t.model_dump(include={"id", "n", "c", "pass_at_1", "pass_at_k"}) for t in r.tasks]
-    return {**_row(name, r), "tasks": tasks, "unconfined": r.unconfined}
+    return {**_row(name, r), "per_task": tasks, "unconfined": r.unconfined}
 
 
 def report_html(home: Path, name: str) -> str:

@@ -3,8 +3,9 @@ the fleet package (`lever.fleet.store`, `lever.fleet.manage`), and new runs star
 
 The grid comes from `manifest.json` (the tasks and every attempt), `results.json` (each
 finished attempt) and, while a run goes on, `events.jsonl` when the fleet writes one: an
-attempt with a start event and no result is running. Without that file an unfinished attempt
-of a running fleet shows as `pending` — the page degrades, it never guesses.
+attempt with a start event and no result is running. Without that file, an attempt whose
+workspace exists (each makes its worktree when it starts) is running, and the others of a
+running fleet are `pending`.
 """
 
 from __future__ import annotations
@@ -68,17 +69,34 @@ def _folder(home: Path, run: str) -> Path:
 
 
 def started_attempts(folder: Path) -> dict[tuple[str, int], float]:
-    """(task, attempt) -> when it started, from the run's events.jsonl if the fleet wrote one
-    (any event naming a task and an attempt counts as a start; a torn last line is skipped)."""
+    """(task, attempt) -> when it started, from the run's events.jsonl if the fleet wrote one:
+    one JSON object a line (`lever.fleet.events`: `seq`, `time`, `type`, and `task`/`attempt`
+    on attempt events). The latest `attempt_started` counts (a resumed run starts an attempt
+    again); any other event naming an attempt shows that it started at least. A torn last
+    line is skipped."""
     path = folder / "events.jsonl"
     started: dict[tuple[str, int], float] = {}
     with contextlib.suppress(OSError):
         for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-            with contextlib.suppress(ValueError, TypeError, KeyError):
+            with contextlib.suppress(ValueError, TypeError, KeyError, AttributeError):
                 event = json.loads(line)
                 key = (str(event["task"]), int(event["attempt"]))
-                started.setdefault(key, float(event.get("ts") or event.get("time") or 0))
+                when = float(event.get("time") or event.get("ts") or 0)
+                if event.get("type") == "attempt_started":
+                    started[key] = when
+                else:
+                    started.setdefault(key, when)
     return started
+
+
+def made_workspaces(manifest: dict[str, Any]) -> dict[tuple[str, int], float]:
+    """(task, attempt) -> when its workspace was made: an attempt makes its worktree (or copy)
+    when it starts, so one that exists has started (the fleet without events.jsonl)."""
+    made: dict[tuple[str, int], float] = {}
+    for a in manifest.get("attempts", []):
+        with contextlib.suppress(OSError, KeyError, TypeError):
+            made[(str(a["task"]), int(a["attempt"]))] = Path(a["path"]).stat().st_mtime
+    return made
 
 
 def run_detail(home: Path, run: str) -> dict[str, Any]:
@@ -87,7 +105,8 @@ def run_detail(home: Path, run: str) -> dict[str, Any]:
     m = store.read_json(folder / "manifest.json")
     data = _results(folder)
     done = {(r["task"], r["attempt"]): r for r in data["attempts"]}
-    started = started_attempts(folder)
+    events = started_attempts(folder)
+    started = {**made_workspaces(m), **events} if m.get("status") == "running" else events
     now, live = time.time(), m.get("status") == "running"
     rows = []
     for task in m["tasks"]:
@@ -109,7 +128,7 @@ def run_detail(home: Path, run: str) -> dict[str, Any]:
             "chosen": chosen, "attempts": cells,
         })  # fmt: skip
     keep = ("run", "created", "status", "k", "root", "provider", "model", "executor", "cleaned")
-    return {**{key: m.get(key) for key in keep}, "events": bool(started), "tasks": rows}
+    return {**{key: m.get(key) for key in keep}, "events": bool(events), "tasks": rows}
 
 
 _CELL: tuple[str, ...] = ("status", "verify_exit", "reason", "files", "added", "removed")

@@ -104,6 +104,10 @@ def eval_routes(app: FastAPI, home: Path, page: Page) -> None:
     def evals_page() -> HTMLResponse:
         return page("evals", "")
 
+    @app.get("/evals/compare", response_class=HTMLResponse)
+    def compare_page() -> HTMLResponse:
+        return page("compare", "")  # the two names are in the query, read by the page
+
     @app.get("/e/{name}", response_class=HTMLResponse)
     def eval_page(name: str) -> HTMLResponse:
         if not evals.NAME.match(name):

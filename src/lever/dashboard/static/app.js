@@ -230,18 +230,21 @@ function showApproval(pending) {
   if (!pending) { box.hidden = true; box.replaceChildren(); delete box.dataset.call; return; }
   if (box.dataset.call === pending.call_id) return;
   box.dataset.call = pending.call_id;
-  const what = pending.command ? "$ " + pending.command.join(" ") : (pending.paths || []).join(", ");
+  // A string command is asked about as ["bash", "-c", COMMAND]: show the command itself.
+  const argv = pending.command || [];
+  const shown = argv.length === 3 && argv[0] === "bash" && /^-l?c$/.test(argv[1]) ? argv[2] : argv.join(" ");
+  const what = pending.command ? "$ " + shown : (pending.paths || []).join(", ");
   const answer = (decision) => el("button", {
     type: "button", class: decision === "deny" ? "danger" : "primary", "data-decision": decision,
     onclick: () => decide(decision),
   }, { approve_once: "Approve ( y )", approve_session: "For this session ( a )", deny: "Deny ( n )" }[decision]);
-  box.replaceChildren(
+  box.replaceChildren(...[
     el("h3", { text: "lever asks (" + pending.kind + ")" }),
     el("pre", { class: "output", text: what }),
     pending.reason ? el("div", { class: "meta", text: pending.reason }) : null,
     pending.justification ? el("div", { class: "meta", text: "model: " + pending.justification }) : null,
     el("div", { class: "buttons" }, answer("approve_once"), answer("approve_session"), answer("deny")),
-    el("div", { class: "error", role: "alert" }));
+    el("div", { class: "error", role: "alert" })].filter(Boolean));
   box.hidden = false;
   box.scrollIntoView({ block: "nearest" });
 }

@@ -46,7 +46,7 @@ async function fleetView() {
     head.replaceChildren(el("h3", { text: "fleet " + data.run }),
       el("div", { class: "meta" }, el("span", { class: "badge f-" + data.status, text: data.status }),
         el("span", { text: (data.provider || "") + " / " + (data.model || "") }), el("span", { text: data.root }),
-        el("span", { text: data.created }), data.events ? null : el("span", { text: "no live events recorded: unfinished attempts show as pending" })));
+        el("span", { text: data.created }), data.events || data.status !== "running" ? null : el("span", { text: "no fleet events recorded: attempts count as running once their worktree exists" })));
     renderGrid(grid, data, run);
     await renderChosen(chosen, data, run);
     apply.disabled = data.status === "running" || !data.tasks.some((t) => t.chosen !== null);
@@ -83,7 +83,8 @@ async function renderChosen(box, data, run) {
   const parts = [];
   for (const task of data.tasks) {
     const n = fleetState.selected.get(task.id) ?? task.chosen;
-    const title = el("h3", { text: task.id + ": " + (n === null ? "no attempt passed" : "attempt " + n + (n === task.chosen ? " (chosen)" : "")) });
+    const none = data.status === "running" ? "no attempt has passed yet" : "no attempt passed";
+    const title = el("h3", { text: task.id + ": " + (n === null ? none : "attempt " + n + (n === task.chosen ? " (chosen)" : "")) });
     if (n === null) { parts.push(el("section", { class: "task-diff" }, title)); continue; }
     const key = task.id + "/" + n;
     if (!diffCache.has(key)) {
@@ -144,7 +145,7 @@ async function evalView() {
       el("span", { text: r.tasks + " tasks" }), el("span", { text: "tokens in/out " + shortNumber(r.input_tokens) + "/" + shortNumber(r.output_tokens) }),
       el("span", { text: r.started }), r.unconfined ? el("span", { text: "graded unconfined: " + r.unconfined }) : null)),
   el("iframe", { class: "report", id: "report", title: "report", sandbox: "", src: "/api/evals/" + encodeURIComponent(name) + "/html" }),
-  table(["task", "n", "c", "pass@1", "pass@n"], r.tasks.map((t) => el("tr", {},
+  table(["task", "n", "c", "pass@1", "pass@n"], r.per_task.map((t) => el("tr", {},
     el("td", { text: t.id }), el("td", { text: String(t.n) }), el("td", { text: String(t.c) }),
     el("td", { text: pct(t.pass_at_1) }), el("td", { text: pct(t.pass_at_k) })))));
 }

@@ -1,16 +1,20 @@
 """Best-of-k with a real model: `lever fleet run --provider local` on lever-mini tasks, k = 5.
 
-    uv run python bench/real_best_of_k.py                  # 8 tasks, k = 5, ~45 min on 2 cores
+    uv run python bench/real_best_of_k.py                  # 8 small tasks, k = 5
+    uv run python bench/real_best_of_k.py --suite lever-mini  # 8 lever-mini tasks instead
     uv run python bench/real_best_of_k.py --k1-run         # also a separate k = 1 fleet run
     uv run python bench/real_best_of_k.py --report DIR     # the table of an earlier run again
 
-One llama-server (Qwen2.5-Coder-1.5B, `--temp 0.7`, `-np` = the concurrency) behind the
-seeding proxy of bench/real_serve.py (request i is drawn with seed SEED + i); then per task one
-`lever fleet run --tasks FILE -k K --concurrency C --provider local --base-url PROXY` in a fresh
-git repository holding the task's `repo/`. The task's prompt is its `instruction`; its verify
-command copies the task's hidden `grade/` files in, runs the task's grade commands (`python`
-= lever's interpreter, as `lever eval` grades) and removes the copied files again, so they
-are neither seen by the agent nor part of the attempt's diff.
+The tasks: `--suite small` (default), the eight one- or two-line fixes of
+bench/real_small_tasks.py, verified by `python -c` asserts; or `--suite lever-mini`, eight
+tasks of lever's eval suite. One llama-server (Qwen2.5-Coder-1.5B, `--temp 0.7`, `-np` = the
+concurrency) behind the seeding proxy of bench/real_serve.py (request i is drawn with seed
+SEED + i); then per task one `lever fleet run --tasks FILE -k K --concurrency C --provider
+local --base-url PROXY` in a fresh git repository holding the task's files. A lever-mini
+task's prompt is its `instruction`; its verify command copies the task's hidden `grade/`
+files in, runs the task's grade commands (`python` = lever's interpreter, as `lever eval`
+grades) and removes the copied files again, so they are neither seen by the agent nor part
+of the attempt's diff.
 
 Solved at k = 5: the fleet chose a passing attempt (verification-based selection). Solved at
 k = 1: the run's first attempt (attempt 0) passed. The attempts are independent draws (each
@@ -37,14 +41,18 @@ from pathlib import Path
 from typing import Any
 
 from real_serve import SeedingProxy, start_server
+from real_small_tasks import TASKS as SMALL
+from real_small_tasks import write
 from run import machine
 
 from lever.local.server import stop_process
 
 SUITE = Path(__file__).resolve().parents[1] / "src/lever/evals/suites/lever_mini"
-#: Single-module bugs a 1.5B model has a chance at, plus two it probably fails (a spec only
-#: in the repository's docs; a refactor across three files) — chosen before any run.
-TASKS = [
+#: `--suite lever-mini`: single-module bugs a 1.5B model has a chance at, plus two it probably
+#: fails (a spec only in the repository's docs; a refactor across three files), chosen before
+#: any run. On 2 shared cores these take minutes per attempt; `--suite small` (the default,
+#: bench/real_small_tasks.py) is what fits a 40-attempt run there.
+LEVER_MINI = [
     "parse-bool-env",
     "temperature-convert",
     "mutable-default-tags",
@@ -66,24 +74,36 @@ def verify_command(task_dir: Path, grade: list[str]) -> str:
     return f"cp -r '{hidden}/.' . && ({' && '.join(commands)}); s=$?; rm -f {remove}; exit $s"
 
 
-def make_repo(task_dir: Path, dest: Path) -> None:
-    shutil.copytree(task_dir / "repo", dest)
+def commit_repo(dest: Path) -> None:
     git = ["git", "-c", "user.name=bench", "-c", "user.email=bench@localhost"]
     subprocess.run(["git", "init", "-q", "-b", "main"], cwd=dest, check=True)
     subprocess.run(["git", "add", "-A"], cwd=dest, check=True)
     subprocess.run([*git, "commit", "-q", "-m", "task"], cwd=dest, check=True)
 
 
+def prepare(suite: str, task_id: str, repo: Path) -> dict[str, str]:
+    """The task's repository at `repo` (one commit); its fleet task line."""
+    shutil.rmtree(repo, ignore_errors=True)
+    if suite == "small":
+        task = next(t for t in SMALL if t.id == task_id)
+        repo.mkdir(parents=True)
+        write(repo, task.files)
+        line = {"id": task_id, "prompt": task.prompt, "verify": task.verify(sys.executable)}
+    else:
+        task_dir = SUITE / task_id
+        spec = tomllib.loads((task_dir / "task.toml").read_text())
+        shutil.copytree(task_dir / "repo", repo)
+        line = {"id": task_id, "prompt": spec["instruction"].strip(),
+                "verify": verify_command(task_dir, spec["grade"])}  # fmt: skip
+    commit_repo(repo)
+    return line
+
+
 def run_fleet(
     task_id: str, k: int, args: argparse.Namespace, base_url: str, out: Path
 ) -> dict[str, Any]:
-    task_dir = SUITE / task_id
-    spec = tomllib.loads((task_dir / "task.toml").read_text())
     repo = out / "repos" / f"{task_id}-k{k}"
-    shutil.rmtree(repo, ignore_errors=True)
-    make_repo(task_dir, repo)
-    line = {"id": task_id, "prompt": spec["instruction"].strip(),
-            "verify": verify_command(task_dir, spec["grade"])}  # fmt: skip
+    line = prepare(args.suite, task_id, repo)
     tasks = out / "tasks" / f"{task_id}.jsonl"
     tasks.parent.mkdir(parents=True, exist_ok=True)
     tasks.write_text(json.dumps(line) + "\n")
@@ -91,7 +111,7 @@ def run_fleet(
     before = set((home / "fleets").glob("*")) if (home / "fleets").is_dir() else set()
     env = {**os.environ, "LEVER_HOME": str(home)}
     argv = [
-        sys.executable, "-m", "lever", "fleet", "run", "--tasks", str(tasks), "-k", str(k),
+        sys.executable, "-m", "lever.cli.main", "fleet", "run", "--tasks", str(tasks), "-k", str(k),
         "--concurrency", str(args.parallel), "--provider", "local", "--base-url", base_url,
         "--timeout", str(args.timeout), "--max-turns", str(args.max_turns),
     ]  # fmt: skip
@@ -103,7 +123,7 @@ def run_fleet(
         raise SystemExit(f"fleet run for {task_id} left no record:\n{done.stderr[-2000:]}")
     results = json.loads((runs[-1] / "results.json").read_text())
     subprocess.run(
-        [sys.executable, "-m", "lever", "fleet", "clean", runs[-1].name], env=env,
+        [sys.executable, "-m", "lever.cli.main", "fleet", "clean", runs[-1].name], env=env,
         cwd=repo, capture_output=True,
     )  # fmt: skip
     return {"task": task_id, "k": k, "run": runs[-1].name, "exit": done.returncode,
@@ -178,14 +198,15 @@ def render(summary: dict[str, Any]) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tasks", default=",".join(TASKS), help="lever-mini task ids, commas")
+    parser.add_argument("--suite", choices=("small", "lever-mini"), default="small")
+    parser.add_argument("--tasks", help="task ids, commas (default: all 8 of the suite)")
     parser.add_argument("-k", type=int, default=5)
     parser.add_argument("--k1-run", action="store_true", help="also a separate k = 1 run")
     parser.add_argument("--parallel", type=int, default=2, help="server slots = concurrency")
     parser.add_argument("--model", default="1.5b")
     parser.add_argument("--temp", type=float, default=0.7)
     parser.add_argument("--seed", type=int, default=1000)
-    parser.add_argument("--timeout", type=int, default=120, help="per attempt, seconds")
+    parser.add_argument("--timeout", type=int, default=150, help="per attempt, seconds")
     parser.add_argument("--max-turns", type=int, default=30)
     default_out = Path(__file__).parent / "results/real_best_of_k"
     parser.add_argument("--out", type=Path, default=default_out)
@@ -194,6 +215,8 @@ def main() -> int:
     if args.report:
         print(render(json.loads((args.report / "summary.json").read_text())))
         return 0
+    default_ids = [t.id for t in SMALL] if args.suite == "small" else LEVER_MINI
+    task_ids = args.tasks.split(",") if args.tasks else default_ids
     out = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
     load = os.getloadavg()[0]
@@ -203,7 +226,7 @@ def main() -> int:
     try:
         with SeedingProxy(upstream, args.seed, out / "requests.jsonl") as proxy:
             for k in [args.k] + ([1] if args.k1_run else []):
-                for task_id in args.tasks.split(","):
+                for task_id in task_ids:
                     runs.append(run_fleet(task_id, k, args, proxy.base_url, out))
                     proxy.flush()
                     print(f"{task_id} k={k}: {runs[-1]['exit']} in {runs[-1]['wall']} s",
@@ -218,7 +241,7 @@ def main() -> int:
         "seed": args.seed, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "machine": machine(), "load_at_start": load, "load_at_end": os.getloadavg()[0],
         "server": server_argv, "timeout": args.timeout, "max_turns": args.max_turns,
-        "concurrency": args.parallel,
+        "concurrency": args.parallel, "suite": args.suite,
     }  # fmt: skip
     summary["by_k"] = {str(k): summarize(runs, k) for k in sorted({r["k"] for r in runs})}
     (out / "summary.json").write_text(json.dumps(summary, indent=1))

@@ -17,8 +17,8 @@ grades) and removes the copied files again, so they are neither seen by the agen
 of the attempt's diff.
 
 Solved at k = 5: the fleet chose a passing attempt (verification-based selection). Solved at
-k = 1: the run's first attempt (attempt 0) passed. The attempts are independent draws (each
-request has its own seed), so attempt 0 is distributed as a k = 1 run's only attempt; `--k1-run`
+k = 1: the run's first attempt (attempt 1) passed. The attempts are independent draws (each
+request has its own seed), so attempt 1 is distributed as a k = 1 run's only attempt; `--k1-run`
 measures it with a run of its own instead (8 more attempts). The table also gives the expected
 k = 1 share, mean c / n.
 
@@ -170,7 +170,7 @@ def render(summary: dict[str, Any]) -> str:
         f"# best-of-k, {meta['model']}, temp {meta['temperature']}, seeds from "
         f"{meta['seed']}, {meta['date']}, {meta['machine']}",
         "",
-        f"| task | c / n (k = {k}) | attempt 0 | solved at k = {k} | chosen | wall s | tokens |",
+        f"| task | c / n (k = {k}) | attempt 1 | solved at k = {k} | chosen | wall s | tokens |",
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in main["rows"]:
@@ -182,11 +182,13 @@ def render(summary: dict[str, Any]) -> str:
     total = len(main["rows"])
     lines += [
         "",
-        f"solved with verification-based selection: k = 1 (attempt 0) "
+        f"solved with verification-based selection: k = 1 (attempt 1) "
         f"{round(main['solved_first'] * total)}/{total}, k = {k} "
         f"{round(main['solved_k'] * total)}/{total}; expected at k = 1 (mean c/n) "
         f"{main['expected_k1']:.0%}; wall {main['wall']} s, {main['tokens']} tokens",
     ]
+    if summary.get("skipped"):
+        lines.append(f"not run (--stop-after): {', '.join(summary['skipped'])}")
     if "1" in summary["by_k"] and k != 1:
         one = summary["by_k"]["1"]
         lines.append(
@@ -210,6 +212,9 @@ def main() -> int:
     parser.add_argument("--max-turns", type=int, default=30)
     default_out = Path(__file__).parent / "results/real_best_of_k"
     parser.add_argument("--out", type=Path, default=default_out)
+    parser.add_argument(
+        "--stop-after", type=float, help="start no further task after this many seconds"
+    )
     parser.add_argument("--report", type=Path, help="print the table of an earlier run")
     args = parser.parse_args()
     if args.report:
@@ -222,11 +227,15 @@ def main() -> int:
     load = os.getloadavg()[0]
     process, upstream, server_argv = start_server(args.model, args.temp, out, args.parallel)
     runs: list[dict[str, Any]] = []
-    summary: dict[str, Any] = {"k": args.k}
+    summary: dict[str, Any] = {"k": args.k, "skipped": []}
+    began = time.monotonic()
     try:
         with SeedingProxy(upstream, args.seed, out / "requests.jsonl") as proxy:
             for k in [args.k] + ([1] if args.k1_run else []):
                 for task_id in task_ids:
+                    if args.stop_after and time.monotonic() - began > args.stop_after:
+                        summary["skipped"].append(f"{task_id} k={k}")
+                        continue
                     runs.append(run_fleet(task_id, k, args, proxy.base_url, out))
                     proxy.flush()
                     print(f"{task_id} k={k}: {runs[-1]['exit']} in {runs[-1]['wall']} s",

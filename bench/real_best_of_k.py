@@ -130,6 +130,46 @@ def run_fleet(
             "wall": round(wall, 1), "results": results}  # fmt: skip
 
 
+def warm_up(base_url: str, slots: int, out: Path) -> None:
+    """One short `lever exec` per server slot, so that no measured attempt pays for the
+    system prompt and tool schemas (about 1,800 tokens, the same for every request) being read
+    for the first time: minutes on 2 loaded cores."""
+    env = {**os.environ, "LEVER_HOME": str(out / "home")}
+    argv = [sys.executable, "-m", "lever.cli.main", "exec", "--provider", "local",
+            "--base-url", base_url, "--max-turns", "1", "-a", "never",
+            "Reply with OK."]  # fmt: skip
+    began = time.monotonic()
+    children = [
+        subprocess.Popen(
+            argv, cwd=out, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        for _ in range(slots)
+    ]
+    for child in children:
+        child.wait()
+    print(f"warm-up: {time.monotonic() - began:.0f} s", file=sys.stderr, flush=True)
+
+
+def run_tasks(
+    task_ids: list[str],
+    k: int,
+    args: argparse.Namespace,
+    base_url: str,
+    out: Path,
+    runs: list[dict[str, Any]],
+    summary: dict[str, Any],
+    began: float,
+) -> None:
+    for task_id in task_ids:
+        if args.stop_after and time.monotonic() - began > args.stop_after:
+            summary["skipped"].append(f"{task_id} k={k}")
+            continue
+        runs.append(run_fleet(task_id, k, args, base_url, out))
+        print(f"{task_id} k={k}: exit {runs[-1]['exit']} in {runs[-1]['wall']} s",
+              file=sys.stderr, flush=True)  # fmt: skip
+        (out / "runs.json").write_text(json.dumps(runs, indent=1))
+
+
 def attempts_of(run: dict[str, Any]) -> list[dict[str, Any]]:
     found = run["results"].get("attempts", [])
     return sorted(found, key=lambda a: a["attempt"])
@@ -215,6 +255,7 @@ def main() -> int:
     parser.add_argument(
         "--stop-after", type=float, help="start no further task after this many seconds"
     )
+    parser.add_argument("--base-url", help="use this running server instead of starting one")
     parser.add_argument("--report", type=Path, help="print the table of an earlier run")
     args = parser.parse_args()
     if args.report:
@@ -225,25 +266,24 @@ def main() -> int:
     out = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
     load = os.getloadavg()[0]
-    process, upstream, server_argv = start_server(args.model, args.temp, out, args.parallel)
+    began = time.monotonic()
     runs: list[dict[str, Any]] = []
     summary: dict[str, Any] = {"k": args.k, "skipped": []}
-    began = time.monotonic()
-    try:
-        with SeedingProxy(upstream, args.seed, out / "requests.jsonl") as proxy:
-            for k in [args.k] + ([1] if args.k1_run else []):
-                for task_id in task_ids:
-                    if args.stop_after and time.monotonic() - began > args.stop_after:
-                        summary["skipped"].append(f"{task_id} k={k}")
-                        continue
-                    runs.append(run_fleet(task_id, k, args, proxy.base_url, out))
+    ks = [args.k] + ([1] if args.k1_run else [])
+    if args.base_url:  # a running server (and its seeds): e.g. bench/real_serve.py's proxy
+        server_argv = [f"(running, --base-url {args.base_url})"]
+        for k in ks:
+            run_tasks(task_ids, k, args, args.base_url, out, runs, summary, began)
+    else:
+        process, upstream, server_argv = start_server(args.model, args.temp, out, args.parallel)
+        try:
+            with SeedingProxy(upstream, args.seed, out / "requests.jsonl") as proxy:
+                warm_up(proxy.base_url, args.parallel, out)
+                for k in ks:
+                    run_tasks(task_ids, k, args, proxy.base_url, out, runs, summary, began)
                     proxy.flush()
-                    print(f"{task_id} k={k}: {runs[-1]['exit']} in {runs[-1]['wall']} s",
-                          file=sys.stderr, flush=True)  # fmt: skip
-                    (out / "runs.json").write_text(json.dumps(runs, indent=1))
-            proxy.flush()
-    finally:
-        stop_process(process.pid, process)
+        finally:
+            stop_process(process.pid, process)
     summary["meta"] = {
         "model": f"Qwen2.5-Coder-{args.model.upper()}-Instruct (lever's pinned GGUF)",
         "temperature": args.temp,

@@ -240,6 +240,11 @@ def build_session(
     tools = default_tools(
         shell_snapshot=snapshot or False, command_limits=CommandLimits.from_config(config)
     )
+    if provider.name == "local":
+        # system_small.md names two tools. Offered update_plan as well, the 1.5B model made a
+        # plan its first call in every real-model eval attempt looked at: on a CPU that one
+        # reply (60-100 tokens) took a minute or more of a two-minute task budget.
+        tools.tools.pop("update_plan", None)
     mcp_notices = _add_mcp_tools(tools, config, cwd)
     # Without flags (e.g. a resumed session) the configuration decides.
     approvals = approvals or approvals_from(config, None)

@@ -54,3 +54,28 @@ def test_a_local_session_gets_the_prompt_of_its_policy(
     finally:
         if session.rollout is not None:
             session.rollout.close()
+
+
+def test_a_local_session_offers_only_the_tools_its_prompt_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The small prompt names `shell` and `apply_patch`; with `update_plan` offered too, the
+    1.5B model spent its first reply on a plan (every attempt of a real lever-mini run)."""
+    from lever.agent.limits import Limits
+    from lever.assembly import build_session
+    from lever.config.providers import PRESETS, ResolvedModel
+
+    monkeypatch.setenv("LEVER_HOME", str(tmp_path / "home"))
+    names = {}
+    for name in ("local", "openai"):
+        provider = replace(PRESETS[name], base_url="http://127.0.0.1:9/v1")
+        session = build_session(ResolvedModel(provider, "m", None), tmp_path, {}, Limits(1))
+        try:
+            names[name] = {schema.name for schema in session.router.schemas()}
+        finally:
+            if session.rollout is not None:
+                session.rollout.close()
+    assert names["local"] == {"shell", "apply_patch"}
+    assert "update_plan" in names["openai"]
+    for tool in names["local"]:
+        assert f"`{tool}`" in load_prompt("system_small")

@@ -47,6 +47,15 @@ async def test_two_runs_compared(authed, reports) -> None:
     assert rows["docs"]["delta"] == 0.0
     assert c["mean_a"] == pytest.approx(0.5) and c["mean_b"] == 1.0
     assert c["delta"] == pytest.approx(0.5) and 0 < c["p"] <= 1
+    # Every metric of `lever eval compare`, when the evals package has lever.evals.compare.
+    try:
+        import lever.evals.compare  # noqa: F401
+    except ImportError:
+        assert c["metrics"] is None
+    else:
+        first = c["metrics"][0]
+        assert first["name"] == "pass@1" and first["delta"] == pytest.approx(0.5)
+        assert first["a"] == pytest.approx(0.5) and 0 < first["p"] <= 1
 
 
 @pytest.mark.parametrize(

@@ -146,8 +146,11 @@ def _api_routes(app: FastAPI, home: Path, runner: TaskRunner) -> None:
 
 
 def _task_routes(app: FastAPI, home: Path, runner: TaskRunner) -> None:
+    # The task routes are `async`: they touch the sessions' asyncio state (cancelling a turn,
+    # resolving an approval, reading the open requests), which only the event loop may do;
+    # a plain `def` route would run in a worker thread.
     @app.get("/api/tasks")
-    def api_tasks() -> list[dict[str, Any]]:
+    async def api_tasks() -> list[dict[str, Any]]:
         return [task.to_dict() for task in runner.tasks.values()]
 
     @app.post("/api/tasks")
@@ -167,7 +170,7 @@ def _task_routes(app: FastAPI, home: Path, runner: TaskRunner) -> None:
         return JSONResponse({**task.to_dict(), "request": asdict(task_request)})
 
     @app.post("/api/tasks/{session_id}/interrupt")
-    def api_interrupt(session_id: str) -> dict[str, bool]:
+    async def api_interrupt(session_id: str) -> dict[str, bool]:
         if session_id not in runner.tasks:
             raise HTTPException(404, "no task with this id is running from this server")
         return {"interrupted": runner.interrupt(session_id)}

@@ -8,6 +8,7 @@ and then confined to the folder (`lever.sandbox.paths.confine`: no `..`, no syml
 
 from __future__ import annotations
 
+import importlib
 import re
 from pathlib import Path
 from typing import Any
@@ -106,4 +107,20 @@ def compare(home: Path, a: str, b: str) -> dict[str, Any]:
         "mean_a": metrics.mean(a_values) if rows else 0.0,
         "mean_b": metrics.mean(b_values) if rows else 0.0,
         "delta": diff, "low": low, "high": high, "p": p, "significant": bool(rows) and p < 0.05,
+        "metrics": metric_rows(first, second),
     }  # fmt: skip
+
+
+def metric_rows(first: Any, second: Any) -> list[dict[str, Any]] | None:
+    """Every metric of `lever eval compare` (pass@1, pass@k, pass^k, tokens, cost, seconds),
+    from `lever.evals.compare` when the evals package has it; None with one that does not."""
+    try:
+        module: Any = importlib.import_module("lever.evals.compare")
+    except ImportError:
+        return None
+    _, rows = module.compare(first, second, seed=first.seed)
+    return [
+        {"name": r.name, "a": r.a, "b": r.b, "delta": r.diff, "low": r.low, "high": r.high,
+         "p": r.p, "significant": bool(r.significant)}
+        for r in rows
+    ]  # fmt: skip

@@ -102,7 +102,8 @@ class Task:
             "reason": self.reason,
             "pending": [
                 {"call_id": call_id, **request.model_dump(include=_SHOWN)}
-                for call_id, (request, _) in self.pending.items()
+                for call_id, (request, answer) in self.pending.items()
+                if not answer.done()  # answered: the turn goes on at the loop's next step
             ],
         }
 

@@ -160,7 +160,17 @@ async function compareView() {
       "; B − A = " + (100 * c.delta).toFixed(1) + " points [" + (100 * c.low).toFixed(1) + ", " + (100 * c.high).toFixed(1) +
       "], paired permutation p = " + c.p.toFixed(3) + (c.significant ? " (significant at 0.05)" : " (not significant at 0.05)")
       : "the two runs have no task in common" })),
+  c.metrics ? metricsTable(c.metrics) : null,
   table(["task", "A pass@1", "B pass@1", "B − A"], c.rows.map((row) => el("tr", { class: row.delta > 0 ? "better" : row.delta < 0 ? "worse" : "" },
     el("td", { text: row.task }), el("td", { text: pct(row.a) }), el("td", { text: pct(row.b) }),
     el("td", { text: (row.delta >= 0 ? "+" : "") + (100 * row.delta).toFixed(1) }))), { id: "compare-table" }));
+}
+
+function metricsTable(rows) {
+  const show = (name, x) => name.startsWith("pass") ? pct(x) : Math.abs(x) >= 100 ? x.toFixed(0) : x.toFixed(2);
+  const delta = (name, x) => (x >= 0 ? "+" : "") + (name.startsWith("pass") ? (100 * x).toFixed(1) + " pts" : show(name, x));
+  return table(["metric", "A", "B", "B − A", "95% interval", "p"], rows.map((m) => el("tr", { class: m.significant ? (m.delta > 0 ? "better" : "worse") : "" },
+    el("td", { text: m.name }), el("td", { text: show(m.name, m.a) }), el("td", { text: show(m.name, m.b) }),
+    el("td", { text: delta(m.name, m.delta) }), el("td", { text: delta(m.name, m.low) + " … " + delta(m.name, m.high) }),
+    el("td", { text: m.p.toFixed(3) + (m.significant ? " *" : "") }))), { id: "metrics-table" });
 }

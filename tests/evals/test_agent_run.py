@@ -118,11 +118,11 @@ def test_scripted_model_gives_the_expected_counts_and_metrics(tmp_path: Path, ev
 
 
 def start_ray(tmpdir: str) -> Any:
-    """`ray.init(num_cpus=2)`, once more if the first start times out: Ray gives its raylet a
-    fixed 30 s to register, which a machine busy with other test workers can exceed."""
+    """`ray.init(num_cpus=2)`, up to three times: Ray gives its raylet a fixed 30 s to
+    register, which a machine busy with other test workers can exceed."""
     import ray
 
-    for tries_left in (1, 0):
+    for tries_left in (2, 1, 0):
         try:
             ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, _temp_dir=tmpdir)
             return ray

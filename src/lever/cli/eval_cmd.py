@@ -203,7 +203,8 @@ def _agent_options(args: argparse.Namespace, options: Any) -> None:
     external = parse_agent(args.agent, args.model, args.base_url, args.api_key_env)
     cwd = Path.cwd()
     config = load_for(args, cwd)
-    resolved = resolve_from_args(args, config)
+    # `--provider local`: one llama-server for the run, a slot per concurrent attempt.
+    resolved = resolve_from_args(args, config, parallel=args.concurrency)
     options.provider, options.model = resolved.provider.name, resolved.model
     options.price = price_for(args.price, resolved.provider.name)
     if external is not None:

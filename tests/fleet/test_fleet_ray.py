@@ -35,11 +35,21 @@ def one_ray_at_a_time() -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def test_the_ray_executor_gives_the_same_results(repo, env, lever_home, tmp_path) -> None:
+@pytest.fixture
+def ray_tmpdir() -> Iterator[str]:
+    """Ray's socket paths must stay under 108 bytes: a short folder of its own, removed even
+    when the test fails."""
+    folder = tempfile.mkdtemp(prefix="ray", dir="/tmp")
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_the_ray_executor_gives_the_same_results(
+    repo, env, lever_home, tmp_path, ray_tmpdir
+) -> None:
     tasks = tmp_path / "tasks.jsonl"
     tasks.write_text("".join(json.dumps(t) + "\n" for t in TASKS))
-    # Ray's socket paths must stay under 108 bytes: a short folder of its own.
-    env["RAY_TMPDIR"] = tempfile.mkdtemp(prefix="ray", dir="/tmp")
+    env["RAY_TMPDIR"] = ray_tmpdir
     with FakeModelServer(responder=responder(PLANS)) as server:
         result = run_lever(
             "fleet", "run", "--tasks", str(tasks), "-k", "4", "--executor", "ray",
@@ -60,7 +70,6 @@ def test_the_ray_executor_gives_the_same_results(repo, env, lever_home, tmp_path
     assert fleet_branches(repo) == []
     assert leftovers_under(lever_home) == []
     assert ray_processes(env["RAY_TMPDIR"]) == []
-    shutil.rmtree(env["RAY_TMPDIR"], ignore_errors=True)
 
 
 def ray_processes(tmpdir: str) -> list[str]:
@@ -76,13 +85,15 @@ def ray_processes(tmpdir: str) -> list[str]:
     return found
 
 
-def test_the_repository_reaches_ray_workers_as_a_git_bundle(repo, env, lever_home, tmp_path):
+def test_the_repository_reaches_ray_workers_as_a_git_bundle(
+    repo, env, lever_home, tmp_path, ray_tmpdir
+) -> None:
     """`--ray-repo bundle` stands for workers on other machines: they never touch the shared
     repository (no branch or worktree is made in it), yet the results, the choice, the diffs
     and the rollouts come back to the driver's run folder and `apply` works from them."""
     tasks = tmp_path / "tasks.jsonl"
     tasks.write_text("".join(json.dumps(t) + "\n" for t in TASKS))
-    env["RAY_TMPDIR"] = tempfile.mkdtemp(prefix="ray", dir="/tmp")
+    env["RAY_TMPDIR"] = ray_tmpdir
     workers_tmp = tmp_path / "workers-tmp"  # where the workers unpack their copies
     workers_tmp.mkdir()
     env["TMPDIR"] = str(workers_tmp)
@@ -109,4 +120,3 @@ def test_the_repository_reaches_ray_workers_as_a_git_bundle(repo, env, lever_hom
     assert applied.returncode == 0, applied.stderr
     assert (repo / "out" / "result.txt").read_text() == "good\n"
     assert ray_processes(env["RAY_TMPDIR"]) == []
-    shutil.rmtree(env["RAY_TMPDIR"], ignore_errors=True)

@@ -9,8 +9,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
-import tempfile
 import threading
 import time
 from fractions import Fraction
@@ -24,6 +22,7 @@ from lever.cli.main import main
 from lever.evals.tasks import load_suite
 from lever.evals.workspace import apply_patch, make_workspace
 from lever.testing.fake_model import FakeModelServer
+from lever.testing.ray_cluster import one_ray_at_a_time, ray_tmpdir
 from lever.tools.apply_patch import make_patch
 
 from ..fleet.test_fleet_ray import ray_processes
@@ -143,20 +142,19 @@ def test_the_same_run_on_a_local_ray_cluster(tmp_path: Path, eval_env, monkeypat
     # Ray would package this folder for its workers under `uv run`; they need nothing of it.
     monkeypatch.setenv("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
     monkeypatch.setenv("RAY_USAGE_STATS_ENABLED", "0")
-    tmpdir = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # socket paths stay under 108 bytes
     model = PerAttemptModel(fix_patches(tmp_path))
-    ray = start_ray(tmpdir)
-    try:
-        with FakeModelServer(responder=model) as server:
-            assert main([*eval_args(server, "ray", tmp_path), "-q"]) == 0
-    finally:
-        ray.shutdown()
-    check_run(tmp_path, model, "ray")
-    deadline = time.monotonic() + 20  # Ray's processes take a moment to exit on a busy machine
-    while ray_processes(tmpdir) and time.monotonic() < deadline:
-        time.sleep(0.5)
-    assert ray_processes(tmpdir) == []
-    shutil.rmtree(tmpdir, ignore_errors=True)
+    with one_ray_at_a_time(), ray_tmpdir() as tmpdir:
+        ray = start_ray(tmpdir)
+        try:
+            with FakeModelServer(responder=model) as server:
+                assert main([*eval_args(server, "ray", tmp_path), "-q"]) == 0
+        finally:
+            ray.shutdown()
+        check_run(tmp_path, model, "ray")
+        deadline = time.monotonic() + 20  # Ray's processes take a moment to exit when busy
+        while ray_processes(tmpdir) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert ray_processes(tmpdir) == []
 
 
 def check_run(tmp_path: Path, model: PerAttemptModel, executor: str) -> None:

@@ -5,16 +5,15 @@ Ray is in the dev dependency group, so this test runs wherever the suite runs (n
 
 from __future__ import annotations
 
-import fcntl
 import json
-import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from lever.testing.fake_model import FakeModelServer
+from lever.testing.ray_cluster import one_ray_at_a_time
+from lever.testing.ray_cluster import ray_tmpdir as short_ray_tmpdir
 
 from .conftest import fleet_branches, leftovers_under, model_flags, responder, run_id_of, run_lever
 from .test_fleet_run import EXPECTED, PLANS, TASKS, expected_rows, table_rows
@@ -24,24 +23,15 @@ pytestmark = pytest.mark.timeout(600)
 
 
 @pytest.fixture(autouse=True)
-def one_ray_at_a_time() -> Iterator[None]:
-    """One Ray cluster at a time: two starting together on 2 busy cores time out ("the current
-    node timed out during startup"). A file lock holds across xdist workers."""
-    with open(Path(tempfile.gettempdir()) / "lever-fleet-ray-tests.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+def one_ray() -> Iterator[None]:
+    with one_ray_at_a_time():
+        yield
 
 
 @pytest.fixture
 def ray_tmpdir() -> Iterator[str]:
-    """Ray's socket paths must stay under 108 bytes: a short folder of its own, removed even
-    when the test fails."""
-    folder = tempfile.mkdtemp(prefix="ray", dir="/tmp")
-    yield folder
-    shutil.rmtree(folder, ignore_errors=True)
+    with short_ray_tmpdir() as folder:
+        yield folder
 
 
 def test_the_ray_executor_gives_the_same_results(

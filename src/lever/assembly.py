@@ -242,8 +242,8 @@ def build_session(
     )
     if provider.name == "local":
         # system_small.md names two tools. Offered update_plan as well, the 1.5B model made a
-        # plan its first call in every real-model eval attempt looked at: on a CPU that one
-        # reply (60-100 tokens) took a minute or more of a two-minute task budget.
+        # plan its first call in 4 of 8 real-model eval attempts (lever-mini): on a CPU that
+        # reply (50-100 tokens) took a minute or more of a task's two-minute budget.
         tools.tools.pop("update_plan", None)
     mcp_notices = _add_mcp_tools(tools, config, cwd)
     # Without flags (e.g. a resumed session) the configuration decides.

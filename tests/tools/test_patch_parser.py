@@ -203,3 +203,18 @@ def test_indented_marker_inside_update_is_context() -> None:
     update = parse_patch(text).hunks[0]
     assert isinstance(update, UpdateFile)
     assert update.chunks[0].lines == ((" ", "*** Delete File: x"), ("+", "y"))
+
+
+def test_end_of_file_marker_after_an_added_file() -> None:
+    """Qwen2.5-Coder-1.5B closed every added file with the marker the tool's description shows
+    closing an update hunk (real-model eval runs); it ends the file's lines, nothing more."""
+    text = (
+        "*** Begin Patch\n*** Add File: calc.py\n+def add(a, b):\n+    return a + b\n"
+        "*** End of File\n*** Delete File: old.txt\n*** End Patch"
+    )
+    patch = parse_patch(text)
+    assert patch.hunks[0] == AddFile(
+        "calc.py", ("def add(a, b):", "    return a + b"), False, line=2
+    )
+    assert isinstance(patch.hunks[1], DeleteFile)
+    assert parse_patch(text.replace("*** End of File\n", "")).hunks == patch.hunks

@@ -4,7 +4,7 @@ Grammar (what current OpenAI coding models emit):
 
     patch   := "*** Begin Patch" hunk* "*** End Patch"
     hunk    := add | delete | update
-    add     := "*** Add File: " path  ("+" line)*  no_eol?
+    add     := "*** Add File: " path  ("+" line)*  no_eol?  "*** End of File"?
     delete  := "*** Delete File: " path
     update  := "*** Update File: " path  ("*** Move to: " path)?  chunk*
     chunk   := ("@@" | "@@ " header)*  (" " | "-" | "+" line  no_eol?)+  "*** End of File"?
@@ -13,8 +13,8 @@ Grammar (what current OpenAI coding models emit):
 Leniency is limited to slips models commonly make and that cannot change the meaning: blank
 lines and whitespace around the envelope, a shell heredoc wrapper (`apply_patch <<'EOF'`),
 CRLF line ends, blank context lines missing their leading space, unified-diff ranges in `@@`
-headers. Everything else is an error naming the line number and what was expected, so the model
-can fix its patch.
+headers, `*** End of File` after an added file's lines. Everything else is an error naming the
+line number and what was expected, so the model can fix its patch.
 """
 
 from __future__ import annotations
@@ -224,6 +224,11 @@ def _parse_add(lines: list[str], i: int, end: int) -> tuple[AddFile, int]:
                 continue
             break
         elif _is_hunk_header(line):
+            break
+        elif _is(line, EOF_MARK):
+            # The tool's description shows this marker closing an update hunk; the 1.5B model
+            # writes it after an added file's lines too, where it can only mean what it says.
+            i += 1
             break
         else:
             raise PatchParseError(

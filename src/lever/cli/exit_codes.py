@@ -16,7 +16,8 @@ exit codes:
   0    the run finished (the model gave its final answer)
   1    error (model error after retries, bad, empty or cut-off reply, internal error)
   2    usage error (bad flags or configuration, no model configured)
-  3    a limit was reached (--max-turns, --max-tokens, --timeout)
+  3    a limit was reached (--max-turns, --max-tokens, --timeout: 4 h by default for exec),
+       or the disk is full (the session stopped recording)
   4    the context window is exhausted
   5    the model refused the credentials (authentication or quota)
   6    the sandbox is unavailable: no mechanism confines commands here, so none ran

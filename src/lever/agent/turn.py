@@ -14,6 +14,7 @@ from lever.agent import endings, overflow
 from lever.agent.harness_messages import harness_message, tag_of, tool_call_error
 from lever.agent.limits import Usage, budget_text, mostly_spent, time_limit_message
 from lever.agent.prompts import load_prompt
+from lever.config.values import DEFAULT_EXEC_SECONDS
 from lever.models.base import (
     AuthError,
     ContextLengthError,
@@ -210,7 +211,10 @@ class TurnRunner:
         session = self.session
         limits = session.limits
         half_full = session.estimated_tokens() * 2 >= session.budget.context_window
-        return limits.max_tokens is not None or limits.max_seconds is not None or half_full
+        # `lever exec`'s default wall-time limit is a backstop against hangs, not a budget the
+        # person set: it alone is no reason for a note (the note would change every prompt).
+        timed = limits.max_seconds not in (None, DEFAULT_EXEC_SECONDS)
+        return limits.max_tokens is not None or timed or half_full
 
     def _budget_note(self) -> UserMessage:
         session = self.session

@@ -17,7 +17,7 @@ from lever.evals.html import render_html
 from lever.evals.pricing import Price, attempt_cost
 from lever.evals.report import AttemptRecord, RunReport, summarize
 
-from ..dashboard.test_browser import CHROMIUM, browser_page
+from ..dashboard.browser_fixtures import CHROMIUM, browser_page
 
 __all__ = ["browser_page"]  # the fixture, shared with the dashboard's browser tests
 

@@ -66,7 +66,8 @@ def pid_in(path: Path, timeout: float = 10) -> int:
                     cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").strip()
                 except OSError:
                     continue
-                if proc.name.isdigit() and cmdline.endswith(wanted):
+                # Exactly the sleep: bubblewrap's and the launcher's command lines end with it too.
+                if proc.name.isdigit() and cmdline == wanted:
                     return int(proc.name)
         time.sleep(0.05)
     raise AssertionError(f"{path} was never written, or its sleep never seen")

@@ -16,6 +16,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from lever import frontend
 from lever.agent.session import Session
 from lever.protocol import Event, event_from_json
@@ -145,3 +147,14 @@ def outputs_by_call(events: list[Any]) -> dict[str, Any]:
 
 def dumps(events: list[Any]) -> str:
     return json.dumps([e.model_dump(mode="json") for e in events])[:4000]
+
+
+@pytest.fixture(autouse=True)
+def lever_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh lever home for the test, and no provider keys (autouse where imported)."""
+    home = tmp_path / "lever-home"
+    home.mkdir()
+    monkeypatch.setenv("LEVER_HOME", str(home))
+    for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    return home

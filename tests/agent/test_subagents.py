@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from lever.agent.resume import replay
 from lever.protocol import (
     ChildEvent,
@@ -20,6 +18,7 @@ from lever.testing.fake_model import FakeModelServer
 
 from .subagent_support import (
     Roles,
+    lever_home,
     make_repo,
     outputs_by_call,
     read_events,
@@ -30,15 +29,7 @@ from .subagent_support import (
     tool_names,
 )
 
-
-@pytest.fixture(autouse=True)
-def lever_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    home = tmp_path / "lever-home"
-    home.mkdir()
-    monkeypatch.setenv("LEVER_HOME", str(home))
-    for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY"):
-        monkeypatch.delenv(name, raising=False)
-    return home
+__all__ = ["lever_home"]  # the autouse fixture of subagent_support
 
 
 async def test_a_parent_delegates_two_subtasks_that_run_at_once(tmp_path: Path) -> None:

@@ -6,8 +6,6 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-import pytest
-
 from lever import frontend
 from lever.protocol import ChildFinished, ChildStarted, ToolStarted, TurnFinished
 from lever.testing.fake_model import FakeModelServer
@@ -15,6 +13,7 @@ from lever.testing.fake_model import FakeModelServer
 from .subagent_support import (
     Roles,
     git,
+    lever_home,
     make_repo,
     outputs_by_call,
     read_events,
@@ -24,13 +23,7 @@ from .subagent_support import (
     spawn,
 )
 
-
-@pytest.fixture(autouse=True)
-def lever_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    home = tmp_path / "lever-home"
-    home.mkdir()
-    monkeypatch.setenv("LEVER_HOME", str(home))
-    return home
+__all__ = ["lever_home"]  # the autouse fixture of subagent_support
 
 
 async def test_worktree_mode_returns_a_diff_and_leaves_the_parents_tree_alone(

@@ -2,33 +2,20 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from lever.testing.isolated_env import isolated_env
-
-
-def lever_bin() -> str:
-    found = shutil.which("lever")
-    assert found, "the `lever` command is not installed (run through `uv run`)"
-    return found
+from lever.testing.isolated_env import run_lever as run_installed
 
 
 def run_lever(
     *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 240
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [lever_bin(), *args],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    """The installed `lever`, with the eval runs' longer default timeout."""
+    return run_installed(*args, env=env, cwd=cwd, timeout=timeout)
 
 
 @pytest.fixture

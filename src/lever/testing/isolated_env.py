@@ -32,12 +32,13 @@ def lever_bin() -> str:
 
 def run_lever(
     *args: str,
-    env: dict[str, str],
+    env: dict[str, str] | None,
     cwd: Path | None = None,
     stdin: str | None = None,
     timeout: float = 60,
 ) -> subprocess.CompletedProcess[str]:
-    """Run `lever ARGS` to its end, with `stdin` as its input (None: the test's own stdin)."""
+    """Run `lever ARGS` to its end in `env` (None: the test's own), with `stdin` as its input
+    (None: the test's own stdin)."""
     return subprocess.run(
         [lever_bin(), *args],
         env=env,

@@ -118,6 +118,9 @@ async def wait_for(
             text = screen_text(pilot.app)
             raise AssertionError(f"timed out waiting for {what or predicate}\n{text}")
         await pilot.pause(0.02)
+    # A widget that now exists is laid out and painted on the next refresh: let it happen,
+    # so that a screen_text() right after reads what a person would see.
+    await pilot.pause()
 
 
 async def type_text(pilot: Pilot[Any], text: str) -> None:

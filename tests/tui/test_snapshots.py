@@ -69,8 +69,7 @@ async def test_approval_screen(make_app, size: tuple[int, int]) -> None:
     async with app.run_test(size=size) as pilot:
         await type_text(pilot, "touch it")
         await pilot.press("enter")
-        await wait_for(pilot, lambda: app.transcript.waiting_prompts)
-        await pilot.pause()
+        await wait_for(pilot, lambda: "[y] yes, once" in screen_text(app), what="prompt")
         lines = check_frame(screen_text(app), size)
         text = "\n".join(lines)
         assert "? run this command OUTSIDE the sandbox?" in text

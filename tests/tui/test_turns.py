@@ -103,7 +103,8 @@ async def test_an_approval_answered_with_each_key(
     app, server = make_app(turns)
     async with app.run_test(size=(100, 30)) as pilot:
         await send(pilot, "write the marker")
-        await wait_for(pilot, lambda: app.transcript.waiting_prompts, what="approval prompt")
+        # The prompt widget exists a frame before it is painted: wait for the paint.
+        await wait_for(pilot, lambda: "[s] no, and stop" in screen_text(app), what="prompt")
         text = screen_text(app)
         assert "OUTSIDE the sandbox" in text and "echo ran >> marker.txt" in text
         assert f"in {workdir}" in text and "the model says: needs to write outside" in text

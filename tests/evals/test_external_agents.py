@@ -5,12 +5,13 @@ script as the agent, graded by the same grader, the report naming the agent."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
 import pytest
 
-from lever.evals.actors import AgentChoiceError, parse_agent
+from lever.evals.actors import AgentChoiceError, ExternalAgent, parse_agent, run_external
 
 from .conftest import run_lever, write_task
 
@@ -42,9 +43,43 @@ def test_mini_swe_agent_gets_litellm_openai_route_and_no_prompts() -> None:
     assert argv[argv.index("-m") + 1] == "openai/qwen2.5-coder-1.5b"
     assert argv[argv.index("-t") + 1] == "fix the bug"
     assert argv[argv.index("-o") + 1] == str(WORK.parent / "mini.traj.json")  # not in the repo
+    settings = [argv[i + 1] for i, a in enumerate(argv) if a == "-c"]
+    assert settings == ["mini.yaml", f"model.model_kwargs.api_base={URL}"]
     env = agent.env({"MY_KEY": "secret", "PATH": "/bin"})
     assert env["OPENAI_API_BASE"] == URL and env["OPENAI_API_KEY"] == "secret"
     assert env["MSWEA_CONFIGURED"] == "true" and env["MSWEA_COST_TRACKING"] == "ignore_errors"
+    assert env["LITELLM_LOCAL_MODEL_COST_MAP"] == "True"  # no price-list download offline
+
+
+def _mini_message(prompt: int, completion: int) -> dict:
+    usage = {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": 0}
+    return {"role": "assistant", "content": "", "extra": {"response": {"usage": usage}}}
+
+
+def test_mini_swe_agent_usage_is_read_from_its_trajectory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The trajectory as mini-swe-agent 2.4 saves it (`-o`): usage per response, api_calls."""
+    work = tmp_path / "repo"
+    work.mkdir()
+    messages = [
+        {"role": "system", "content": "You are a helpful assistant."},
+        _mini_message(1200, 40),
+        {"role": "tool", "content": "{}", "extra": {"returncode": 0}},
+        _mini_message(1350, 25),
+    ]
+    trajectory = {"info": {"model_stats": {"api_calls": 2}}, "messages": messages}
+    (tmp_path / "mini.traj.json").write_text(json.dumps(trajectory))
+    # A stand-in `mini` that exits 0: the trajectory above is what it left.
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "mini").write_text("#!/bin/sh\nexit 0\n")
+    (bin_dir / "mini").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    mini = ExternalAgent("mini-swe-agent", model="m", base_url=URL)
+    run = run_external(mini, "fix it", work, timeout=30)
+    assert run.exit_code == 0
+    assert (run.input_tokens, run.output_tokens, run.turns) == (2550, 65, 2)
 
 
 def test_cmd_templates_quote_their_placeholders() -> None:

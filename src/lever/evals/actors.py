@@ -99,6 +99,10 @@ class ExternalAgent:
         # -l 0: no cost limit (a local model has no price litellm knows).
         argv = ["mini", "-y", "--exit-immediately", "-l", "0"]
         argv += ["-o", str(work.parent / "mini.traj.json")]
+        if self.base_url:
+            # Named in the config as well as in OPENAI_API_BASE: litellm's environment lookup
+            # differs between its versions; `-c` replaces the default config, so name it too.
+            argv += ["-c", "mini.yaml", "-c", f"model.model_kwargs.api_base={self.base_url}"]
         if self.model:
             # litellm's OpenAI-compatible route: `openai/NAME` at OPENAI_API_BASE.
             model = self.model if "/" in self.model or not self.base_url else f"openai/{self.model}"
@@ -110,6 +114,9 @@ class ExternalAgent:
         if self.name == "mini-swe-agent":
             env["MSWEA_CONFIGURED"] = "true"  # no first-run setup wizard
             env["MSWEA_COST_TRACKING"] = "ignore_errors"  # unknown (local) models have no price
+            # litellm fetches its price list from GitHub at import unless told not to: offline,
+            # that costs every attempt a connect timeout.
+            env["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
             if self.base_url:
                 env["OPENAI_API_BASE"] = env["OPENAI_BASE_URL"] = self.base_url
             if self.api_key_env and self.api_key_env in base:
@@ -182,6 +189,8 @@ def run_external(agent: ExternalAgent, instruction: str, work: Path, timeout: fl
     run = AgentRun(process.returncode)
     if agent.name == "codex":
         _codex_usage(output, run)
+    elif agent.name == "mini-swe-agent":
+        _mini_usage(work.parent / "mini.traj.json", run)
     if process.returncode != 0:
         run.detail = output.strip()[-_DETAIL:]
     return run
@@ -205,3 +214,24 @@ def _codex_usage(output: str, run: AgentRun) -> None:
             run.input_tokens += int(usage.get("input_tokens", 0))
             run.output_tokens += int(usage.get("output_tokens", 0))
             run.turns += 1
+
+
+def _mini_usage(trajectory: Path, run: AgentRun) -> None:
+    """Token usage from mini-swe-agent's trajectory: each assistant message keeps the raw
+    response (`extra.response.usage`, OpenAI's field names); `api_calls` counts the requests."""
+    try:
+        data = json.loads(trajectory.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    if not isinstance(data, dict):
+        return
+    for message in data.get("messages") or []:
+        response = (
+            (message.get("extra") or {}).get("response") if isinstance(message, dict) else None
+        )
+        usage = response.get("usage") if isinstance(response, dict) else None
+        if isinstance(usage, dict):
+            run.input_tokens += int(usage.get("prompt_tokens") or 0)
+            run.output_tokens += int(usage.get("completion_tokens") or 0)
+    stats = (data.get("info") or {}).get("model_stats") or {}
+    run.turns = int(stats.get("api_calls") or 0)

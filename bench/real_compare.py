@@ -45,13 +45,12 @@ def mini_warm_up(mini: Path, base_url: str, slots: int, out: Path) -> None:
             "-c", "agent.step_limit=1", "-t", "Print the word OK with echo.",
             "-o", str(out / "mini-warm-up.traj.json")]  # fmt: skip
     began = time.monotonic()
-    children = [
-        subprocess.Popen(
-            argv, cwd=out, env=env, stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        for _ in range(slots)
-    ]
+    quiet = {
+        "stdin": subprocess.DEVNULL,
+        "stdout": subprocess.DEVNULL,
+        "stderr": subprocess.DEVNULL,
+    }
+    children = [subprocess.Popen(argv, cwd=out, env=env, **quiet) for _ in range(slots)]
     for child in children:
         child.wait()
     print(f"mini-swe-agent warm-up: {time.monotonic() - began:.0f} s", file=sys.stderr, flush=True)

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from agents import Mini
 from real_best_of_k import warm_up
-from real_eval import TASKS, copy_suite
+from real_eval import copy_suite, run_options
 from real_serve import SeedingProxy, start_server
 
 from lever.local.server import stop_process
@@ -89,16 +89,8 @@ def run_agent(agent: str, upstream: str, args: argparse.Namespace, out: Path, mi
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tasks", default=",".join(TASKS), help="lever-mini task ids, commas")
+    parser = run_options(__doc__, k=3, seed=3000, results="real_compare")
     parser.add_argument("--agents", default=",".join(AGENTS), help="run order, commas")
-    parser.add_argument("-k", type=int, default=3)
-    parser.add_argument("--parallel", type=int, default=2, help="server slots = concurrency")
-    parser.add_argument("--timeout", type=int, default=240, help="0: the tasks' own")
-    parser.add_argument("--temp", type=float, default=0.7)
-    parser.add_argument("--seed", type=int, default=3000)
-    default_out = Path(__file__).parent / "results/real_compare"
-    parser.add_argument("--out", type=Path, default=default_out)
     args = parser.parse_args()
     out = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)

@@ -45,17 +45,21 @@ def copy_suite(task_ids: list[str], timeout: int, dest: Path) -> None:
             toml.write_text(text)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def run_options(doc: str, k: int, seed: int, results: str) -> argparse.ArgumentParser:
+    """The options of a real-model run on a lever-mini subset (here and bench/real_compare.py)."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--tasks", default=",".join(TASKS), help="lever-mini task ids, commas")
-    parser.add_argument("-k", type=int, default=5)
+    parser.add_argument("-k", type=int, default=k)
     parser.add_argument("--parallel", type=int, default=2, help="server slots = concurrency")
     parser.add_argument("--timeout", type=int, default=240, help="0: the tasks' own")
     parser.add_argument("--temp", type=float, default=0.7)
-    parser.add_argument("--seed", type=int, default=2000)
-    default_out = Path(__file__).parent / "results/real_eval"
-    parser.add_argument("--out", type=Path, default=default_out)
-    args = parser.parse_args()
+    parser.add_argument("--seed", type=int, default=seed)
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / results)
+    return parser
+
+
+def main() -> int:
+    args = run_options(__doc__, k=5, seed=2000, results="real_eval").parse_args()
     out = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
     copy_suite(args.tasks.split(","), args.timeout, out / "suite")

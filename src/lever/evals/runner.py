@@ -158,39 +158,43 @@ async def _run_other(
 
 
 def _other_or_error(base: Base, attempt: int, options: RunOptions, grader: Grader) -> AttemptRecord:
-    try:
-        return attempts.run_other(base, attempt, options.mode, grader, options.external)
-    except WorkspaceError:
-        raise  # the suite is broken: stop the run with its message
-    except Exception as e:  # one attempt's crash must not lose the others' results
-        return AttemptRecord(
-            task_id=base.task.id,
-            attempt=attempt,
-            outcome="agent_error",
-            passed=False,
-            detail=repr(e),
-        )
-    finally:
-        if options.keep is None:
-            shutil.rmtree(base.path(attempt).parent, ignore_errors=True)
+    return _guarded(
+        base,
+        attempt,
+        options.keep,
+        lambda: attempts.run_other(base, attempt, options.mode, grader, options.external),
+    )
 
 
 def _grade_or_error(
     base: Base, attempt: int, run: AgentRun, start: float, grader: Grader, keep: Path | None
 ) -> AttemptRecord:
-    try:
+    def grade() -> AttemptRecord:
         if run.crashed and not base.path(attempt).exists():
             raise RuntimeError(run.detail)  # no workspace to grade
         return attempts.grade(base, attempt, base.path(attempt), grader, run, start)
+
+    return _guarded(base, attempt, keep, grade)
+
+
+def _guarded(
+    base: Base, attempt: int, keep: Path | None, work: Callable[[], AttemptRecord]
+) -> AttemptRecord:
+    """`work()` for one attempt, its workspace removed afterwards unless kept. A crash becomes
+    that attempt's `agent_error` (one attempt must not lose the others' results); a broken suite
+    (WorkspaceError) stops the run with its message."""
+    try:
+        return work()
     except WorkspaceError:
         raise
     except Exception as e:
+        detail = str(e) or repr(e)
         return AttemptRecord(
             task_id=base.task.id,
             attempt=attempt,
             outcome="agent_error",
             passed=False,
-            detail=str(e),
+            detail=detail,
         )
     finally:
         if keep is None:

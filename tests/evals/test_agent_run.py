@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from lever.cli.main import main
+from lever.evals.metrics import wilson_interval
 from lever.evals.tasks import load_suite
 from lever.evals.workspace import apply_patch, make_workspace
 from lever.testing.fake_model import FakeModelServer
@@ -113,7 +114,12 @@ def test_scripted_model_gives_the_expected_counts_and_metrics(tmp_path: Path, ev
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     check_run(tmp_path, model, "local")
     cost = json.loads((tmp_path / "run.json").read_text())["summary"]["cost_usd"]
-    assert f"cost ${cost:.4f}" in " ".join(result.stdout.split())
+    shown = " ".join(result.stdout.split())
+    assert f"cost ${cost:.4f}" in shown
+    summary = json.loads((tmp_path / "run.json").read_text())["summary"]
+    low, high = wilson_interval(summary["passed"], summary["attempts"])
+    wilson = f"{summary['passed']}/{summary['attempts']} [{100 * low:.1f}%, {100 * high:.1f}%]"
+    assert f"over attempts {wilson} (Wilson)" in shown
 
 
 def start_ray(tmpdir: str) -> Any:

@@ -95,3 +95,21 @@ def test_paired_test_tells_a_real_difference_from_noise() -> None:
     diff, low, high, p = metrics.paired_test(noisy_a, noisy_b)
     assert diff == 0.0 and low < 0 < high and p > 0.5
     assert metrics.paired_test(a, a, seed=3) == metrics.paired_test(a, a, seed=3)
+
+
+def test_wilson_interval_is_never_a_point() -> None:
+    # 0 of 15: the bootstrap over tasks says [0, 0]; the attempts still allow up to ~20 %.
+    low, high = metrics.wilson_interval(0, 15)
+    assert low == 0.0 and 0.20 < high < 0.21
+    low, high = metrics.wilson_interval(15, 15)
+    assert 0.79 < low < 0.80 and high == 1.0
+    low, high = metrics.wilson_interval(5, 10)  # symmetric around one half
+    assert abs((low + high) / 2 - 0.5) < 1e-9 and 0.23 < low < 0.24
+    assert metrics.wilson_interval(0, 0) == (0.0, 1.0)
+
+
+@given(st.integers(1, 200).flatmap(lambda n: st.tuples(st.just(n), st.integers(0, n))))
+def test_wilson_interval_brackets_the_rate(nc: tuple[int, int]) -> None:
+    n, c = nc
+    low, high = metrics.wilson_interval(c, n)
+    assert 0.0 <= low <= c / n <= high <= 1.0 and high - low > 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from html import escape
 
+from lever.evals import metrics
 from lever.evals.report import AttemptRecord, Point, RunReport
 
 _COLOURS = {
@@ -183,6 +184,8 @@ def _headline(report: RunReport) -> str:
             (f"pass^{top}", s.pass_hat_k[-1]),
         ):
             lines.append(f"{name} = {point.value:.3f} (95% CI {point.low:.3f} to {point.high:.3f})")
+        low, high = metrics.wilson_interval(s.passed, s.attempts)
+        lines.insert(2, f"pass@1 over attempts: 95% CI {low:.3f} to {high:.3f} (Wilson)")
     spent = f"tokens in/out {s.input_tokens}/{s.output_tokens}"
     if s.cost_usd is not None:
         spent += f", cost ${s.cost_usd:.4f}"

@@ -7,14 +7,16 @@ Per task, n attempts of which c passed:
 - pass^k = C(c, k) / C(n, k): the chance that all k drawn attempts pass (reliability).
 
 A suite's value is the mean over its tasks; its interval is a percentile bootstrap over tasks
-(resampling tasks with replacement, seeded so a report is reproducible).
+(resampling tasks with replacement, seeded so a report is reproducible). A bootstrap over few
+tasks that all scored the same collapses to a point (0/15 attempts gives [0 %, 0 %]), so pass@1
+also gets a Wilson score interval over the attempts, which treats them as independent.
 """
 
 from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from math import comb
+from math import comb, sqrt
 
 #: Why an attempt failed, in the order a report lists them.
 FAILURE_CLASSES = (
@@ -68,6 +70,19 @@ def bootstrap_interval(
     tail = (1.0 - level) / 2
     low = means[int(tail * (samples - 1))]
     high = means[int((1.0 - tail) * (samples - 1) + 0.5)]
+    return (low, high)
+
+
+def wilson_interval(passed: int, attempts: int, z: float = 1.959964) -> tuple[float, float]:
+    """The Wilson score interval (95 % by default) of a success rate of `passed` in `attempts`:
+    never a single point, and sensible at 0 and at `attempts` (unlike the normal approximation)."""
+    if attempts <= 0:
+        return (0.0, 1.0)
+    rate = passed / attempts
+    spread = z * sqrt(rate * (1 - rate) / attempts + z * z / (4 * attempts * attempts))
+    centre, scale = rate + z * z / (2 * attempts), 1 + z * z / attempts
+    low = 0.0 if passed == 0 else max(0.0, (centre - spread) / scale)
+    high = 1.0 if passed == attempts else min(1.0, (centre + spread) / scale)
     return (low, high)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from lever.evals import metrics
 from lever.evals.report import RunReport
 
 
@@ -46,7 +47,11 @@ def print_run(report: RunReport) -> None:
     summary = report.summary
     if summary.pass_at_k:
         top = len(summary.pass_at_k) - 1
-        console.print(f"pass@1  {_interval(summary.pass_at_k[0])}")
+        low, high = metrics.wilson_interval(summary.passed, summary.attempts)
+        console.print(
+            f"pass@1  {_interval(summary.pass_at_k[0])} over tasks; over attempts "
+            f"{summary.passed}/{summary.attempts} [{_pct(low)}, {_pct(high)}] (Wilson)"
+        )
         console.print(f"pass@{top + 1}  {_interval(summary.pass_at_k[top])}")
         console.print(f"pass^{top + 1}  {_interval(summary.pass_hat_k[top])}")
     failed = {name: n for name, n in summary.failures.items() if n}

@@ -157,8 +157,10 @@ class ServerSpec:
     #: Sampling default for requests that do not name one (lever's never do): 0 = greedy.
     temperature: float = 0.0
     #: Default cap on generated tokens per request: small models sometimes run on after their
-    #: tool call or answer, and lever's requests name no maximum.
-    n_predict: int = 512
+    #: tool call or answer, and lever's requests name no maximum. 512 cut real patches short
+    #: (llama-server then answers 500: the cut tool call is not JSON), so room for one
+    #: ordinary apply_patch call: about a minute of output on two CPU cores.
+    n_predict: int = 1024
     template: Path | None = field(default_factory=chat_template)
     alias: str | None = None
     extra_args: Sequence[str] = ()

@@ -39,6 +39,7 @@ from lever.store.rollout import RolloutWriter, new_session_id
 from lever.tools.command_limits import CommandLimits
 from lever.tools.registry import default_tools
 from lever.tools.router import ToolRouter
+from lever.tools.shell import ShellTool
 from lever.tools.shell_snapshot import EnvRule, snapshot_from_config
 
 
@@ -245,6 +246,9 @@ def build_session(
         # plan its first call in 4 of 8 real-model eval attempts (lever-mini): on a CPU that
         # reply (50-100 tokens) took a minute or more of a task's two-minute budget.
         tools.tools.pop("update_plan", None)
+        shell = tools.tools.get("shell")
+        if isinstance(shell, ShellTool):
+            shell.offer_small()
     mcp_notices = _add_mcp_tools(tools, config, cwd)
     # Without flags (e.g. a resumed session) the configuration decides.
     approvals = approvals or approvals_from(config, None)

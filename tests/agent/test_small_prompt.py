@@ -66,16 +66,28 @@ def test_a_local_session_offers_only_the_tools_its_prompt_names(
     from lever.config.providers import PRESETS, ResolvedModel
 
     monkeypatch.setenv("LEVER_HOME", str(tmp_path / "home"))
-    names = {}
+    names, shell_params = {}, {}
     for name in ("local", "openai"):
         provider = replace(PRESETS[name], base_url="http://127.0.0.1:9/v1")
         session = build_session(ResolvedModel(provider, "m", None), tmp_path, {}, Limits(1))
         try:
-            names[name] = {schema.name for schema in session.router.schemas()}
+            schemas = {schema.name: schema for schema in session.router.schemas()}
+            names[name] = set(schemas)
+            shell_params[name] = set(schemas["shell"].parameters["properties"])
         finally:
             if session.rollout is not None:
                 session.rollout.close()
     assert names["local"] == {"shell", "apply_patch"}
     assert "update_plan" in names["openai"]
+    # Offered `yield_ms`, `stdin` and `kill`, the 1.5B model filled them in: `rm -f .env` with
+    # `"yield_ms": 0` came back "still running as p1", then it "killed" p1 … p13 the same way.
+    assert shell_params["local"] == {
+        "command",
+        "workdir",
+        "timeout_ms",
+        "escalate",
+        "justification",
+    }
+    assert {"yield_ms", "process_id", "stdin", "kill"} <= shell_params["openai"]
     for tool in names["local"]:
         assert f"`{tool}`" in load_prompt("system_small")

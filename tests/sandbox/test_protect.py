@@ -231,7 +231,7 @@ async def test_shell_tool_tells_the_model_and_the_person(shell: ShellTool, repo:
 
 async def test_background_command_is_checked_when_polled(shell: ShellTool, repo: Path) -> None:
     sandbox = Unconfined(repo)
-    command = "sleep 0.5; echo evil > .git/hooks/post-merge"
+    command = "sleep 1.5; echo evil > .git/hooks/post-merge"  # past the 1 s a start waits
     output, _ = await run_in(shell, repo, sandbox, command, yield_ms=50)
     assert "still running" in output
     events: list[BaseModel] = []

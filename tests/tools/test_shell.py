@@ -127,6 +127,25 @@ async def test_string_form_runs_in_bash(tool: ShellTool, ctx: ToolContext) -> No
     assert result.process_id is None
 
 
+async def test_a_new_command_gets_a_second_whatever_yield_ms_says(
+    tool: ShellTool, ctx: ToolContext
+) -> None:
+    # Small models send `"yield_ms": 0` with every command; a quick one must still come back
+    # whole, not "still running as p1".
+    result = await run(tool, ctx, command="sleep 0.3; echo finished", yield_ms=0)
+    assert result.process_id is None and result.exit_code == 0
+    assert result.output.endswith("\nfinished\n")
+
+
+def test_the_small_schema_is_a_subset_the_full_arguments_read(tool: ShellTool) -> None:
+    tool.offer_small()
+    props = tool.schema.parameters["properties"]
+    assert set(props) == {"command", "workdir", "timeout_ms", "escalate", "justification"}
+    assert "process_id" not in props["command"]["description"]
+    for word in ("yield_ms", "process_id", "`stdin`", "`kill`"):
+        assert word not in tool.schema.description
+
+
 async def test_argv_form_uses_no_shell(tool: ShellTool, ctx: ToolContext) -> None:
     result = await run(tool, ctx, command=["echo", "$HOME", "a b", "*"])
     assert result.output.endswith("\n$HOME a b *\n")

@@ -31,6 +31,8 @@ from lever.tools.processes import ChunkCallback, ProcessError, ProcessManager, P
 from lever.tools.shell_args import (
     DESCRIPTION,
     PARAMETERS,
+    SMALL_DESCRIPTION,
+    SMALL_PARAMETERS,
     ShellArgs,
     check_combination,
     validation_message,
@@ -45,6 +47,9 @@ from lever.tools.truncate import (
 
 DEFAULT_TIMEOUT_MS = 120_000
 DEFAULT_YIELD_MS = 10_000
+#: A new command always gets this long before it is moved to the background: small models copy
+#: `"yield_ms": 0` from the schema, and then even `rm -f x` came back "still running as p1".
+MIN_START_YIELD_MS = 1_000
 #: Bounds on what the model may ask for: a command lives at most an hour (and never past the
 #: run's time limit); a call waits at most five minutes before returning.
 MAX_TIMEOUT_MS = 3_600_000
@@ -80,6 +85,15 @@ class ShellTool:
         self._noise: frozenset[str] | None = None
         self.schema = ToolSchema(name="shell", description=DESCRIPTION, parameters=PARAMETERS)
         self._last_ctx: ToolContext | None = None
+
+    def offer_small(self) -> None:
+        """Show the model only `command`, `workdir`, `timeout_ms` and escalation (small local
+        models fill in every parameter they see: `stdin`, `kill`, `yield_ms` and `process_id`
+        made them start, background and kill commands they never meant to). What they send is
+        still read with the full arguments."""
+        self.schema = ToolSchema(
+            name="shell", description=SMALL_DESCRIPTION, parameters=SMALL_PARAMETERS
+        )
 
     async def aclose(self) -> None:
         """Kill every process still running: they die with the session."""
@@ -168,7 +182,7 @@ class ShellTool:
             cwd=workdir.spawn_cwd,
             env=launch.env,
             timeout_ms=timeout_ms,
-            yield_ms=_yield(args, timeout_ms),
+            yield_ms=max(_yield(args, timeout_ms), min(MIN_START_YIELD_MS, timeout_ms)),
             keep_stdin_open=bool(args.keep_stdin_open),
             on_chunk=on_chunk,
             output_file=_artifact_path(ctx),

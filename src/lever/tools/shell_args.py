@@ -10,6 +10,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 DESCRIPTION = (files("lever.tools") / "shell.md").read_text(encoding="utf-8").strip()
+#: What `--provider local` shows a small model (ShellTool.offer_small).
+SMALL_DESCRIPTION = (files("lever.tools") / "shell_small.md").read_text(encoding="utf-8").strip()
 
 PARAMETERS: dict[str, Any] = {
     "type": "object",
@@ -65,6 +67,20 @@ PARAMETERS: dict[str, Any] = {
             "description": "Why the command must run outside the sandbox (with `escalate`).",
         },
     },
+    "additionalProperties": False,
+}
+
+_SMALL_NAMES = ("command", "workdir", "timeout_ms", "escalate", "justification")
+SMALL_PARAMETERS: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        **{name: PARAMETERS["properties"][name] for name in _SMALL_NAMES},
+        "command": {
+            **PARAMETERS["properties"]["command"],
+            "description": "String: run by bash. Array: run as argv without a shell.",
+        },
+    },
+    "required": ["command"],
     "additionalProperties": False,
 }
 

@@ -63,11 +63,13 @@ def test_the_same_run_twice_is_no_difference() -> None:
 def test_the_command_prints_every_metric_and_names_the_test(tmp_path: Path, capsys) -> None:
     a = run({t: [False, False] for t in TASKS}, tokens=1000)
     b = run({t: [True, i % 2 == 0] for i, t in enumerate(TASKS)}, tokens=1000)
+    b.agent = "mini-swe-agent"
     write_report(a, tmp_path / "a.json")
     write_report(b, tmp_path / "b.json")
     assert main(["eval", "compare", str(tmp_path / "a.json"), str(tmp_path / "b.json")]) == 0
     out = " ".join(capsys.readouterr().out.split())
     assert "over the 12 tasks both runs have" in out
+    assert "A = lever k=2, B = mini-swe-agent k=2" in out  # each side names its agent
     for name in ("pass@1", "pass@2", "pass^2", "tokens", "seconds"):
         assert name in out
     assert "B - A = +75.0 points" in out and "(significant at 0.05)" in out

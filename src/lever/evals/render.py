@@ -130,8 +130,8 @@ def _signed(value: float, points: bool) -> str:
 
 
 def _agent_words(report: RunReport) -> str:
-    """`codex local qwen…`: the agent (when not lever), the provider and the model."""
-    agent = report.agent if report.agent and report.agent != "lever" else ""
+    """`codex local qwen…`: the agent, the provider and the model."""
+    agent = report.agent or "lever"
     if agent.startswith("cmd:"):
         agent = "cmd"
     return " ".join(w for w in (agent, report.provider or "", report.model or "") if w)

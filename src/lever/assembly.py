@@ -36,6 +36,7 @@ from lever.sandbox.approval import POLICIES, Approvals
 from lever.sandbox.base import NoSandbox, Sandbox, SandboxPolicy
 from lever.sandbox.env import command_env
 from lever.store.rollout import RolloutWriter, new_session_id
+from lever.tools.apply_patch import ApplyPatchTool
 from lever.tools.command_limits import CommandLimits
 from lever.tools.registry import default_tools
 from lever.tools.router import ToolRouter
@@ -246,9 +247,9 @@ def build_session(
         # plan its first call in 4 of 8 real-model eval attempts (lever-mini): on a CPU that
         # reply (50-100 tokens) took a minute or more of a task's two-minute budget.
         tools.tools.pop("update_plan", None)
-        shell = tools.tools.get("shell")
-        if isinstance(shell, ShellTool):
-            shell.offer_small()
+        for tool in tools.tools.values():
+            if isinstance(tool, ShellTool | ApplyPatchTool):
+                tool.offer_small()
     mcp_notices = _add_mcp_tools(tools, config, cwd)
     # Without flags (e.g. a resumed session) the configuration decides.
     approvals = approvals or approvals_from(config, None)

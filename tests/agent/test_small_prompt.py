@@ -66,7 +66,7 @@ def test_a_local_session_offers_only_the_tools_its_prompt_names(
     from lever.config.providers import PRESETS, ResolvedModel
 
     monkeypatch.setenv("LEVER_HOME", str(tmp_path / "home"))
-    names, shell_params = {}, {}
+    names, shell_params, patch_docs = {}, {}, {}
     for name in ("local", "openai"):
         provider = replace(PRESETS[name], base_url="http://127.0.0.1:9/v1")
         session = build_session(ResolvedModel(provider, "m", None), tmp_path, {}, Limits(1))
@@ -74,6 +74,7 @@ def test_a_local_session_offers_only_the_tools_its_prompt_names(
             schemas = {schema.name: schema for schema in session.router.schemas()}
             names[name] = set(schemas)
             shell_params[name] = set(schemas["shell"].parameters["properties"])
+            patch_docs[name] = schemas["apply_patch"].description
         finally:
             if session.rollout is not None:
                 session.rollout.close()
@@ -89,5 +90,7 @@ def test_a_local_session_offers_only_the_tools_its_prompt_names(
         "justification",
     }
     assert {"yield_ms", "process_id", "stdin", "kill"} <= shell_params["openai"]
+    # The full description's example files were copied into the 1.5B model's patches.
+    assert "src/app.py" in patch_docs["openai"] and "src/app.py" not in patch_docs["local"]
     for tool in names["local"]:
         assert f"`{tool}`" in load_prompt("system_small")

@@ -529,3 +529,19 @@ async def test_added_files_get_the_usual_permissions(ws: Path) -> None:
     assert not result.is_error, result.output
     assert (ws / "n.txt").stat().st_mode & 0o777 == 0o666 & ~umask
     assert (ws / "run.sh").stat().st_mode & 0o777 == 0o755  # an updated file keeps its mode
+
+
+async def test_the_small_models_example_is_a_patch_that_applies(ws: Path) -> None:
+    """`--provider local` shows one example with PATH for the file: it must be exactly the
+    format (a small model copies it), and hold no other path or `- note` line to copy."""
+    tool = ApplyPatchTool()
+    tool.offer_small()
+    text = tool.schema.description
+    example = text[text.index("*** Begin Patch") : text.index("*** End Patch") + 13]
+    lines = [line[1:] for line in example.splitlines() if line[:1] in (" ", "-")]
+    (ws / "notes.txt").write_text("\n".join(lines) + "\n")
+    result = await Run(ws)(example.replace("PATH", "notes.txt"))
+    assert not result.is_error, result.output
+    assert "the line that replaces it" in (ws / "notes.txt").read_text()
+    for copied in ("src/app.py", "old.txt", "\n- "):
+        assert copied not in text

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import difflib
 from collections.abc import Iterable
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -89,8 +90,19 @@ def apply_patch_text(text: str, cwd: Path, roots: Iterable[Path]) -> PlannedPatc
     return plan
 
 
+#: What `--provider local` shows a small model (ApplyPatchTool.offer_small).
+SMALL_DESCRIPTION = (files("lever.tools") / "apply_patch_small.md").read_text("utf-8").strip()
+
+
 class ApplyPatchTool:
     schema = ToolSchema(name="apply_patch", description=DESCRIPTION, parameters=PARAMETERS)
+
+    def offer_small(self) -> None:
+        """One example with PATH for the file, no list lines: the 1.5B model copied the full
+        description's examples (`src/app.py`, `old.txt`) and its `- ...` notes into its patches."""
+        self.schema = ToolSchema(
+            name="apply_patch", description=SMALL_DESCRIPTION, parameters=PARAMETERS
+        )
 
     async def run(self, args: dict[str, Any], ctx: ToolContext) -> ToolResult:
         text = args.get("input")

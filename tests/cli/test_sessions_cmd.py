@@ -45,11 +45,12 @@ def test_lists_sessions_of_this_folder_as_a_table(home, here, capsys) -> None:
     a, _ = sessions(home, here)
     assert main(["sessions"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split() == ["ID", "WHEN", "CWD", "TITLE", "STATUS", "TURNS", "TOKENS"]
+    head = ["ID", "WHEN", "CWD", "TITLE", "STATUS", "TURNS", "TOKENS", "SUB-AGENTS"]
+    assert lines[0].split() == head
     assert len(lines) == 2
     row = lines[1]
     assert row.startswith(f"20260901T100000-aaaaaa  {when(a.t0 + a.seq)}  {here}  ")
-    assert row.split()[-3:] == ["done", "1", "1.2k"]  # 1200 in + 30 out
+    assert row.split()[-4:] == ["done", "1", "1.2k", "0"]  # 1200 in + 30 out, no sub-agents
     assert "Fix the flaky websocket test" in row
 
 

@@ -9,9 +9,11 @@ from typing import Any
 import pytest
 
 from lever import frontend
+from lever.agent.session import Session
+from lever.agent.subagents import ChildRequest, ChildSetup, Spawner, SubagentSettings
 from lever.cli.main import main
 from lever.dashboard import sessions as dashboard
-from lever.protocol import ChildStarted, SessionStarted
+from lever.protocol import ChildStarted, SessionStarted, TurnFinished
 from lever.store.index import SessionIndex
 from lever.testing.fake_model import FakeModelServer
 
@@ -145,3 +147,26 @@ async def test_a_resumed_child_keeps_its_depth_and_a_fork_of_it_is_the_persons(
         index.update()
         listed = {row.id for row in index.list_sessions()}
     assert listed == {parent.id, fork_head.session_id}
+
+
+class _Unopenable:
+    """A flow whose children never open (as when their worktree cannot be made)."""
+
+    def open(self, setup: ChildSetup) -> Session:
+        raise OSError("no room for a worktree")
+
+    async def drive(self, session: Session, task: str) -> TurnFinished:
+        raise AssertionError("never opened, never driven")
+
+
+async def test_a_child_that_never_started_does_not_count(tmp_path: Path) -> None:
+    """A resume counts `child_started` events; a child that could not open has none, so the
+    running session does not count it either."""
+    with FakeModelServer(responder=lambda body: {"text": "unused"}) as server:
+        opened = frontend.open_session(sub.request_for(sub.make_repo(tmp_path), server))
+        spawner = Spawner(opened.session, _Unopenable(), SubagentSettings(max_total=1))
+        results = [await spawner.spawn(f"c{n}", ChildRequest("ROLE:child go")) for n in (1, 2)]
+        await frontend.close(opened.session, "done")
+    assert [r.is_error for r in results] == [True, True]
+    assert all("could not start: OSError: no room for a worktree" in r.output for r in results)
+    assert spawner.total == 0

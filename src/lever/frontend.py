@@ -209,15 +209,15 @@ def prepare(request: Request) -> Plan:
     replayed.started = started.model_copy(update={"widened": widened})
     past = [event for event in events if request.at is None or event.seq <= request.at]
     plan = Plan(request, cwd, config, resolved, sandbox, approval, limits, replayed, past)
-    # A resumed sub-agent keeps its depth, so it cannot spawn past `max_depth` (a fork has none).
-    plan.depth = started.depth or 0
     if request.fork:
         plan.session_id = request.session_id or new_session_id()
         plan.rollout_path = session_dir(lever_home()) / f"rollout-{plan.session_id}.jsonl"
         plan.replayed = as_fork(replayed, plan.session_id, started.session_id)
-        plan.depth = 0
     else:
         plan.session_id, plan.rollout_path = started.session_id, request.resume
+        # A resumed sub-agent keeps its depth: it cannot spawn past `max_depth`. (A fork is
+        # the person's own session, at depth 0.)
+        plan.depth = started.depth or 0
     return plan
 
 

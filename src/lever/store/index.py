@@ -202,7 +202,7 @@ def _start_row(event: dict[str, Any]) -> dict[str, Any]:
         "output_tokens": 0,
         "cached_tokens": 0,
         "cost": None,  # filled in once prices per model are known
-        "parent_id": event.get("parent_id") or None,
+        "parent_id": str(event["parent_id"]) if event.get("parent_id") else None,
         "depth": int(event.get("depth") or 0),
         "children": 0,
     }

@@ -215,6 +215,9 @@ def prepare(request: Request) -> Plan:
         plan.replayed = as_fork(replayed, plan.session_id, started.session_id)
     else:
         plan.session_id, plan.rollout_path = started.session_id, request.resume
+        # A resumed sub-agent keeps its depth: it cannot spawn past `max_depth`. (A fork is
+        # the person's own session, at depth 0.)
+        plan.depth = started.depth or 0
     return plan
 
 
@@ -286,7 +289,8 @@ def _add_spawn_agent(session: Session, plan: Plan, decide: Decide | None) -> Non
     settings = SubagentSettings.from_config(plan.config, small)
     if not settings.enabled:
         return
-    spawner = Spawner(session, _ChildFlow(plan, decide), settings, plan.depth)
+    started = plan.replayed.children if plan.replayed else 0
+    spawner = Spawner(session, _ChildFlow(plan, decide), settings, plan.depth, started)
     session.router.add(SpawnAgentTool(spawner), hidden=plan.depth >= settings.max_depth)
 
 
@@ -311,9 +315,11 @@ class _ChildFlow:
             setup.approval,
             setup.limits,
             session_id=setup.session_id,
-            depth=setup.depth,
+            depth=setup.lineage.depth,
         )
-        return build(plan, self.decide).session
+        session = build(plan, self.decide).session
+        session.lineage = setup.lineage
+        return session
 
     async def drive(self, session: Session, task: str) -> TurnFinished:
         return await drive(session, [task])

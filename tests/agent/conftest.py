@@ -18,6 +18,18 @@ WIRES = ["openai-responses", "openai-chat", "anthropic"]
 SessionFactory = Callable[..., Session]
 
 
+@pytest.fixture
+def lever_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh lever home for the test, and no provider keys (sessions opened through the
+    front-end flow read both; `pytestmark = pytest.mark.usefixtures("lever_home")`)."""
+    home = tmp_path / "lever-home"
+    home.mkdir()
+    monkeypatch.setenv("LEVER_HOME", str(home))
+    for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    return home
+
+
 @pytest.fixture(params=WIRES)
 def wire(request: pytest.FixtureRequest) -> str:
     return str(request.param)

@@ -16,8 +16,6 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from lever import frontend
 from lever.agent.session import Session
 from lever.protocol import Event, event_from_json
@@ -71,6 +69,13 @@ class Roles:
             self.bodies.setdefault(role, []).append(body)
         turns = self.script[role]
         return dict(turns[min(step, len(turns) - 1)])
+
+
+def parent_spawns(calls: Mapping[str, str], answer: str, **first: Any) -> list[Turn]:
+    """The parent's part: one reply starting a read-only child per call (call id: its task),
+    with `first`'s extra fields (usage, delay), then `answer`."""
+    spawns = [spawn(task, call_id=call_id) for call_id, task in calls.items()]
+    return [{"tool_calls": spawns, **first}, {"text": answer}]
 
 
 def spawn(task: str, mode: str = "read-only", call_id: str | None = None, **more: Any) -> Turn:
@@ -147,14 +152,3 @@ def outputs_by_call(events: list[Any]) -> dict[str, Any]:
 
 def dumps(events: list[Any]) -> str:
     return json.dumps([e.model_dump(mode="json") for e in events])[:4000]
-
-
-@pytest.fixture(autouse=True)
-def lever_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A fresh lever home for the test, and no provider keys (autouse where imported)."""
-    home = tmp_path / "lever-home"
-    home.mkdir()
-    monkeypatch.setenv("LEVER_HOME", str(home))
-    for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY"):
-        monkeypatch.delenv(name, raising=False)
-    return home

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from lever.agent.resume import replay
 from lever.protocol import (
     ChildEvent,
@@ -18,9 +20,9 @@ from lever.testing.fake_model import FakeModelServer
 
 from .subagent_support import (
     Roles,
-    lever_home,
     make_repo,
     outputs_by_call,
+    parent_spawns,
     read_events,
     request_for,
     run_parent,
@@ -29,22 +31,17 @@ from .subagent_support import (
     tool_names,
 )
 
-__all__ = ["lever_home"]  # the autouse fixture of subagent_support
+pytestmark = pytest.mark.usefixtures("lever_home")
 
 
 async def test_a_parent_delegates_two_subtasks_that_run_at_once(tmp_path: Path) -> None:
     repo = make_repo(tmp_path)
     roles = Roles(
         {
-            "parent": [
-                {
-                    "tool_calls": [
-                        spawn("ROLE:child-a read src/a.txt", call_id="call_a"),
-                        spawn("ROLE:child-b read src/b.txt", call_id="call_b"),
-                    ]
-                },
-                {"text": "both children answered"},
-            ],
+            "parent": parent_spawns(
+                {"call_a": "ROLE:child-a read src/a.txt", "call_b": "ROLE:child-b read src/b.txt"},
+                "both children answered",
+            ),
             # The first reply waits, so the two children are seen running at the same time.
             "child-a": [
                 {"tool_calls": [shell("cat src/a.txt")], "delay_ms": 300},
@@ -157,15 +154,9 @@ async def test_depth_and_count_limits_refuse_with_a_clear_error(tmp_path: Path) 
     repo = make_repo(tmp_path)
     roles = Roles(
         {
-            "parent": [
-                {
-                    "tool_calls": [
-                        spawn("ROLE:child-a nest", call_id="first"),
-                        spawn("ROLE:child-b too many", call_id="second"),
-                    ]
-                },
-                {"text": "done"},
-            ],
+            "parent": parent_spawns(
+                {"first": "ROLE:child-a nest", "second": "ROLE:child-b too many"}, "done"
+            ),
             "child-a": [
                 {"tool_calls": [spawn("ROLE:grandchild deeper", call_id="deeper")]},
                 {"text": "I could not nest"},
@@ -241,16 +232,11 @@ async def test_children_together_cannot_spend_past_the_parents_limit(tmp_path: P
     cost = {"input_tokens": 150, "output_tokens": 0}
     roles = Roles(
         {
-            "parent": [
-                {
-                    "tool_calls": [
-                        spawn("ROLE:child-a loop", call_id="a"),
-                        spawn("ROLE:child-b loop", call_id="b"),
-                    ],
-                    "usage": {"input_tokens": 100, "output_tokens": 0},
-                },
-                {"text": "never reached"},
-            ],
+            "parent": parent_spawns(
+                {"a": "ROLE:child-a loop", "b": "ROLE:child-b loop"},
+                "never reached",
+                usage={"input_tokens": 100, "output_tokens": 0},
+            ),
             # Each child may spend 400 (what the parent has left); together they may not.
             "child-a": [{"tool_calls": [shell("true")], "usage": cost, "delay_ms": 100}],
             "child-b": [{"tool_calls": [shell("true")], "usage": cost, "delay_ms": 100}],

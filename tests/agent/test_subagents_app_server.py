@@ -54,6 +54,9 @@ def test_app_server_forwards_children_and_their_approvals(tmp_path: Path) -> Non
             done = client.wait_event("turn_finished")
             assert (done["reason"], done["last_message"]) == ("done", "the child computed it")
             events = client.events_of(sid)
+            # The child's session is the parent's part, not listed beside it.
+            (listed,) = client.result("session/list", {})["sessions"]
+            assert (listed["session_id"], listed["children"]) == (sid, 1)
             assert client.close() == 0
     finally:
         for started in clients:

@@ -4,35 +4,20 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
+from functools import partial
 from pathlib import Path
 
 from lever.testing.fake_model import FakeModelServer
-from tests.e2e.conftest import lever_bin
+from lever.testing.isolated_env import isolated_env, run_lever
 
 from .subagent_support import Roles, git, make_repo, shell, spawn
 
-
-def lever(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [lever_bin(), *args],
-        env=env,
-        cwd=cwd,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+lever = partial(run_lever, stdin="", timeout=120)
 
 
 def test_exec_runs_two_children_and_shows_them(tmp_path: Path) -> None:
     repo = make_repo(tmp_path)
-    home = tmp_path / "lever-home"
-    env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
-    env = {k: v for k, v in env.items() if not k.startswith("LEVER_")}
-    env["LEVER_HOME"] = str(home)
+    env = isolated_env(tmp_path)
     roles = Roles(
         {
             "parent": [
@@ -56,6 +41,8 @@ def test_exec_runs_two_children_and_shows_them(tmp_path: Path) -> None:
         assert done.returncode == 0, done.stderr
         events = [json.loads(line) for line in done.stdout.splitlines()]
         human = lever("resume", "--last", "--exec", "ROLE:again go on", env=env, cwd=repo)
+    listed = lever("sessions", "--all", "--json", env=env, cwd=repo)
+    nested = lever("sessions", "--all", "--children", env=env, cwd=repo)
 
     kinds = [event["type"] for event in events]
     assert kinds.count("child_started") == kinds.count("child_finished") == 2
@@ -77,3 +64,10 @@ def test_exec_runs_two_children_and_shows_them(tmp_path: Path) -> None:
     assert human.returncode == 0, human.stderr
     assert human.stdout.strip() == "resumed"
     assert "reader and writer are done" in json.dumps(roles.bodies["again"][0])
+    # `lever sessions` lists the parent with its two sub-agents; --children shows them under it.
+    (parent,) = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert (parent["children"], parent["parent_id"]) == (2, None)
+    children = {e["child_id"] for e in events if e["type"] == "child_started"}
+    rows = nested.stdout.splitlines()[1:]
+    assert rows[0].startswith(parent["id"] + " ")
+    assert {row.split()[1] for row in rows[1:] if row.startswith("↳ ")} == children

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
+
 from lever import frontend
 from lever.protocol import ChildFinished, ChildStarted, ToolStarted, TurnFinished
 from lever.testing.fake_model import FakeModelServer
@@ -13,7 +15,6 @@ from lever.testing.fake_model import FakeModelServer
 from .subagent_support import (
     Roles,
     git,
-    lever_home,
     make_repo,
     outputs_by_call,
     read_events,
@@ -23,7 +24,7 @@ from .subagent_support import (
     spawn,
 )
 
-__all__ = ["lever_home"]  # the autouse fixture of subagent_support
+pytestmark = pytest.mark.usefixtures("lever_home")
 
 
 async def test_worktree_mode_returns_a_diff_and_leaves_the_parents_tree_alone(

@@ -45,11 +45,12 @@ def test_lists_sessions_of_this_folder_as_a_table(home, here, capsys) -> None:
     a, _ = sessions(home, here)
     assert main(["sessions"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split() == ["ID", "WHEN", "CWD", "TITLE", "STATUS", "TURNS", "TOKENS"]
+    head = ["ID", "WHEN", "CWD", "TITLE", "STATUS", "TURNS", "TOKENS", "SUB-AGENTS"]
+    assert lines[0].split() == head
     assert len(lines) == 2
     row = lines[1]
     assert row.startswith(f"20260901T100000-aaaaaa  {when(a.t0 + a.seq)}  {here}  ")
-    assert row.split()[-3:] == ["done", "1", "1.2k"]  # 1200 in + 30 out
+    assert row.split()[-4:] == ["done", "1", "1.2k", "0"]  # 1200 in + 30 out, no sub-agents
     assert "Fix the flaky websocket test" in row
 
 
@@ -139,3 +140,21 @@ def test_flags_of_the_action_override_the_parents(home, here, capsys) -> None:
     assert main(["sessions", "--json", "search", "websocket"]) == 0
     hit = json.loads(capsys.readouterr().out.splitlines()[0])
     assert hit["session"]["id"] == "20260901T100000-aaaaaa"
+
+
+def test_a_sub_agent_is_nested_under_its_parent_and_marked_in_search(home, here, capsys) -> None:
+    a, _ = sessions(home, here)
+    kid = Rollout(home, "20260901T100500-kidkid", str(here), T0 + 300, parent=a.session_id, depth=1)
+    kid.turn("ROLE: find the reconnect loop", "In net/retry.py.")
+    kid.writer.close()
+    assert main(["sessions"]) == 0
+    assert [line.split()[0] for line in capsys.readouterr().out.splitlines()[1:]] == [a.session_id]
+    assert main(["sessions", "--children", "--json"]) == 0
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(r["id"], r["parent_id"], r["depth"]) for r in records] == [
+        (a.session_id, None, 0),
+        (kid.session_id, a.session_id, 1),
+    ]
+    assert main(["sessions", "search", "retry.py"]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first.startswith(f"{kid.session_id} (sub-agent of {a.session_id})  ")

@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from lever.protocol import (
     AssistantMessage,
+    ChildStarted,
     Compaction,
     ItemAdded,
     SessionEnded,
@@ -45,6 +46,9 @@ class Rollout:
     seq: int = 0
     #: False to append to an existing rollout (a resumed session) instead of starting one.
     start: bool = True
+    #: A sub-agent's: the session that started it, and its depth.
+    parent: str | None = None
+    depth: int | None = None
     writer: RolloutWriter = field(init=False)
 
     def __post_init__(self) -> None:
@@ -53,7 +57,14 @@ class Rollout:
         if not self.start:
             return
         self.emit(
-            SessionStarted(session_id=self.session_id, cwd=self.cwd, model="gpt-x", provider="p")
+            SessionStarted(
+                session_id=self.session_id,
+                cwd=self.cwd,
+                model="gpt-x",
+                provider="p",
+                parent_id=self.parent,
+                depth=self.depth,
+            )
         )
         self.emit(ItemAdded(item=UserMessage(text=ENV)))
         self.emit(ItemAdded(item=UserMessage(text=DOCS)))
@@ -146,6 +157,43 @@ def test_list_by_cwd_and_limit(home: Path) -> None:
         assert [s.id for s in index.list_sessions("/work/a")] == [c.session_id, a.session_id]
         assert [s.id for s in index.list_sessions(limit=1)] == [c.session_id]
         assert index.list_sessions("/nowhere") == []
+
+
+def test_sub_agents_are_counted_and_listed_under_their_parent_only_when_asked(
+    home: Path,
+) -> None:
+    a, b, c = three_sessions(home)
+    day = 86_400
+
+    def child(session_id: str, t0: float, parent: Rollout, depth: int) -> Rollout:
+        kid = Rollout(home, session_id, "/tmp/t1", t0, parent=parent.session_id, depth=depth)
+        kid.turn("ROLE look around", "seen")
+        kid.writer.close()
+        return kid
+
+    first = child("20260902T100100-kid111", T0 + day + 50, b, 1)
+    grand = child("20260902T100200-grand1", T0 + day + 60, first, 2)
+    # The newest rollout of all is a sub-agent's: it does not make itself or its parent "last".
+    second = child("20260905T100000-kid222", T0 + 3 * day, b, 1)
+    more = Rollout(home, b.session_id, b.cwd, b.t0, seq=b.seq, start=False)
+    for kid in (first, second):
+        started = ChildStarted(call_id="x", child_id=kid.session_id, task="t", mode="", cwd="/")
+        more.emit(started)
+    more.writer.close()
+
+    with SessionIndex(home) as index:
+        index.update()
+        top = index.list_sessions()
+        nested = index.list_sessions(limit=2, children=True)
+        assert index.last_session() == c.path.resolve()
+        assert index.list_sessions("/tmp/t1") == []  # a child's folder is not the person's
+    assert [(s.id, s.children) for s in top] == [
+        (r.session_id, n) for r, n in [(c, 0), (b, 2), (a, 0)]
+    ]
+    expected = [(c, None, 0), (b, None, 0), (first, b, 1), (grand, first, 2), (second, b, 1)]
+    assert [(s.id, s.parent_id, s.depth) for s in nested] == [
+        (r.session_id, p.session_id if p else None, d) for r, p, d in expected
+    ]
 
 
 def test_incremental_update_reads_only_changed_files(home: Path) -> None:

@@ -11,7 +11,14 @@ from dataclasses import dataclass, field
 
 from lever.agent.harness_messages import is_person_message
 from lever.agent.state import WorkState
-from lever.protocol import Compaction, Event, ItemAdded, SessionStarted, TurnFinished
+from lever.protocol import (
+    ChildStarted,
+    Compaction,
+    Event,
+    ItemAdded,
+    SessionStarted,
+    TurnFinished,
+)
 from lever.protocol.items import Item
 
 
@@ -27,6 +34,9 @@ class Replayed:
     seed: Compaction | None = None
     #: The provider's context window learned from its errors (see lever.agent.overflow).
     context_window: int | None = None
+    #: Sub-agents started (`child_started`): a resumed session's count goes on from here, so
+    #: `[subagents] max_total` holds across resumes.
+    children: int = 0
 
 
 class RolloutError(ValueError):
@@ -40,7 +50,11 @@ def as_fork(replayed: Replayed, session_id: str, source_id: str) -> Replayed:
     event, and numbers its own events from 1. It has no open turn to continue.
     """
     at = replayed.last_seq
-    replayed.started = replayed.started.model_copy(update={"session_id": session_id})
+    # A fork is the person's own session, even of a sub-agent's: no parent, no children yet
+    # (its rollout records none of the source's `child_started` events).
+    unlinked = {"session_id": session_id, "parent_id": None, "parent_call_id": None, "depth": None}
+    replayed.started = replayed.started.model_copy(update=unlinked)
+    replayed.children = 0
     replayed.seed = Compaction(
         summary=f"forked from {source_id} at event {at}", kept=list(replayed.history)
     )
@@ -73,6 +87,8 @@ def replay(events: Iterable[Event], *, until_seq: int | None = None) -> Replayed
             replayed.context_window = event.context_window or replayed.context_window
         elif isinstance(event, TurnFinished):
             replayed.open_turn = False
+        elif isinstance(event, ChildStarted):
+            replayed.children += 1
     if replayed is None:
         raise RolloutError("the rollout is empty")
     return replayed

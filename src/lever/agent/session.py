@@ -13,7 +13,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
@@ -54,6 +54,9 @@ from lever.sandbox.env import command_env
 from lever.store.rollout import new_session_id
 from lever.tools import apply_patch
 from lever.tools.router import ToolRouter
+
+if TYPE_CHECKING:
+    from lever.agent.subagents import Lineage
 
 Sink = Callable[[BaseModel], None]
 
@@ -121,6 +124,8 @@ class Session:
         #: The output cap sent with each request; None: the client's (or provider's) default.
         self.max_output_tokens: int | None = None
         self.runner = TurnRunner(self)
+        #: A sub-agent's parent, set by the flow that opens it; `start()` records it.
+        self.lineage: Lineage | None = None
 
     # -- the event stream -------------------------------------------------------------------
 
@@ -189,6 +194,7 @@ class Session:
                 config=self.config,
                 lever_version=lever.__version__,
                 limits=asdict(self.limits),
+                **(self.lineage.recorded() if self.lineage else {}),
             )
         )
         self.add(self._environment_context())

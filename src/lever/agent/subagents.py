@@ -15,7 +15,10 @@ run inside the parent's tool call, so interrupting the parent interrupts them.
 Events: the parent records `child_started` (with the child's id and rollout) and
 `child_finished`; every child event is forwarded live as an ephemeral `child_event`. Approval
 requests of a child are also emitted as they are in the parent's stream, so the front end that
-answers the parent's answers the child's.
+answers the parent's answers the child's. The child's own `session_started` names its parent,
+the call and its depth (`Lineage`): resuming a child keeps its depth, and `lever sessions` lists
+it under its parent. A resumed parent's count of children goes on from its recorded
+`child_started` events (`Replayed.children`).
 """
 
 from __future__ import annotations
@@ -84,6 +87,21 @@ class ChildRequest:
 
 
 @dataclass(frozen=True)
+class Lineage:
+    """Where a child comes from, recorded in its `session_started`: a rollout alone says whose
+    sub-agent it was (`lever sessions` lists it under its parent) and how deep it may spawn."""
+
+    parent_id: str
+    call_id: str
+    #: 1: a child of the person's session.
+    depth: int
+
+    def recorded(self) -> dict[str, Any]:
+        """The `session_started` fields."""
+        return {"parent_id": self.parent_id, "parent_call_id": self.call_id, "depth": self.depth}
+
+
+@dataclass(frozen=True)
 class ChildSetup:
     """What the flow opens a child with."""
 
@@ -93,7 +111,7 @@ class ChildSetup:
     sandbox_mode: str
     approval: str
     limits: Limits
-    depth: int
+    lineage: Lineage
 
 
 class ChildFlow(Protocol):
@@ -174,7 +192,12 @@ class Spawner:
     """The parent's side: checks the bounds, runs each child, reports it."""
 
     def __init__(
-        self, parent: Session, flow: ChildFlow, settings: SubagentSettings, depth: int = 0
+        self,
+        parent: Session,
+        flow: ChildFlow,
+        settings: SubagentSettings,
+        depth: int = 0,
+        started: int = 0,
     ) -> None:
         self.parent = parent
         self.flow = flow
@@ -182,7 +205,9 @@ class Spawner:
         #: The parent's own depth (0: the person's session).
         self.depth = depth
         self.running = 0
-        self.total = 0
+        #: Children started in this session, counting those of its rollout before a resume
+        #: (`started`, its `child_started` events): `max_total` holds across resumes.
+        self.total = started
 
     async def spawn(self, call_id: str, request: ChildRequest) -> ToolResult:
         refusal = self.refusal(request)
@@ -241,22 +266,26 @@ class Spawner:
             max_seconds=self.parent.runner.task.seconds_left(self.parent.limits),
         )
 
-    def _setup(self, request: ChildRequest, cwd: Path) -> ChildSetup:
+    def _setup(self, call_id: str, request: ChildRequest, cwd: Path) -> ChildSetup:
         parent = self.parent
         mode = "read-only" if request.mode == "read-only" else parent.sandbox.policy.mode
         approval = parent.approvals.policy if parent.approvals else "never"
         limits = self.limits_for(request)
-        return ChildSetup(new_session_id(), cwd, mode, approval, limits, self.depth + 1)
+        lineage = Lineage(parent.id, call_id, self.depth + 1)
+        return ChildSetup(new_session_id(), cwd, mode, approval, limits, lineage)
 
     async def _run(self, call_id: str, request: ChildRequest) -> ToolResult:
         tree: ChildTree | None = None
-        setup = self._setup(request, self.parent.cwd)
+        setup = self._setup(call_id, request, self.parent.cwd)
         try:
             if request.mode == "worktree":
                 tree = await asyncio.to_thread(ChildTree.create, self.parent.cwd, setup.session_id)
                 setup = replace(setup, cwd=tree.cwd)
             child = self.flow.open(setup)
         except Exception as e:
+            # It never started (no `child_started`, which a resume counts): its place in
+            # `max_total` is given back.
+            self.total -= 1
             if tree is not None:
                 tree.remove()
             why = f"the sub-agent could not start: {type(e).__name__}: {e}"

@@ -18,8 +18,10 @@ def register(sub: Any) -> argparse.ArgumentParser:
         "sessions",
         help="list past sessions (newest first), search them, rebuild the index",
         description="List the sessions started in the current folder, newest first (--all for "
-        "every folder). The index is derived from the rollout files under $LEVER_HOME/sessions "
-        "and is brought up to date on every call; `reindex` rebuilds it from scratch.",
+        "every folder), with how many sub-agents (spawn_agent) each started; --children lists "
+        "those sub-agents' own sessions under their parent. The index is derived from the "
+        "rollout files under $LEVER_HOME/sessions and is brought up to date on every call; "
+        "`reindex` rebuilds it from scratch.",
     )
     _add_list_flags(p)
     actions = p.add_subparsers(dest="sessions_command", metavar="ACTION")
@@ -49,7 +51,18 @@ def _add_list_flags(p: argparse.ArgumentParser, *, inherit: bool = False) -> Non
         default=default(False),
         help="sessions of every folder, not just cwd",
     )
-    p.add_argument("--limit", type=int, default=default(20), help="at most this many sessions (20)")
+    p.add_argument(
+        "--children",
+        action="store_true",
+        default=default(False),
+        help="also list sub-agents' sessions, each under the session that started it",
+    )
+    p.add_argument(
+        "--limit",
+        type=int,
+        default=default(20),
+        help="at most this many sessions (20, not counting sub-agents)",
+    )
     p.add_argument(
         "--json", action="store_true", default=default(False), help="print sessions as JSON lines"
     )
@@ -69,7 +82,8 @@ def run(args: argparse.Namespace) -> int:
             _print_hits(hits, args.json)
             return 0
         cwd = None if args.all else _cwd()
-        _print_sessions(index.list_sessions(cwd, limit=args.limit), args.json, args.all)
+        rows = index.list_sessions(cwd, limit=args.limit, children=args.children)
+        _print_sessions(rows, args.json, args.all)
     return 0
 
 
@@ -113,20 +127,28 @@ def _print_sessions(sessions: list[SessionRow], as_json: bool, every_cwd: bool) 
         where = "" if every_cwd else " in this folder (--all shows every folder)"
         print(f"no sessions{where}")
         return
-    rows = [["ID", "WHEN", "CWD", "TITLE", "STATUS", "TURNS", "TOKENS"]]
+    rows = [["ID", "WHEN", "CWD", "TITLE", "STATUS", "TURNS", "TOKENS", "SUB-AGENTS"]]
     for s in sessions:
         rows.append(
             [
-                s.id,
+                _id_cell(s),
                 _when(s.updated),
                 _short_path(s.cwd),
                 _clip(s.title, _TITLE_WIDTH) or "-",
                 s.status,
                 str(s.turns),
                 short_tokens(s.total_tokens),
+                str(s.children),
             ]
         )
     print(_table(rows))
+
+
+def _id_cell(session: SessionRow) -> str:
+    """A sub-agent's id is indented under its parent's (`--children`)."""
+    if session.parent_id is None:
+        return session.id
+    return "  " * max(session.depth - 1, 0) + "↳ " + session.id
 
 
 def _print_hits(hits: list[SearchHit], as_json: bool) -> None:
@@ -142,5 +164,7 @@ def _print_hits(hits: list[SearchHit], as_json: bool) -> None:
         return
     for hit in hits:
         s = hit.session
-        print(f"{s.id}  {_when(s.updated)}  {_short_path(s.cwd)}  {_clip(s.title, _TITLE_WIDTH)}")
+        child = f" (sub-agent of {s.parent_id})" if s.parent_id else ""
+        title = _clip(s.title, _TITLE_WIDTH)
+        print(f"{s.id}{child}  {_when(s.updated)}  {_short_path(s.cwd)}  {title}")
         print(f"    {hit.role}: {' '.join(hit.snippet.split())}")

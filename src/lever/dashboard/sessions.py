@@ -27,6 +27,7 @@ def list_sessions(
         else:
             rows = [s.to_dict() for s in index.list_sessions(cwd or None, limit=MAX_LIMIT)]
     rows = [r for r in rows if cwd in ("", r["cwd"]) and status in ("", r["status"])]
+    rows = [r for r in rows if r["parent_id"] is None]  # a sub-agent is its parent's part
     for row in rows:
         row.pop("path", None)  # the browser needs the id, not where files live
     return rows[:limit]
@@ -37,7 +38,8 @@ def projects(home: Path) -> list[str]:
     with SessionIndex(home) as index:
         index.update()
         found = index.db.execute(
-            "SELECT cwd, MAX(updated) AS last FROM sessions GROUP BY cwd ORDER BY last DESC"
+            "SELECT cwd, MAX(updated) AS last FROM sessions WHERE parent_id IS NULL "
+            "GROUP BY cwd ORDER BY last DESC"
         )
         return [row["cwd"] for row in found]
 

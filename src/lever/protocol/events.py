@@ -42,6 +42,12 @@ class SessionStarted(_Event):
     #: On a resume or fork: what was widened over the recorded session with `--widen`
     #: (e.g. "sandbox: read-only -> workspace-write").
     widened: list[str] = Field(default_factory=list)
+    #: A sub-agent's session: the session that started it and its `spawn_agent` call, and its
+    #: depth (1: a child of a person's session). Absent for a person's session (and in rollouts
+    #: written before sub-agents recorded them).
+    parent_id: str | None = None
+    parent_call_id: str | None = None
+    depth: int | None = None
 
 
 class ItemAdded(_Event):

@@ -224,6 +224,7 @@ class AppServer:
                 turns=row.turns,
                 input_tokens=row.input_tokens,
                 output_tokens=row.output_tokens,
+                children=row.children,
                 loaded=row.id in self.live and self.live[row.id].closing is None,
             )
             for row in rows

@@ -148,6 +148,8 @@ class SessionInfo(_Result):
     turns: int
     input_tokens: int
     output_tokens: int
+    #: Sub-agents it started (their own sessions are not listed).
+    children: int = 0
     #: Loaded in this app-server right now.
     loaded: bool = False
 

@@ -3,6 +3,8 @@
 The rollouts are the truth; this file only makes listing, search and "resume the last one" fast.
 It can be deleted at any time and rebuilt (`reindex`), and an older schema is simply dropped and
 rebuilt. Updates are incremental: a rollout whose size and mtime are unchanged is not read again.
+Sub-agents' sessions are indexed too (their `session_started` names the parent): listings show
+the person's sessions, each with its count of children, and the children only when asked.
 
 Rollouts are read as plain JSON lines rather than typed events: the index must keep working over
 files written by other lever versions (event types it does not know are ignored, a torn or
@@ -23,7 +25,7 @@ from typing import Any
 from lever import safe_json
 
 INDEX_FILE = "index.sqlite"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 TITLE_CHARS = 80
 
 _SCHEMA = """
@@ -42,11 +44,15 @@ CREATE TABLE sessions(
     output_tokens INTEGER NOT NULL,
     cached_tokens INTEGER NOT NULL,
     cost REAL,
+    parent_id TEXT,
+    depth INTEGER NOT NULL,
+    children INTEGER NOT NULL,
     file_size INTEGER NOT NULL,
     file_mtime_ns INTEGER NOT NULL
 );
 CREATE INDEX sessions_by_cwd ON sessions(cwd, updated);
 CREATE INDEX sessions_by_updated ON sessions(updated);
+CREATE INDEX sessions_by_parent ON sessions(parent_id, started);
 CREATE VIRTUAL TABLE messages USING fts5(
     session_id UNINDEXED, seq UNINDEXED, role UNINDEXED, text, tokenize = 'unicode61'
 );
@@ -75,6 +81,11 @@ class SessionRow:
     output_tokens: int
     cached_tokens: int
     cost: float | None
+    #: A sub-agent's: the session that started it (None: a person's session) and its depth.
+    parent_id: str | None = None
+    depth: int = 0
+    #: Sub-agents this session started (its `child_started` events).
+    children: int = 0
 
     @property
     def total_tokens(self) -> int:
@@ -159,6 +170,8 @@ def summarize_rollout(path: Path) -> _Summary | None:
             row["cached_tokens"] += int(event.get("cached_input_tokens") or 0)
         elif kind == "turn_finished":
             reason, open_turn = str(event.get("reason") or "done"), False
+        elif kind == "child_started":
+            row["children"] += 1
     if row is None:
         return None
     row["updated"] = max(updated, row["started"])
@@ -189,6 +202,9 @@ def _start_row(event: dict[str, Any]) -> dict[str, Any]:
         "output_tokens": 0,
         "cached_tokens": 0,
         "cost": None,  # filled in once prices per model are known
+        "parent_id": str(event["parent_id"]) if event.get("parent_id") else None,
+        "depth": int(event.get("depth") or 0),
+        "children": 0,
     }
 
 
@@ -326,13 +342,31 @@ class SessionIndex:
     def _rows(self, sql: str, params: tuple[Any, ...]) -> list[SessionRow]:
         return [_session_row(row) for row in self.db.execute(sql, params)]
 
-    def list_sessions(self, cwd: Path | str | None = None, limit: int = 20) -> list[SessionRow]:
-        """Newest first; only sessions started in `cwd` when given."""
-        if cwd is None:
-            sql = "SELECT * FROM sessions ORDER BY updated DESC, id DESC LIMIT ?"
-            return self._rows(sql, (limit,))
-        sql = "SELECT * FROM sessions WHERE cwd = ? ORDER BY updated DESC, id DESC LIMIT ?"
-        return self._rows(sql, (str(cwd), limit))
+    def list_sessions(
+        self, cwd: Path | str | None = None, limit: int = 20, *, children: bool = False
+    ) -> list[SessionRow]:
+        """The person's sessions (not sub-agents), newest first; only those started in `cwd`
+        when given. With `children`, each is followed by its sub-agents (and theirs), oldest
+        first: `limit` and `cwd` count only the person's sessions."""
+        where = "parent_id IS NULL" + ("" if cwd is None else " AND cwd = ?")
+        params: tuple[Any, ...] = (limit,) if cwd is None else (str(cwd), limit)
+        sql = f"SELECT * FROM sessions WHERE {where} ORDER BY updated DESC, id DESC LIMIT ?"
+        top = self._rows(sql, params)
+        return self._with_children(top) if children else top
+
+    def _with_children(self, rows: list[SessionRow]) -> list[SessionRow]:
+        out: list[SessionRow] = []
+        seen: set[str] = set()  # a damaged index could hold a cycle of parents
+        stack = list(reversed(rows))
+        while stack:
+            row = stack.pop()
+            if row.id in seen:
+                continue
+            seen.add(row.id)
+            out.append(row)
+            sql = "SELECT * FROM sessions WHERE parent_id = ? ORDER BY started DESC, id DESC"
+            stack.extend(self._rows(sql, (row.id,)))
+        return out
 
     def search(
         self, text: str, limit: int = 20, marks: tuple[str, str] = ("[", "]")

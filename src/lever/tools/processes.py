@@ -10,6 +10,10 @@ Memory is bounded whatever the model starts: at most `max_processes` (64) proces
 once, and each keeps at most `max_buffer_bytes` (1 MiB) of unread output in memory, its head and
 its rolling tail. Given an `output_file`, a process whose output outgrows `spill_after` bytes
 has it written there as it arrives (its head and tail, `MAX_FILE_BYTES` in all).
+
+Given `limits`, each command also gets its rlimits and, where one can be made, a cgroup of its
+own (`lever.sandbox.cgroup`): its process limit then binds root too, and whatever the command
+left outside its process group (`setsid`, a double fork) is killed with the group.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lever.sandbox.cgroup import Scope
 from lever.tools.command_limits import CommandLimits
 from lever.tools.process_output import (
     MAX_BUFFER_BYTES,
@@ -99,6 +104,10 @@ class _Proc:
     timed_out: bool = False
     killed: bool = False
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    #: The command's cgroup, where one could be made.
+    scope: Scope | None = None
+    #: Forks refused at the scope's process limit, read when the command exited.
+    limit_hits: int = 0
 
     @property
     def pgid(self) -> int:
@@ -169,6 +178,30 @@ def _signal_group(pgid: int, sig: signal.Signals) -> None:
         os.killpg(pgid, sig)
 
 
+@dataclass(frozen=True)
+class _Lingering:
+    """A command that exited while processes it started live on: its group and its scope."""
+
+    pgid: int
+    scope: Scope | None
+
+    def alive(self) -> bool:
+        return group_alive(self.pgid) or (self.scope is not None and self.scope.populated())
+
+
+def _preexec(limits: CommandLimits | None, scope: Scope | None) -> Callable[[], None] | None:
+    """Join the scope first, so the rlimits' process count starts inside it."""
+    steps = [step for step in (scope and scope.join(), limits and limits.preexec()) if step]
+    if not steps:
+        return None
+
+    def run_all() -> None:
+        for step in steps:
+            step()
+
+    return run_all
+
+
 class ProcessManager:
     """Runs a session's commands and keeps the ones still running after `yield_ms`."""
 
@@ -197,8 +230,8 @@ class ProcessManager:
         #: Every process not yet fully reported, by object; backgrounded ones also by id.
         self._live: set[_Proc] = set()
         self._by_id: dict[str, _Proc] = {}
-        #: Groups whose leader exited while other members lived on; killed by `close()`.
-        self._lingering: set[int] = set()
+        #: Commands that exited while processes they started lived on; killed by `close()`.
+        self._lingering: list[_Lingering] = []
         self._closed = False
 
     def running_ids(self) -> list[str]:
@@ -208,7 +241,8 @@ class ProcessManager:
     def busy(self) -> bool:
         """Whether a command may still run: backgrounded, or a group whose leader exited while
         other members live on (`cmd &`). Such a command can change files at any moment."""
-        return bool(self._by_id) or any(group_alive(pgid) for pgid in self._lingering)
+        self._settle_lingering()
+        return bool(self._by_id) or bool(self._lingering)
 
     async def run(
         self,
@@ -296,9 +330,11 @@ class ProcessManager:
             if not p.done.is_set():
                 p.killed = True
         await asyncio.gather(*(self._terminate(p) for p in procs), return_exceptions=True)
-        for pgid in list(self._lingering):
-            if group_alive(pgid):
-                await self._stop_group(pgid, None)
+        for left in self._lingering:
+            if group_alive(left.pgid):
+                await self._stop_group(left.pgid, None)
+            if left.scope is not None:
+                await left.scope.close()
         self._lingering.clear()
         for p in procs:
             self._forget(p)
@@ -320,6 +356,7 @@ class ProcessManager:
         read_fd, write_fd = os.pipe()
         # Timed from before the spawn: starting a process is part of what the command costs.
         started = time.monotonic()
+        scope = Scope.make(self.limits.max_processes) if self.limits else None
         try:
             proc = await asyncio.create_subprocess_exec(
                 *argv,
@@ -329,10 +366,12 @@ class ProcessManager:
                 stdout=write_fd,
                 stderr=write_fd,
                 start_new_session=True,
-                preexec_fn=self.limits.preexec() if self.limits else None,
+                preexec_fn=_preexec(self.limits, scope),
             )
         except (OSError, ValueError) as exc:  # ValueError: a NUL byte in an argument
             os.close(read_fd)
+            if scope is not None:
+                scope.remove()
             raise ProcessStartError(_start_error(argv, cwd, exc)) from exc
         finally:
             os.close(write_fd)
@@ -343,6 +382,7 @@ class ProcessManager:
             buffer=OutputBuffer(self.max_buffer_bytes),
             stdin_open=keep_stdin_open,
             spill=spill,
+            scope=scope,
         )
         reader = os.fdopen(read_fd, "rb", buffering=0)
         transport, _ = await loop.connect_read_pipe(lambda: _PipeProtocol(p), reader)
@@ -370,14 +410,33 @@ class ProcessManager:
                     p.transport.close()
             if p.proc.stdin is not None:
                 p.proc.stdin.close()
-            if group_alive(p.pgid):
-                self._lingering.add(p.pgid)
+            await self._after_exit(p)
         finally:
             p.done.set()
+
+    async def _after_exit(self, p: _Proc) -> None:
+        """Keep what the command left running (it dies with the session), or remove its scope."""
+        scope = p.scope
+        if scope is not None:
+            p.limit_hits = scope.process_limit_hits()
+        left = _Lingering(p.pgid, scope)
+        if left.alive():
+            self._lingering.append(left)
+        elif scope is not None:
+            await scope.close()
+
+    def _settle_lingering(self) -> None:
+        """Forget lingering commands whose processes all ended, removing their scopes."""
+        for left in list(self._lingering):
+            if not left.alive() and (left.scope is None or left.scope.remove()):
+                self._lingering.remove(left)
 
     async def _terminate(self, p: _Proc) -> None:
         if p.proc.returncode is None or group_alive(p.pgid):
             await self._stop_group(p.pgid, p.proc)
+        if p.scope is not None:
+            # What left the process group (setsid, a double fork) is still in the scope.
+            await p.scope.kill()
         if p.supervisor is not None and asyncio.current_task() is not p.supervisor:
             await p.done.wait()
 
@@ -438,7 +497,9 @@ class ProcessManager:
             output_file=p.spill.spilled,
         )
         if finished and self.limits is not None:
-            result.limit_note = self.limits.note(p.exit_code, output)
+            result.limit_note = self.limits.note(
+                p.exit_code, output, process_limit_hit=p.limit_hits > 0
+            )
         if finished:
             self._forget(p)
         return result

@@ -31,6 +31,7 @@ from pathlib import Path
 
 from lever.sandbox.cgroup import Scope
 from lever.tools.command_limits import CommandLimits
+from lever.tools.process_groups import Lingering, group_alive, preexec, signal_group, start_error
 from lever.tools.process_output import (
     MAX_BUFFER_BYTES,
     MAX_FILE_BYTES,
@@ -144,64 +145,6 @@ class _PipeProtocol(asyncio.Protocol):
         self.target.eof.set()
 
 
-def group_alive(pgid: int) -> bool:
-    """True while a process of group `pgid` is alive (zombies do not count).
-
-    Zombies matter here: when PID 1 does not reap orphans (common in containers), killed
-    grandchildren stay as zombies and `killpg(pgid, 0)` keeps succeeding.
-    """
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    proc = Path("/proc")
-    if not proc.is_dir():
-        return True
-    for entry in proc.iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        # Fields after the parenthesised command name: state ppid pgrp ...
-        fields = stat[stat.rfind(")") + 2 :].split()
-        if len(fields) >= 3 and fields[2] == str(pgid) and fields[0] not in ("Z", "X"):
-            return True
-    return False
-
-
-def _signal_group(pgid: int, sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, sig)
-
-
-@dataclass(frozen=True)
-class _Lingering:
-    """A command that exited while processes it started live on: its group and its scope."""
-
-    pgid: int
-    scope: Scope | None
-
-    def alive(self) -> bool:
-        return group_alive(self.pgid) or (self.scope is not None and self.scope.populated())
-
-
-def _preexec(limits: CommandLimits | None, scope: Scope | None) -> Callable[[], None] | None:
-    """Join the scope first, so the rlimits' process count starts inside it."""
-    steps = [step for step in (scope and scope.join(), limits and limits.preexec()) if step]
-    if not steps:
-        return None
-
-    def run_all() -> None:
-        for step in steps:
-            step()
-
-    return run_all
-
-
 class ProcessManager:
     """Runs a session's commands and keeps the ones still running after `yield_ms`."""
 
@@ -231,7 +174,7 @@ class ProcessManager:
         self._live: set[_Proc] = set()
         self._by_id: dict[str, _Proc] = {}
         #: Commands that exited while processes they started lived on; killed by `close()`.
-        self._lingering: list[_Lingering] = []
+        self._lingering: list[Lingering] = []
         self._closed = False
 
     def running_ids(self) -> list[str]:
@@ -366,13 +309,13 @@ class ProcessManager:
                 stdout=write_fd,
                 stderr=write_fd,
                 start_new_session=True,
-                preexec_fn=_preexec(self.limits, scope),
+                preexec_fn=preexec(self.limits, scope),
             )
         except (OSError, ValueError) as exc:  # ValueError: a NUL byte in an argument
             os.close(read_fd)
             if scope is not None:
                 scope.remove()
-            raise ProcessStartError(_start_error(argv, cwd, exc)) from exc
+            raise ProcessStartError(start_error(argv, cwd, exc)) from exc
         finally:
             os.close(write_fd)
         p = _Proc(
@@ -419,7 +362,7 @@ class ProcessManager:
         scope = p.scope
         if scope is not None:
             p.limit_hits = scope.process_limit_hits()
-        left = _Lingering(p.pgid, scope)
+        left = Lingering(p.pgid, scope)
         if left.alive():
             self._lingering.append(left)
         elif scope is not None:
@@ -442,13 +385,13 @@ class ProcessManager:
 
     async def _stop_group(self, pgid: int, leader: asyncio.subprocess.Process | None) -> None:
         """SIGTERM the whole group, give it a short grace, then SIGKILL whatever is left."""
-        _signal_group(pgid, signal.SIGTERM)
+        signal_group(pgid, signal.SIGTERM)
         deadline = time.monotonic() + self.kill_grace_s
         while time.monotonic() < deadline:
             if (leader is None or leader.returncode is not None) and not group_alive(pgid):
                 return
             await asyncio.sleep(0.02)
-        _signal_group(pgid, signal.SIGKILL)
+        signal_group(pgid, signal.SIGKILL)
         if leader is not None:
             with contextlib.suppress(ProcessLookupError):
                 await leader.wait()
@@ -526,15 +469,3 @@ class ProcessManager:
             running = ", ".join(self._by_id) or "none"
             raise ProcessError(f"no running process {process_id!r} (running: {running})")
         return p
-
-
-def _start_error(argv: list[str], cwd: Path | str, exc: OSError | ValueError) -> str:
-    if isinstance(exc, ValueError):
-        return f"could not start {argv[0]}: {exc}"
-    if isinstance(exc, FileNotFoundError):
-        if not Path(cwd).is_dir():
-            return f"working directory not found: {cwd}"
-        return f"command not found: {argv[0]}"
-    if isinstance(exc, PermissionError):
-        return f"permission denied: {argv[0]}"
-    return f"could not start {argv[0]}: {exc.strerror or exc}"

@@ -171,3 +171,43 @@ def test_status_says_which_scope_commands_get() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert PLACE.describe() in done.stdout.splitlines(), done.stdout
+
+
+def v2_group() -> Path | None:
+    """A new group in a writable cgroup v2 hierarchy with cgroup.kill, or None."""
+    for mount in (cgroup.ROOT, cgroup.ROOT / "unified"):
+        if (mount / "cgroup.controllers").is_file():
+            path = mount / f"{cgroup.PREFIX}{os.getpid()}-v2test"
+            try:
+                path.mkdir()
+            except OSError:
+                return None
+            if (path / "cgroup.kill").exists():
+                return path
+            path.rmdir()
+    return None
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="makes a group in the system's cgroup2 hierarchy")
+async def test_v2_scopes_are_killed_whole_with_cgroup_kill() -> None:
+    # Here pids is a v1 controller, so cgroup v2 serves no scope; its kill path still runs on
+    # the real cgroup2 hierarchy (any group there has cgroup.kill).
+    path = v2_group()
+    if path is None:
+        pytest.skip("no writable cgroup v2 hierarchy with cgroup.kill (Linux ≥ 5.14)")
+    scope = cgroup.Scope(path, "v2")
+    name = marker()
+    script = f"{detached(name)}; for i in 1 2 3; do exec -a {name} sleep 300 & done; wait"
+    proc = subprocess.Popen(["bash", "-c", script], preexec_fn=scope.join())
+    try:
+        deadline = time.monotonic() + 5
+        while len(marked_processes(name)) < 4 and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        assert len(scope.members()) >= 5 and scope.populated()
+        await scope.close()
+        assert not path.exists()
+        assert proc.wait(5) == -9
+        assert not await gone(name, 1)
+    finally:
+        if path.exists():
+            path.rmdir()

@@ -150,3 +150,21 @@ def test_output_file_keeps_its_head_and_tail_within_its_cap(tmp_path) -> None:
     assert kept.startswith(b"00000\n00001\n") and kept.endswith(b"09998\n09999\n")
     assert b"[lever: 59,000 bytes of output left out here" in kept
     assert len(kept) < 1000 + 200
+
+
+@pytest.mark.skipif(place().parent is None, reason=f"no cgroup scope here: {place().reason}")
+def test_unsandboxed_daemons_die_with_their_scope(env, work) -> None:
+    # Without a sandbox nothing else reaps a daemon that left the command's process group:
+    # before the scope, `setsid` made it outlive the session.
+    marker = f"lever-unsandboxed-{os.getpid()}-{time.monotonic_ns()}"
+    script = f"(setsid bash -c 'exec -a {marker} sleep 300' &); echo started"
+    with FakeModelServer([shell(script), DONE]) as server:
+        run = run_exec(server.base_url, env, work, "--sandbox", "danger-full-access")
+    deadline = time.monotonic() + 5
+    while marked_processes(marker) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    left = marked_processes(marker)
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    assert run.code == 0, run.stderr
+    assert not left, "a setsid daemon outlived the unsandboxed session"

@@ -167,3 +167,18 @@ def test_parsers() -> None:
 def test_the_machine_is_probed_once() -> None:
     assert cgroup.place() is cgroup.place()
     assert cgroup.place().describe().startswith("command scope: ")
+
+
+async def test_a_listed_pid_outside_the_group_is_never_killed(tmp_path: Path) -> None:
+    # A pid read from cgroup.procs may have ended and been reused by then: lever checks, through
+    # a pidfd, that the process it signals is in the group. Here the listing lies outright.
+    bystander = subprocess.Popen(["sleep", "30"])
+    try:
+        scope = Scope(
+            files(tmp_path / f"lever-{os.getpid()}-9", cgroup_procs=f"{bystander.pid}\n"), "v1"
+        )
+        assert await scope.kill(0.2) is False  # still listed: the kill gave up
+        assert bystander.poll() is None
+    finally:
+        bystander.kill()
+        bystander.wait()

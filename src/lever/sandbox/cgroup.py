@@ -285,9 +285,29 @@ class Scope:
                 _write(self.path / "cgroup.kill", "1")
                 return True
         for pid in pids:
+            self._kill_member(pid)
+        return True
+
+    def _kill_member(self, pid: int) -> None:
+        """SIGKILL `pid` if it is still in this group: through a pidfd, so a pid that ended and
+        was reused by an unrelated process between the listing and the kill is never hit."""
+        try:
+            fd = os.pidfd_open(pid)
+        except ProcessLookupError:
+            return
+        except (AttributeError, OSError):  # no pidfd here (Linux < 5.3)
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signal.SIGKILL)
-        return True
+            return
+        try:
+            # The pidfd holds the process read now: if it is in the group, it is the one listed.
+            lines = _read(Path(f"/proc/{pid}/cgroup")).splitlines()
+            if any(line.endswith(f"/{self.path.name}") for line in lines):
+                signal.pidfd_send_signal(fd, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError, FileNotFoundError):
+            pass
+        finally:
+            os.close(fd)
 
     async def kill(self, seconds: float = KILL_SECONDS) -> bool:
         """Kill every process in the group, again until none is left; True once it is empty.

@@ -1,18 +1,22 @@
 """Per-command resource limits: set on every command (through the sandbox), and each one, when a
-command hits it, announced to the model in the tool's output."""
+command hits it, announced to the model in the tool's output. The process limit binds root where
+a cgroup scope can be made (lever.sandbox.cgroup); tests/sandbox/test_cgroup.py covers the rest."""
 
 from __future__ import annotations
 
 import json
 import os
 import signal
+import time
 
 import pytest
 
+from lever.sandbox.cgroup import place
 from lever.testing.fake_model import FakeModelServer
 from lever.tools.command_limits import DEFAULT_MAX_PROCESSES, GIB, CommandLimits
 
 from .conftest import run_exec, run_lever
+from .test_os_faults import marked_processes
 
 DONE = {"text": "All done."}
 
@@ -70,7 +74,12 @@ def test_address_space_limit_is_announced(env, work) -> None:
     assert "address-space limit (1 GiB per process" in shown, shown
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="RLIMIT_NPROC does not bind root")
+#: Neither limit binds: a fork bomb must not run on this machine.
+NO_PROCESS_LIMIT = os.geteuid() == 0 and place().parent is None
+UNBOUND = f"RLIMIT_NPROC does not bind root, and no cgroup scope here ({place().reason})"
+
+
+@pytest.mark.skipif(NO_PROCESS_LIMIT, reason=UNBOUND)
 def test_process_limit_stops_a_fork_bomb(env, work) -> None:
     script = "for i in $(seq 200); do sleep 5 & done; wait"
     with FakeModelServer([shell(script), DONE]) as server:
@@ -78,6 +87,32 @@ def test_process_limit_stops_a_fork_bomb(env, work) -> None:
         shown = tool_output(server)
     assert run.code == 0, run.stderr
     assert "process limit (50 processes" in shown, shown
+
+
+@pytest.mark.skipif(
+    place().parent is None,
+    reason=f"needs a cgroup scope (RLIMIT_NPROC alone counts the user's other processes too, "
+    f"or binds nothing as root): {place().reason}",
+)
+def test_a_real_fork_bomb_is_stopped_and_announced(env, work) -> None:
+    # The classic `:(){ :|:& };:`: every call starts two more in the background and returns.
+    # `timeout` puts the bomb in a process group of its own, out of the command's, but not out
+    # of its scope: pids.max holds it, and it dies with the scope.
+    marker = f"lever-bomb-{os.getpid()}-{time.monotonic_ns()}"
+    bomb = "b(){ b | b & }; b; sleep 2; echo bomb over"
+    call = {"command": ["timeout", "-s", "KILL", "10", "bash", "-c", bomb, marker]}
+    with FakeModelServer([{"tool_calls": [{"name": "shell", "arguments": call}]}, DONE]) as server:
+        run = run_exec(server.base_url, env, work, "-c", "command_limits.max_processes=64")
+        shown = tool_output(server)
+    deadline = time.monotonic() + 10
+    while marked_processes(marker) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    left = marked_processes(marker)
+    for pid in left:  # never leave a bomb to the next test
+        os.kill(pid, signal.SIGKILL)
+    assert run.code == 0, run.stderr
+    assert "process limit (64 processes" in shown, shown
+    assert not left, f"{len(left)} processes of the bomb outlived the session"
 
 
 def test_a_limit_is_lifted_with_zero(env, work) -> None:
@@ -119,3 +154,21 @@ def test_output_file_keeps_its_head_and_tail_within_its_cap(tmp_path) -> None:
     assert kept.startswith(b"00000\n00001\n") and kept.endswith(b"09998\n09999\n")
     assert b"[lever: 59,000 bytes of output left out here" in kept
     assert len(kept) < 1000 + 200
+
+
+@pytest.mark.skipif(place().parent is None, reason=f"no cgroup scope here: {place().reason}")
+def test_unsandboxed_daemons_die_with_their_scope(env, work) -> None:
+    # Without a sandbox nothing else reaps a daemon that left the command's process group:
+    # before the scope, `setsid` made it outlive the session.
+    marker = f"lever-unsandboxed-{os.getpid()}-{time.monotonic_ns()}"
+    script = f"(setsid bash -c 'exec -a {marker} sleep 300' &); echo started"
+    with FakeModelServer([shell(script), DONE]) as server:
+        run = run_exec(server.base_url, env, work, "--sandbox", "danger-full-access")
+    deadline = time.monotonic() + 5
+    while marked_processes(marker) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    left = marked_processes(marker)
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    assert run.code == 0, run.stderr
+    assert not left, "a setsid daemon outlived the unsandboxed session"

@@ -35,7 +35,8 @@ def register(sub: Any) -> argparse.ArgumentParser:
     p.add_argument(
         "--status",
         action="store_true",
-        help="print the mechanism, what it protects and how, and why others are not used",
+        help="print the mechanism, what it protects and how, why others are not used, and "
+        "whether each command gets a cgroup of its own",
     )
     p.add_argument(
         "--mode",
@@ -65,10 +66,12 @@ def run(args: argparse.Namespace) -> int:
     from lever.cli import exit_codes
 
     if args.status:
+        from lever.sandbox.cgroup import place
         from lever.sandbox.launcher_home import exposure
         from lever.sandbox.probe import probe
 
         print(probe().describe())
+        print(place().describe())
         for note in exposure([os.getcwd()]):  # the current folder is the workspace
             print(f"warning: {note}")
         return exit_codes.OK

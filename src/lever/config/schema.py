@@ -114,9 +114,10 @@ class RetryTable(Table):
 
 
 class CommandLimitsTable(Table):
-    """rlimits of each command (`lever.tools.command_limits`); 0 lifts one."""
+    """rlimits of each command (`lever.tools.command_limits`), and the pids.max of its cgroup
+    where one is made (`lever.sandbox.cgroup`); 0 lifts one."""
 
-    max_processes: int | None = allowed("an integer ≥ 0 (processes of the user; 0: no limit)", ge=0)
+    max_processes: int | None = allowed("an integer ≥ 0 (processes; 0: no limit)", ge=0)
     max_address_space: int | None = allowed("an integer ≥ 0 (bytes per process; 0: no limit)", ge=0)
     max_file_bytes: int | None = allowed("an integer ≥ 0 (bytes per file; 0: no limit)", ge=0)
     max_output_file_bytes: int | None = allowed(

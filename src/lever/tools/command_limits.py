@@ -9,7 +9,10 @@ When a command ends in a way one of them explains (SIGXFSZ or "File too large", 
 allocate memory", "fork: Resource temporarily unavailable"), `note` says which limit it was,
 for the model.
 
-RLIMIT_NPROC counts every process of the user, not only the command's, and does not bind root.
+RLIMIT_NPROC counts every process of the user, not only the command's, and does not bind root:
+where lever can make a cgroup per command (`lever.sandbox.cgroup`), `max_processes` is also that
+group's pids.max, which counts only the command's processes and threads and binds root too; the
+group's own count of refused forks then says for sure that the limit was hit.
 """
 
 from __future__ import annotations
@@ -107,8 +110,10 @@ class CommandLimits:
 
         return apply
 
-    def note(self, exit_code: int | None, output: bytes) -> str:
-        """A line for the model when the way the command ended points at one of the limits."""
+    def note(self, exit_code: int | None, output: bytes, *, process_limit_hit: bool = False) -> str:
+        """A line for the model when the way the command ended points at one of the limits.
+
+        `process_limit_hit`: the command's cgroup refused a fork at its pids.max."""
         if exit_code is None:
             return ""
         tail = output[-8192:].decode("utf-8", "replace")
@@ -119,6 +124,12 @@ class CommandLimits:
             return (
                 f"[lever: the command hit the file size limit ({_size(self.max_file_bytes)} "
                 "per file, command_limits.max_file_bytes): a file it wrote was cut there]"
+            )
+        if self.max_processes and process_limit_hit:
+            # Whatever its exit code: a script can go on after a failed fork.
+            return (
+                f"[lever: the command hit the process limit ({self.max_processes:,} processes "
+                "and threads at once, command_limits.max_processes): starting more failed]"
             )
         if exit_code == 0:
             return ""

@@ -10,6 +10,10 @@ Memory is bounded whatever the model starts: at most `max_processes` (64) proces
 once, and each keeps at most `max_buffer_bytes` (1 MiB) of unread output in memory, its head and
 its rolling tail. Given an `output_file`, a process whose output outgrows `spill_after` bytes
 has it written there as it arrives (its head and tail, `MAX_FILE_BYTES` in all).
+
+Given `limits`, each command also gets its rlimits and, where one can be made, a cgroup of its
+own (`lever.sandbox.cgroup`): its process limit then binds root too, and whatever the command
+left outside its process group (`setsid`, a double fork) is killed with the group.
 """
 
 from __future__ import annotations
@@ -25,7 +29,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lever.sandbox.cgroup import Scope
 from lever.tools.command_limits import CommandLimits
+from lever.tools.process_groups import Lingering, group_alive, preexec, signal_group, start_error
 from lever.tools.process_output import (
     MAX_BUFFER_BYTES,
     MAX_FILE_BYTES,
@@ -99,6 +105,10 @@ class _Proc:
     timed_out: bool = False
     killed: bool = False
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    #: The command's cgroup, where one could be made.
+    scope: Scope | None = None
+    #: Forks refused at the scope's process limit, read when the command exited.
+    limit_hits: int = 0
 
     @property
     def pgid(self) -> int:
@@ -135,40 +145,6 @@ class _PipeProtocol(asyncio.Protocol):
         self.target.eof.set()
 
 
-def group_alive(pgid: int) -> bool:
-    """True while a process of group `pgid` is alive (zombies do not count).
-
-    Zombies matter here: when PID 1 does not reap orphans (common in containers), killed
-    grandchildren stay as zombies and `killpg(pgid, 0)` keeps succeeding.
-    """
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    proc = Path("/proc")
-    if not proc.is_dir():
-        return True
-    for entry in proc.iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        # Fields after the parenthesised command name: state ppid pgrp ...
-        fields = stat[stat.rfind(")") + 2 :].split()
-        if len(fields) >= 3 and fields[2] == str(pgid) and fields[0] not in ("Z", "X"):
-            return True
-    return False
-
-
-def _signal_group(pgid: int, sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, sig)
-
-
 class ProcessManager:
     """Runs a session's commands and keeps the ones still running after `yield_ms`."""
 
@@ -197,8 +173,8 @@ class ProcessManager:
         #: Every process not yet fully reported, by object; backgrounded ones also by id.
         self._live: set[_Proc] = set()
         self._by_id: dict[str, _Proc] = {}
-        #: Groups whose leader exited while other members lived on; killed by `close()`.
-        self._lingering: set[int] = set()
+        #: Commands that exited while processes they started lived on; killed by `close()`.
+        self._lingering: list[Lingering] = []
         self._closed = False
 
     def running_ids(self) -> list[str]:
@@ -208,7 +184,8 @@ class ProcessManager:
     def busy(self) -> bool:
         """Whether a command may still run: backgrounded, or a group whose leader exited while
         other members live on (`cmd &`). Such a command can change files at any moment."""
-        return bool(self._by_id) or any(group_alive(pgid) for pgid in self._lingering)
+        self._settle_lingering()
+        return bool(self._by_id) or bool(self._lingering)
 
     async def run(
         self,
@@ -296,9 +273,11 @@ class ProcessManager:
             if not p.done.is_set():
                 p.killed = True
         await asyncio.gather(*(self._terminate(p) for p in procs), return_exceptions=True)
-        for pgid in list(self._lingering):
-            if group_alive(pgid):
-                await self._stop_group(pgid, None)
+        for left in self._lingering:
+            if group_alive(left.pgid):
+                await self._stop_group(left.pgid, None)
+            if left.scope is not None:
+                await left.scope.close()
         self._lingering.clear()
         for p in procs:
             self._forget(p)
@@ -320,6 +299,7 @@ class ProcessManager:
         read_fd, write_fd = os.pipe()
         # Timed from before the spawn: starting a process is part of what the command costs.
         started = time.monotonic()
+        scope = Scope.make(self.limits.max_processes) if self.limits else None
         try:
             proc = await asyncio.create_subprocess_exec(
                 *argv,
@@ -329,11 +309,13 @@ class ProcessManager:
                 stdout=write_fd,
                 stderr=write_fd,
                 start_new_session=True,
-                preexec_fn=self.limits.preexec() if self.limits else None,
+                preexec_fn=preexec(self.limits, scope),
             )
         except (OSError, ValueError) as exc:  # ValueError: a NUL byte in an argument
             os.close(read_fd)
-            raise ProcessStartError(_start_error(argv, cwd, exc)) from exc
+            if scope is not None:
+                scope.remove()
+            raise ProcessStartError(start_error(argv, cwd, exc)) from exc
         finally:
             os.close(write_fd)
         p = _Proc(
@@ -343,6 +325,7 @@ class ProcessManager:
             buffer=OutputBuffer(self.max_buffer_bytes),
             stdin_open=keep_stdin_open,
             spill=spill,
+            scope=scope,
         )
         reader = os.fdopen(read_fd, "rb", buffering=0)
         transport, _ = await loop.connect_read_pipe(lambda: _PipeProtocol(p), reader)
@@ -370,26 +353,45 @@ class ProcessManager:
                     p.transport.close()
             if p.proc.stdin is not None:
                 p.proc.stdin.close()
-            if group_alive(p.pgid):
-                self._lingering.add(p.pgid)
+            await self._after_exit(p)
         finally:
             p.done.set()
+
+    async def _after_exit(self, p: _Proc) -> None:
+        """Keep what the command left running (it dies with the session), or remove its scope."""
+        scope = p.scope
+        if scope is not None:
+            p.limit_hits = scope.process_limit_hits()
+        left = Lingering(p.pgid, scope)
+        if left.alive():
+            self._lingering.append(left)
+        elif scope is not None:
+            await scope.close()
+
+    def _settle_lingering(self) -> None:
+        """Forget lingering commands whose processes all ended, removing their scopes."""
+        for left in list(self._lingering):
+            if not left.alive() and (left.scope is None or left.scope.remove()):
+                self._lingering.remove(left)
 
     async def _terminate(self, p: _Proc) -> None:
         if p.proc.returncode is None or group_alive(p.pgid):
             await self._stop_group(p.pgid, p.proc)
+        if p.scope is not None:
+            # What left the process group (setsid, a double fork) is still in the scope.
+            await p.scope.kill()
         if p.supervisor is not None and asyncio.current_task() is not p.supervisor:
             await p.done.wait()
 
     async def _stop_group(self, pgid: int, leader: asyncio.subprocess.Process | None) -> None:
         """SIGTERM the whole group, give it a short grace, then SIGKILL whatever is left."""
-        _signal_group(pgid, signal.SIGTERM)
+        signal_group(pgid, signal.SIGTERM)
         deadline = time.monotonic() + self.kill_grace_s
         while time.monotonic() < deadline:
             if (leader is None or leader.returncode is not None) and not group_alive(pgid):
                 return
             await asyncio.sleep(0.02)
-        _signal_group(pgid, signal.SIGKILL)
+        signal_group(pgid, signal.SIGKILL)
         if leader is not None:
             with contextlib.suppress(ProcessLookupError):
                 await leader.wait()
@@ -438,7 +440,9 @@ class ProcessManager:
             output_file=p.spill.spilled,
         )
         if finished and self.limits is not None:
-            result.limit_note = self.limits.note(p.exit_code, output)
+            result.limit_note = self.limits.note(
+                p.exit_code, output, process_limit_hit=p.limit_hits > 0
+            )
         if finished:
             self._forget(p)
         return result
@@ -465,15 +469,3 @@ class ProcessManager:
             running = ", ".join(self._by_id) or "none"
             raise ProcessError(f"no running process {process_id!r} (running: {running})")
         return p
-
-
-def _start_error(argv: list[str], cwd: Path | str, exc: OSError | ValueError) -> str:
-    if isinstance(exc, ValueError):
-        return f"could not start {argv[0]}: {exc}"
-    if isinstance(exc, FileNotFoundError):
-        if not Path(cwd).is_dir():
-            return f"working directory not found: {cwd}"
-        return f"command not found: {argv[0]}"
-    if isinstance(exc, PermissionError):
-        return f"permission denied: {argv[0]}"
-    return f"could not start {argv[0]}: {exc.strerror or exc}"

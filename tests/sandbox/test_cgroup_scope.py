@@ -1,0 +1,213 @@
+"""Real cgroup scopes around real commands, with no sandbox, under bubblewrap and under Landlock:
+the process limit binds root, nothing a command starts outlives it (however it detaches), the
+scope is removed, and nothing inside a sandbox can leave its scope or raise its limit."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from lever.sandbox import cgroup
+from lever.sandbox.base import NoSandbox, Sandbox
+from lever.tools.command_limits import CommandLimits
+from lever.tools.processes import ProcessManager
+from tests.reliability.test_os_faults import marked_processes
+from tests.sandbox.test_escapes import sandbox_for
+
+PLACE = cgroup.place()
+pytestmark = pytest.mark.skipif(
+    PLACE.parent is None, reason=f"no cgroup scope can be made here: {PLACE.reason}"
+)
+MECHANISMS = ("none", "bwrap", "landlock")
+
+
+def sandbox(mechanism: str) -> Sandbox:
+    return NoSandbox() if mechanism == "none" else sandbox_for(mechanism)
+
+
+def my_scopes() -> list[Path]:
+    assert PLACE.parent is not None
+    return sorted(PLACE.parent.glob(f"{cgroup.PREFIX}{os.getpid()}-*"))
+
+
+def marker() -> str:
+    return f"lever-scope-test-{os.getpid()}-{time.monotonic_ns()}"
+
+
+async def gone(name: str, seconds: float = 3) -> list[int]:
+    """The processes still marked `name` after waiting up to `seconds` (killed, to be safe)."""
+    deadline = time.monotonic() + seconds
+    while marked_processes(name) and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    left = marked_processes(name)
+    for pid in left:
+        os.kill(pid, 9)
+    return left
+
+
+@pytest.fixture
+def ws(tmp_path: Path) -> Path:
+    folder = tmp_path / "ws"
+    folder.mkdir()
+    return folder
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    return {**os.environ, "HOME": str(tmp_path)}
+
+
+@pytest.fixture
+async def manager() -> AsyncIterator[ProcessManager]:
+    m = ProcessManager(kill_grace_s=0.3, limits=CommandLimits(max_processes=64))
+    yield m
+    await m.close()
+
+
+def detached(name: str) -> str:
+    """Shell that starts a daemon out of the command's process group (a new session)."""
+    return f"(setsid bash -c 'exec -a {name} sleep 300' &)"
+
+
+@pytest.mark.parametrize("mechanism", MECHANISMS)
+async def test_a_daemon_left_behind_dies_and_the_scope_goes(
+    mechanism: str, manager: ProcessManager, ws: Path, env: dict[str, str]
+) -> None:
+    name = marker()
+    box = sandbox(mechanism)  # kept: its private temp dir lives as long as it does
+    argv = box.wrap(["bash", "-c", f"{detached(name)}; echo started"], ws, env)
+    result = await manager.run(argv, ws, env)
+    assert result.exit_code == 0 and b"started" in result.output, result.output
+    if mechanism == "none":
+        # Unsandboxed, what a command leaves running lives on until the session ends (as
+        # `server &` does); the scope keeps hold of it though it left the process group.
+        assert marked_processes(name) and manager.busy()
+        assert len(my_scopes()) == 1
+    await manager.close()
+    assert not await gone(name), "the daemon outlived the session"
+    assert my_scopes() == []
+
+
+@pytest.mark.parametrize("mechanism", MECHANISMS)
+async def test_a_timeout_kills_what_left_the_process_group(
+    mechanism: str, manager: ProcessManager, ws: Path, env: dict[str, str]
+) -> None:
+    name = marker()
+    box = sandbox(mechanism)
+    argv = box.wrap(["bash", "-c", f"{detached(name)}; sleep 300"], ws, env)
+    result = await manager.run(argv, ws, env, timeout_ms=1500)
+    assert result.timed_out and not result.running
+    # Before the session ends: the timeout itself killed the scope.
+    assert not await gone(name, 1), "a detached process survived the command's timeout"
+    assert my_scopes() == []
+
+
+@pytest.mark.parametrize("mechanism", MECHANISMS)
+async def test_the_process_limit_binds_root_and_is_announced(
+    mechanism: str, ws: Path, env: dict[str, str]
+) -> None:
+    forks = (
+        "import os, time\n"
+        "for i in range(100):\n"
+        "    try:\n"
+        "        if os.fork() == 0:\n"
+        "            time.sleep(2); os._exit(0)\n"
+        "    except OSError as exc:\n"
+        "        print('refused after', i, exc.strerror); break\n"
+    )
+    manager = ProcessManager(kill_grace_s=0.3, limits=CommandLimits(max_processes=24))
+    try:
+        box = sandbox(mechanism)
+        argv = box.wrap([sys.executable, "-c", forks], ws, env)
+        result = await manager.run(argv, ws, env)
+    finally:
+        await manager.close()
+    assert b"refused after" in result.output, result.output
+    assert int(result.output.split()[2]) < 24
+    assert "process limit (24 processes" in result.limit_note, result.limit_note
+    assert my_scopes() == []
+
+
+@pytest.mark.parametrize("mechanism", ["bwrap", "landlock"])
+async def test_a_sandboxed_command_cannot_leave_or_widen_its_scope(
+    mechanism: str, manager: ProcessManager, ws: Path, env: dict[str, str]
+) -> None:
+    assert PLACE.parent is not None
+    parent = PLACE.parent
+    script = (
+        f"for f in {parent}/lever-{os.getpid()}-*/pids.max; do echo max > $f && echo RAISED;"
+        f" done; echo $$ > {parent}/cgroup.procs && echo LEFT; echo checked"
+    )
+    box = sandbox(mechanism)
+    result = await manager.run(box.wrap(["bash", "-c", script], ws, env), ws, env)
+    assert b"checked" in result.output, result.output
+    assert b"RAISED" not in result.output and b"LEFT" not in result.output, result.output
+    # Both writes were tried, at paths that exist, and refused.
+    assert b"No such file" not in result.output, result.output
+    refused = result.output.count(b"Read-only file system") + result.output.count(b"denied")
+    assert refused == 2, result.output
+
+
+async def test_without_a_scope_commands_run_as_before(
+    monkeypatch: pytest.MonkeyPatch, manager: ProcessManager, ws: Path, env: dict[str, str]
+) -> None:
+    monkeypatch.setattr(cgroup, "place", lambda: cgroup.Place("none", reason="forced"))
+    result = await manager.run(["bash", "-c", "ulimit -u; cat /proc/self/cgroup"], ws, env)
+    assert result.exit_code == 0 and result.output.startswith(b"64\n"), result.output
+    assert f"{cgroup.PREFIX}{os.getpid()}-".encode() not in result.output
+    assert my_scopes() == []
+
+
+def test_status_says_which_scope_commands_get() -> None:
+    done = subprocess.run(
+        ["lever", "sandbox", "--status"], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert PLACE.describe() in done.stdout.splitlines(), done.stdout
+
+
+def v2_group() -> Path | None:
+    """A new group in a writable cgroup v2 hierarchy with cgroup.kill, or None."""
+    for mount in (cgroup.ROOT, cgroup.ROOT / "unified"):
+        if (mount / "cgroup.controllers").is_file():
+            path = mount / f"{cgroup.PREFIX}{os.getpid()}-v2test"
+            try:
+                path.mkdir()
+            except OSError:
+                return None
+            if (path / "cgroup.kill").exists():
+                return path
+            path.rmdir()
+    return None
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="makes a group in the system's cgroup2 hierarchy")
+async def test_v2_scopes_are_killed_whole_with_cgroup_kill() -> None:
+    # Here pids is a v1 controller, so cgroup v2 serves no scope; its kill path still runs on
+    # the real cgroup2 hierarchy (any group there has cgroup.kill).
+    path = v2_group()
+    if path is None:
+        pytest.skip("no writable cgroup v2 hierarchy with cgroup.kill (Linux ≥ 5.14)")
+    scope = cgroup.Scope(path, "v2")
+    name = marker()
+    script = f"{detached(name)}; for i in 1 2 3; do exec -a {name} sleep 300 & done; wait"
+    proc = subprocess.Popen(["bash", "-c", script], preexec_fn=scope.join())
+    try:
+        deadline = time.monotonic() + 5
+        while len(marked_processes(name)) < 4 and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        assert len(scope.members()) >= 5 and scope.populated()
+        await scope.close()
+        assert not path.exists()
+        assert proc.wait(5) == -9
+        assert not await gone(name, 1)
+    finally:
+        if path.exists():
+            path.rmdir()

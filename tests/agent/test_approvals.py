@@ -26,6 +26,7 @@ from lever.protocol import (
 )
 from lever.sandbox.approval import Approvals, Decision
 from lever.sandbox.base import NoSandbox, Sandbox, SandboxPolicy
+from lever.testing.approvals import Front
 from lever.testing.fake_model import FakeModelServer
 from lever.tools.apply_patch import make_add_patch
 
@@ -49,16 +50,9 @@ def real_sandbox(mode: str, root: Path) -> Sandbox:
     return sandbox
 
 
-class Front:
-    """The person: answers each request in turn (default: approve once)."""
-
-    def __init__(self, *answers: Decision) -> None:
-        self.answers = list(answers)
-        self.asked: list[ApprovalRequested] = []
-
-    async def __call__(self, request: ApprovalRequested) -> Decision:
-        self.asked.append(request)
-        return self.answers.pop(0) if self.answers else "approve_once"
+def person(*answers: Decision) -> Front:
+    """The person: answers each request in turn, then approves once."""
+    return Front(*answers, then="approve_once")
 
 
 def shell(command: str, call_id: str = "c1", **extra: Any) -> dict[str, Any]:
@@ -136,7 +130,7 @@ def middle(session: Any) -> list[str]:
 async def test_safe_command_runs_without_asking(
     policy: str, make_session: Any, workspace: Path
 ) -> None:
-    front = Front()
+    front = person()
     session = await run(
         make_session,
         script(shell("ls -a | head -5")),
@@ -153,7 +147,7 @@ async def test_unsafe_command(policy: str, make_session: Any, workspace: Path) -
         make_session,
         script(shell("touch made.txt")),
         sandbox=real_sandbox("workspace-write", workspace),
-        approvals=Approvals(policy, Front()),
+        approvals=Approvals(policy, person()),
     )
     assert middle(session) == UNSAFE[policy]
     assert (workspace / "made.txt").exists()  # approved (or not asked): ran in the sandbox
@@ -165,7 +159,7 @@ async def test_sandbox_denial(policy: str, make_session: Any, workspace: Path) -
         make_session,
         script(shell(f"touch ../{outside_marker(workspace).name}")),
         sandbox=real_sandbox("workspace-write", workspace),
-        approvals=Approvals(policy, Front()),
+        approvals=Approvals(policy, person()),
     )
     expected, reran = DENIAL[policy]
     assert middle(session) == expected
@@ -183,7 +177,7 @@ async def test_sandbox_denial(policy: str, make_session: Any, workspace: Path) -
 @pytest.mark.parametrize("policy", POLICIES)
 async def test_escalation_request(policy: str, make_session: Any, workspace: Path) -> None:
     call = shell("touch .git/marker", escalate=True, justification="needs to write .git")
-    front = Front()
+    front = person()
     session = await run(
         make_session,
         script(call),
@@ -209,7 +203,7 @@ async def test_a_denied_command_never_runs(make_session: Any, workspace: Path) -
             server,
             WIRE,
             sandbox=real_sandbox("workspace-write", workspace),
-            approvals=Approvals("untrusted", Front("deny")),
+            approvals=Approvals("untrusted", person("deny")),
         )
         finished = await session.run_turn("go")
         last_body = json.dumps(server.requests[-1].body)
@@ -226,7 +220,7 @@ async def test_denied_rerun_keeps_the_sandboxed_failure(make_session: Any, works
         make_session,
         script(shell("touch marker")),
         sandbox=real_sandbox("read-only", workspace),
-        approvals=Approvals("on-failure", Front("deny")),
+        approvals=Approvals("on-failure", person("deny")),
     )
     assert middle(session) == ["requested:rerun_outside", "decided:deny"]
     assert not (workspace / "marker").exists()
@@ -236,7 +230,7 @@ async def test_denied_rerun_keeps_the_sandboxed_failure(make_session: Any, works
 async def test_approve_session_sticks_for_the_same_parsed_command(
     make_session: Any, workspace: Path
 ) -> None:
-    front = Front("approve_session", "deny", "deny")
+    front = person("approve_session", "deny", "deny")
     await run(
         make_session,
         script(
@@ -258,7 +252,7 @@ async def test_deny_and_stop_ends_the_turn(make_session: Any, workspace: Path) -
         make_session,
         [both, {"text": "never asked for"}],
         sandbox=real_sandbox("workspace-write", workspace),
-        approvals=Approvals("untrusted", Front("deny_and_stop")),
+        approvals=Approvals("untrusted", person("deny_and_stop")),
     )
     assert session.finished.reason == "denied"
     assert session.requests == 1  # the model was not asked again
@@ -281,7 +275,7 @@ async def test_no_mechanism_means_every_command_needs_approval(
     assert len(notices) == 1 and "no sandbox mechanism" in notices[0].message  # said once
     assert all("no sandbox mechanism" in o.output for o in outputs(session))
     assert not (workspace / "x").exists()
-    front = Front()
+    front = person()
     session = await run(
         make_session,
         script(shell("ls", "c3")),
@@ -293,7 +287,7 @@ async def test_no_mechanism_means_every_command_needs_approval(
 
 async def test_patch_under_untrusted_asks_on_its_paths(make_session: Any, workspace: Path) -> None:
     patch = {"name": "apply_patch", "arguments": {"input": make_add_patch("new.py", "x = 1\n")}}
-    front = Front("deny")
+    front = person("deny")
     session = await run(
         make_session,
         script(patch),
@@ -331,7 +325,7 @@ async def test_every_wire_sees_one_output_per_call(
             server,
             wire,
             sandbox=real_sandbox("workspace-write", workspace),
-            approvals=Approvals("untrusted", Front("deny", "approve_once")),
+            approvals=Approvals("untrusted", person("deny", "approve_once")),
         )
         finished = await session.run_turn("go")
     assert finished.reason == "done"

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from lever.cli.exec import _run
 from lever.protocol import TextDelta
 from lever.testing.fake_model import FakeModelServer
+from lever.testing.procs import alive
 from lever.testing.sessions import fake_session
 
 
@@ -21,11 +22,6 @@ class Boom(BaseException):
 def boom_on_text(event: BaseModel) -> None:
     if isinstance(event, TextDelta):
         raise Boom
-
-
-def alive(pid: int) -> bool:
-    status = Path(f"/proc/{pid}/status")
-    return status.exists() and "zombie" not in status.read_text().lower()
 
 
 async def test_background_processes_die_when_the_run_unwinds(tmp_path: Path) -> None:

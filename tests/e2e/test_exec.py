@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,19 @@ def fix_script(repo: Path) -> list[dict[str, Any]]:
         },
         {"text": "Fixed add() in mathutil.py; the test passes."},
     ]
+
+
+def exec_on(
+    server: FakeModelServer,
+    *args: str,
+    env: dict[str, str],
+    cwd: Path,
+    stdin: str | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """`lever exec --base-url SERVER --model m ARGS`."""
+    return run_lever(
+        "exec", "--base-url", server.base_url, "--model", "m", *args, env=env, cwd=cwd, stdin=stdin
+    )
 
 
 def without_cache_marks(value: Any) -> Any:
@@ -165,17 +179,7 @@ def test_exec_without_a_model_explains_how_to_configure_one(clean_env, math_repo
 
 def test_exec_reads_the_task_from_stdin(clean_env, math_repo) -> None:
     with FakeModelServer([{"text": "Nothing to do."}]) as server:
-        result = run_lever(
-            "exec",
-            "--base-url",
-            server.base_url,
-            "--model",
-            "m",
-            "-",
-            env=clean_env,
-            cwd=math_repo,
-            stdin="say hello\n",
-        )
+        result = exec_on(server, "-", env=clean_env, cwd=math_repo, stdin="say hello\n")
         body = server.requests[0].body
     assert result.returncode == 0, result.stderr
     assert result.stdout == "Nothing to do.\n"
@@ -185,17 +189,9 @@ def test_exec_reads_the_task_from_stdin(clean_env, math_repo) -> None:
 def test_exec_401_is_a_clear_error(clean_env, math_repo) -> None:
     clean_env["FAKE_KEY"] = "wrong"
     with FakeModelServer([{"text": "unused"}], api_key="right") as server:
-        result = run_lever(
-            "exec",
-            "--provider",
-            "openai-chat",
-            "--base-url",
-            server.base_url,
-            "--api-key-env",
-            "FAKE_KEY",
-            "--model",
-            "m",
-            "task",
+        result = exec_on(
+            server,
+            *("--provider", "openai-chat", "--api-key-env", "FAKE_KEY", "task"),
             env=clean_env,
             cwd=math_repo,
         )
@@ -207,18 +203,7 @@ def test_exec_401_is_a_clear_error(clean_env, math_repo) -> None:
 def test_exec_turn_limit_exits_3(clean_env, math_repo) -> None:
     loop = {"tool_calls": [{"name": "shell", "arguments": {"command": "true"}}]}
     with FakeModelServer([loop, loop, loop]) as server:
-        result = run_lever(
-            "exec",
-            "--base-url",
-            server.base_url,
-            "--model",
-            "m",
-            "--max-turns",
-            "2",
-            "go",
-            env=clean_env,
-            cwd=math_repo,
-        )
+        result = exec_on(server, "--max-turns", "2", "go", env=clean_env, cwd=math_repo)
         assert len(server.requests) == 2
     assert result.returncode == 3
     assert "turn limit reached" in result.stderr
@@ -232,16 +217,7 @@ def test_agents_md_and_skills_reach_the_model_after_the_environment(
     skill.mkdir(parents=True)
     (skill / "SKILL.md").write_text("---\nname: bisect\ndescription: find a bad commit\n---\n")
     with FakeModelServer([{"text": "ok"}]) as server:
-        result = run_lever(
-            "exec",
-            "--base-url",
-            server.base_url,
-            "--model",
-            "m",
-            "task",
-            env=clean_env,
-            cwd=math_repo,
-        )
+        result = exec_on(server, "task", env=clean_env, cwd=math_repo)
         messages = server.requests[0].body["messages"]
     assert result.returncode == 0, result.stderr
     texts = [m["content"] for m in messages]

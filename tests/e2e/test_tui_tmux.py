@@ -93,13 +93,7 @@ def test_a_task_with_an_approval_in_a_real_terminal(
         assert "✓ exit 0" in screen
         assert (repo / "result.txt").read_text() == "approved-by-key\n"
         assert fake.turns_left == 0
-        tmux("send-keys", "-t", "lever", "C-c")
-        tmux.wait_for("press ctrl+c again to quit")
-        tmux("send-keys", "-t", "lever", "C-c")
-        deadline = time.monotonic() + 10
-        while "lever" in tmux("list-sessions") and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert "lever" not in tmux("list-sessions")
+        _quit(tmux)
     rollouts = list((Path(clean_env["LEVER_HOME"]) / "sessions").glob("*/*/*/rollout-*.jsonl"))
     assert len(rollouts) == 1 and "session_ended" in rollouts[0].read_text()
 

@@ -12,7 +12,8 @@ import os
 import re
 import subprocess
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -123,6 +124,31 @@ def run_lever(
         timeout=timeout,
         check=False,
     )
+
+
+@contextmanager
+def fleet_running(
+    server: Any, repo: Path, env: dict[str, str], *args: str
+) -> Iterator[subprocess.Popen[str]]:
+    """`lever fleet run ARGS` against the fake model, its output piped; killed if the block
+    leaves it running (a wait that timed out, a failed check)."""
+    proc = subprocess.Popen(
+        [lever_bin(), "fleet", "run", *args, *model_flags(server)],
+        env=env, cwd=repo, stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def wait_for(predicate: Callable[[], object], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.1)
 
 
 def leftovers_under(folder: Path, settle: float = 3.0) -> list[str]:

@@ -8,7 +8,8 @@ from __future__ import annotations
 import json
 import sys
 import time
-from pathlib import Path
+
+from lever.testing.procs import alive
 
 from .conftest import run_id_of, run_lever
 
@@ -52,14 +53,6 @@ server = FakeModelServer(responder=respond, port=port, check_pairing=False).star
 while True:
     time.sleep(3600)
 """
-
-
-def alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rpartition(")")[2].split()[0] != "Z"
 
 
 def test_one_server_with_a_slot_per_attempt_for_the_run(repo, env, lever_home, tmp_path):

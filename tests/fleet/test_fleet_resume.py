@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import time
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -14,17 +14,17 @@ import pytest
 
 from lever.fleet import events
 from lever.testing.fake_model import FakeModelServer
-from tests.e2e.conftest import lever_bin
 
 from .conftest import (
     attempt_of,
     fleet_branches,
+    fleet_running,
     folders_running,
     leftovers_under,
-    model_flags,
     run_id_of,
     run_lever,
     tool_outputs,
+    wait_for,
 )
 
 SLOW = "sleep 37.75"
@@ -53,25 +53,16 @@ class Script:
         return {"tool_calls": [call], "usage": usage}
 
 
-def wait_for(predicate: Any, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out waiting"
-        time.sleep(0.1)
-
-
 def results_of(folder: Path) -> dict[str, Any]:
     path = folder / "results.json"
     return json.loads(path.read_text()) if path.is_file() else {"attempts": []}
 
 
-def start_run(server: FakeModelServer, repo: Path, env: dict[str, str]) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [lever_bin(), "fleet", "run", "a", "b", "-k", "2", "--concurrency", "2",
-         "--verify", VERIFY, "--max-turns", "3", *model_flags(server)],
-        env=env, cwd=repo, stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+def started_run(
+    server: FakeModelServer, repo: Path, env: dict[str, str]
+) -> AbstractContextManager[subprocess.Popen[str]]:
+    args = ("a", "b", "-k", "2", "--concurrency", "2", "--verify", VERIFY, "--max-turns", "3")
+    return fleet_running(server, repo, env, *args)
 
 
 def run_until_both_slow(
@@ -143,14 +134,10 @@ def test_a_sigkilled_driver_is_resumed(mechanism, repo, env, lever_home) -> None
         env["LEVER_SANDBOX"] = "landlock"
     script = Script()
     with FakeModelServer(responder=script) as server:
-        proc = start_run(server, repo, env)
-        try:
+        with started_run(server, repo, env) as proc:
             folder, before = run_until_both_slow(proc, lever_home)
             proc.kill()  # SIGKILL: no handler runs, nothing is recorded as interrupted
             proc.wait(timeout=30)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
         assert json.loads((folder / "manifest.json").read_text())["status"] == "running"
         survivors = folders_running(lever_home, SLOW)
         resume_and_check(script, folder, before, repo, env)
@@ -163,14 +150,10 @@ def test_a_sigkilled_driver_is_resumed(mechanism, repo, env, lever_home) -> None
 def test_sigterm_stops_everything_and_resume_finishes(repo, env, lever_home) -> None:
     script = Script()
     with FakeModelServer(responder=script) as server:
-        proc = start_run(server, repo, env)
-        try:
+        with started_run(server, repo, env) as proc:
             folder, before = run_until_both_slow(proc, lever_home)
             proc.send_signal(signal.SIGTERM)
             _, err = proc.communicate(timeout=60)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
         assert proc.returncode == 130, err
         assert f"`lever fleet resume {run_id_of(err)}` finishes the run" in err
         # Every attempt's command died with the run; the manifest says so.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ from lever.agent.limits import Limits
 from lever.agent.session import Session
 from lever.assembly import build_session
 from lever.config.providers import resolve_model
+from lever.protocol import TurnFinished
 from lever.sandbox.approval import Approvals, Decide
 from lever.sandbox.base import NoSandbox, SandboxPolicy
 from lever.testing.fake_model import FakeModelServer
@@ -62,3 +64,31 @@ def mcp_session(
     session.subscribe(events.append)
     session.events = events  # type: ignore[attr-defined]
     return session
+
+
+@dataclass
+class McpRun:
+    session: Session
+    finished: TurnFinished
+    events: list[Any]  # every event of the session
+    bodies: list[dict[str, Any]]  # every request the model received
+
+
+async def run_mcp_turn(
+    script: list[dict[str, Any]],
+    cwd: Path,
+    servers: dict[str, Any],
+    prompt: str,
+    *,
+    policy: str = "never",
+    decide: Decide | None = None,
+) -> McpRun:
+    """One turn of an `mcp_session` against the fake model playing `script`; the session is
+    closed (its servers stopped) before this returns."""
+    with FakeModelServer(script) as server:
+        session = mcp_session(server, cwd, servers, policy=policy, decide=decide)
+        session.start()
+        finished = await session.run_turn(prompt)
+        await session.close()
+        bodies = server.bodies()
+    return McpRun(session, finished, session.events, bodies)  # type: ignore[attr-defined]

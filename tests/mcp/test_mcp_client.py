@@ -17,10 +17,9 @@ from lever.protocol import (
     ToolOutput,
 )
 from lever.protocol.events import ItemAdded
-from lever.testing.fake_model import FakeModelServer
 
 from ..agent.conftest import assert_one_output_per_call
-from .conftest import demo_table, mcp_session, tool_names
+from .conftest import demo_table, run_mcp_turn, tool_names
 
 
 def call(name: str, arguments: dict[str, Any], call_id: str) -> dict[str, Any]:
@@ -51,14 +50,17 @@ async def test_tools_listed_call_approved_call_denied_broken_server_reported(
         return "approve_once" if request.command and request.command[0] == "demo__add" else "deny"
 
     servers = {"demo": demo_table(), "broken": {"command": str(tmp_path / "no-such-command")}}
-    with FakeModelServer(script) as server:
-        session = mcp_session(server, tmp_path, servers, policy="on-request", decide=decide)
-        session.start()
-        finished = await session.run_turn("add 2 and 3, then write a file")
-        await session.close()
-        bodies = server.bodies()
+    run = await run_mcp_turn(
+        script,
+        tmp_path,
+        servers,
+        "add 2 and 3, then write a file",
+        policy="on-request",
+        decide=decide,
+    )
 
-    assert finished.reason == "done"
+    assert run.finished.reason == "done"
+    bodies, events = run.bodies, run.events
     # Listed before the first request, in every request the same.
     names = tool_names(bodies[0])
     assert {"demo__add", "demo__echo", "demo__write_file", "demo__slow"} <= set(names)
@@ -67,7 +69,6 @@ async def test_tools_listed_call_approved_call_denied_broken_server_reported(
     add_schema = next(t for t in bodies[0]["tools"] if t["function"]["name"] == "demo__add")
     assert add_schema["function"]["parameters"]["required"] == ["a", "b"]
     # The broken server is reported, after session_started, and the session went on.
-    events = session.events  # type: ignore[attr-defined]
     assert isinstance(events[0], SessionStarted)
     notices = [e for e in events if isinstance(e, ErrorEvent) and e.kind == "mcp"]
     assert len(notices) == 1 and "'broken'" in notices[0].message
@@ -80,7 +81,7 @@ async def test_tools_listed_call_approved_call_denied_broken_server_reported(
     assert results["call_add"].output == "5" and not results["call_add"].is_error
     assert results["call_write"].is_error and "denied" in results["call_write"].output
     assert not marker.exists()
-    assert_one_output_per_call(session)
+    assert_one_output_per_call(run.session)
 
 
 async def test_never_refuses_untrusted_servers_and_runs_trusted_ones(
@@ -94,14 +95,10 @@ async def test_never_refuses_untrusted_servers_and_runs_trusted_ones(
         {"text": "done"},
     ]
     servers = {"demo": demo_table(), "safe": demo_table(trust="trusted", tool_timeout_s=0.5)}
-    with FakeModelServer(script) as server:
-        session = mcp_session(server, tmp_path, servers, policy="never")
-        session.start()
-        finished = await session.run_turn("go")
-        await session.close()
+    run = await run_mcp_turn(script, tmp_path, servers, "go", policy="never")
 
-    assert finished.reason == "done"
-    events = session.events  # type: ignore[attr-defined]
+    assert run.finished.reason == "done"
+    events = run.events
     assert not [e for e in events if isinstance(e, ApprovalRequested)]
     results = outputs(events)
     assert results["call_ask"].is_error and "`never`" in results["call_ask"].output
@@ -111,12 +108,8 @@ async def test_never_refuses_untrusted_servers_and_runs_trusted_ones(
 
 
 async def test_no_servers_configured_adds_nothing(tmp_path: Path, lever_home: Path) -> None:
-    with FakeModelServer([{"text": "ok"}]) as server:
-        session = mcp_session(server, tmp_path, {})
-        session.start()
-        await session.run_turn("hi")
-        await session.close()
-        assert set(tool_names(server.bodies()[0])) == {"shell", "apply_patch", "update_plan"}
+    run = await run_mcp_turn([{"text": "ok"}], tmp_path, {}, "hi")
+    assert set(tool_names(run.bodies[0])) == {"shell", "apply_patch", "update_plan"}
 
 
 def test_tool_names_fit_every_provider() -> None:

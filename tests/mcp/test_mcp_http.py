@@ -16,10 +16,9 @@ import pytest
 from lever.mcp.client import McpError, http_headers
 from lever.mcp.config import McpConfigError, parse_server
 from lever.protocol import ApprovalDecided, ApprovalRequested, ErrorEvent, event_to_json
-from lever.testing.fake_model import FakeModelServer
 
 from ..agent.conftest import assert_one_output_per_call
-from .conftest import mcp_session, tool_names
+from .conftest import run_mcp_turn, tool_names
 from .test_mcp_client import call, outputs
 
 HTTP_SERVER = Path(__file__).parent / "http_server.py"
@@ -83,19 +82,16 @@ async def test_http_server_tools_listed_called_with_headers_failures_reported(
         "notoken": {"url": http_url, "bearer_token_env_var": "UNSET_MCP_TOKEN"},
         "down": {"url": f"http://127.0.0.1:{closed_port()}/mcp", "startup_timeout_s": 5},
     }
-    with FakeModelServer(script) as server:
-        session = mcp_session(server, tmp_path, servers, policy="on-request", decide=decide)
-        session.start()
-        finished = await session.run_turn("add 20 and 22")
-        await session.close()
-        bodies = server.bodies()
+    run = await run_mcp_turn(
+        script, tmp_path, servers, "add 20 and 22", policy="on-request", decide=decide
+    )
 
-    assert finished.reason == "done"
-    names = tool_names(bodies[0])
+    assert run.finished.reason == "done"
+    names = tool_names(run.bodies[0])
     assert {"web__add", "web__team"} <= set(names)
     assert not [n for n in names if n.split("__")[0] in ("noauth", "notoken", "down")]
     # Each failing server is a notice; the session went on without it.
-    events = session.events  # type: ignore[attr-defined]
+    events = run.events
     notices = {
         e.message.split("'")[1]: e.message
         for e in events
@@ -114,7 +110,7 @@ async def test_http_server_tools_listed_called_with_headers_failures_reported(
     results = outputs(events)
     assert results["call_add"].output == "42" and not results["call_add"].is_error
     assert results["call_team"].output == "core"
-    assert_one_output_per_call(session)
+    assert_one_output_per_call(run.session)
     # The token went to the server and nowhere else.
     assert not [e for e in events if TOKEN in event_to_json(e)]
     for log in (lever_home / "log").glob("*"):

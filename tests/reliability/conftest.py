@@ -4,7 +4,6 @@ it ended as expected, left a rollout that parses, and left no process behind."""
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import time
@@ -16,7 +15,7 @@ import pytest
 
 from lever.protocol import Event, SessionEnded
 from lever.store.rollout import read_rollout
-from lever.testing.isolated_env import isolated_env
+from lever.testing.isolated_env import isolated_env, lever_bin
 
 #: Short limits so a fault is noticed in a test's time, not a person's.
 FAST = ("-c", "retry.base_delay=0.05", "-c", "stream_idle_timeout=1")
@@ -33,12 +32,6 @@ def work(tmp_path: Path) -> Path:
     folder = tmp_path / "work"
     folder.mkdir()
     return folder
-
-
-def lever_bin() -> str:
-    found = shutil.which("lever")
-    assert found, "the `lever` command is not installed (run through `uv run`)"
-    return found
 
 
 @dataclass

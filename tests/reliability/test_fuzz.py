@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 import httpx
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from lever import safe_json
@@ -20,46 +20,36 @@ from lever.protocol import SessionEnded, TurnFinished, event_to_json
 from lever.server.dispatch import Dispatcher, LineWriter
 from lever.store.rollout import RolloutDamaged, read_rollout
 
-#: Bounded and repeatable in CI: the same 150 examples per target on every run (derandomized,
-#: no example database), a few seconds each.
-FUZZ = settings(
-    max_examples=150,
-    deadline=None,
-    derandomize=True,
-    database=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture],
-)
+from .fuzzing import FUZZ, pieces
 
 #: Pieces that make JSON-shaped text likely: structure, strings, escapes, depth.
-JSONISH = st.lists(
-    st.sampled_from(
-        [
-            "{",
-            "}",
-            "[",
-            "]",
-            '"',
-            "\\",
-            ":",
-            ",",
-            "1",
-            "-",
-            "e",
-            "null",
-            "true",
-            '"a"',
-            " ",
-            "[" * 300,
-            '{"k":' * 300,
-            '\\"',
-            "\\u00e9",
-            "\ud800",
-            "é",
-        ]
-    )
-    | st.text(max_size=5),
-    max_size=40,
-).map("".join)
+JSONISH = pieces(
+    [
+        "{",
+        "}",
+        "[",
+        "]",
+        '"',
+        "\\",
+        ":",
+        ",",
+        "1",
+        "-",
+        "e",
+        "null",
+        "true",
+        '"a"',
+        " ",
+        "[" * 300,
+        '{"k":' * 300,
+        '\\"',
+        "\\u00e9",
+        "\ud800",
+        "é",
+    ],
+    noise=5,
+    most=40,
+)
 
 
 @FUZZ
@@ -83,29 +73,27 @@ def test_safe_json_agrees_with_json_on_real_documents(value: object) -> None:
     assert safe_json.loads(text) == json.loads(text)
 
 
-SSE_PIECES = st.lists(
-    st.sampled_from(
-        [
-            "data: ",
-            "event: x\n",
-            "\n",
-            "\r\n",
-            ": ping\n",
-            "id: 1\n",
-            "retry: 5\n",
-            "[DONE]",
-            '{"type": "a"}',
-            "{",
-            "[" * 400,
-            "data:[1]\n\n",
-            "data: {}\n\n",
-            "\xff",
-            "é",
-        ]
-    )
-    | st.text(max_size=8),
-    max_size=30,
-).map("".join)
+SSE_PIECES = pieces(
+    [
+        "data: ",
+        "event: x\n",
+        "\n",
+        "\r\n",
+        ": ping\n",
+        "id: 1\n",
+        "retry: 5\n",
+        "[DONE]",
+        '{"type": "a"}',
+        "{",
+        "[" * 400,
+        "data:[1]\n\n",
+        "data: {}\n\n",
+        "\xff",
+        "é",
+    ],
+    noise=8,
+    most=30,
+)
 
 
 async def _read_sse(body: bytes, content_type: str) -> list[object]:

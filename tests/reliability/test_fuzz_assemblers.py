@@ -20,7 +20,7 @@ from lever.models.base import MalformedResponseError, ModelError, ModelRequest
 from lever.models.chat import ChatClient
 from lever.models.http import HttpTransport
 
-from .test_fuzz import FUZZ
+from .fuzzing import FUZZ, pieces
 
 #: Values of every JSON type, the right one for a field among them.
 ANY = st.recursive(
@@ -168,27 +168,26 @@ def test_anthropic_event_assembler_yields_events_or_a_model_error(events) -> Non
     _reads_or_model_error(AnthropicClient(_transport(_sse(events, False))))
 
 
-PATCH_LINES = st.lists(
-    st.sampled_from(
-        [
-            "*** Begin Patch",
-            "*** End Patch",
-            "*** Add File: a.txt",
-            "*** Update File: a.txt",
-            "*** Delete File: a.txt",
-            "*** Move to: b.txt",
-            "*** End of File",
-            "@@",
-            "@@ def f():",
-            "+added",
-            "-removed",
-            " context",
-            "",
-        ]
-    )
-    | st.text(max_size=10),
-    max_size=12,
-).map("\n".join)
+PATCH_LINES = pieces(
+    [
+        "*** Begin Patch",
+        "*** End Patch",
+        "*** Add File: a.txt",
+        "*** Update File: a.txt",
+        "*** Delete File: a.txt",
+        "*** Move to: b.txt",
+        "*** End of File",
+        "@@",
+        "@@ def f():",
+        "+added",
+        "-removed",
+        " context",
+        "",
+    ],
+    noise=10,
+    most=12,
+    sep="\n",
+)
 
 
 @FUZZ
@@ -200,29 +199,27 @@ def test_apply_patch_parser_parses_or_raises_its_error(text: str) -> None:
         parse_patch(text)
 
 
-TOML_PIECES = st.lists(
-    st.sampled_from(
-        [
-            "model = 'm'\n",
-            "[retry]\n",
-            "max_retries = 3\n",
-            "[limits]\n",
-            "max_seconds = -1\n",
-            "stream_idle_timeout = 0\n",
-            "[command_limits]\n",
-            "max_processes = 'x'\n",
-            "[profiles.a]\n",
-            "profile = 'a'\n",
-            "[[x]]\n",
-            "= \n",
-            "[",
-            '"',
-            "a = [" * 50,
-        ]
-    )
-    | st.text(max_size=6),
-    max_size=8,
-).map("".join)
+TOML_PIECES = pieces(
+    [
+        "model = 'm'\n",
+        "[retry]\n",
+        "max_retries = 3\n",
+        "[limits]\n",
+        "max_seconds = -1\n",
+        "stream_idle_timeout = 0\n",
+        "[command_limits]\n",
+        "max_processes = 'x'\n",
+        "[profiles.a]\n",
+        "profile = 'a'\n",
+        "[[x]]\n",
+        "= \n",
+        "[",
+        '"',
+        "a = [" * 50,
+    ],
+    noise=6,
+    most=8,
+)
 
 
 @FUZZ

@@ -16,6 +16,7 @@ import time
 import uuid
 from pathlib import Path
 
+from lever.testing.procs import alive_with
 from tests.sandbox.escape_cases import Attempt, case, changed, marked, py, sh
 from tests.sandbox.escape_world import MARK, PY, SECRET_VALUE, World, accepted, received
 
@@ -326,23 +327,10 @@ def _(w: World) -> Attempt:
     return Attempt(["cat", str(cmdline)], lambda r: SECRET_VALUE in r.stdout)
 
 
-def leftovers(tag: str) -> list[int]:
-    """Living processes whose command line holds `tag`."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError):
-                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-                state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
-                if tag in cmdline and state not in ("Z", "X"):
-                    found.append(int(entry.name))
-    return found
-
-
 def outlived(tag: str) -> bool:
     """Checked after the command ended: still running half a second later (then killed)."""
     time.sleep(0.5)
-    found = leftovers(tag)
+    found = alive_with(tag)
     for pid in found:
         with contextlib.suppress(OSError):
             os.kill(pid, 9)

@@ -11,9 +11,10 @@ import pytest
 from pydantic import BaseModel
 
 from lever.protocol import ApprovalDecided, ApprovalRequested, ErrorEvent
-from lever.sandbox.approval import Approvals, Decision, is_confining, parse_policy
+from lever.sandbox.approval import Approvals, is_confining, parse_policy
 from lever.sandbox.base import NoSandbox, SandboxPolicy
 from lever.sandbox.denial import sandbox_denial
+from lever.testing.approvals import Front
 
 CWD = Path("/work/ws")
 
@@ -33,18 +34,6 @@ class Confining:
 
 class Unavailable(Confining):
     available = False
-
-
-class Front:
-    """A front end that answers with `answers` in turn and records what it was asked."""
-
-    def __init__(self, *answers: Decision) -> None:
-        self.answers = list(answers)
-        self.asked: list[ApprovalRequested] = []
-
-    async def __call__(self, request: ApprovalRequested) -> Decision:
-        self.asked.append(request)
-        return self.answers.pop(0)
 
 
 async def check(approvals: Approvals, command: Any, sandbox: Any = None, **kw: Any) -> Any:

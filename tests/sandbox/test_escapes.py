@@ -14,33 +14,14 @@ import signal
 import socket
 import subprocess
 import time
-from functools import cache
 
 import pytest
-
-from lever.sandbox.base import Sandbox, SandboxPolicy
-from lever.sandbox.factory import make_sandbox
 
 # The other case modules register into CASES when imported.
 from tests.sandbox import escape_cases_fs, escape_cases_ipc, escape_cases_secrets  # noqa: F401
 from tests.sandbox.escape_cases import CASES, Case
 from tests.sandbox.escape_world import PY, World, accepted, no_sandbox
-
-MECHANISMS = ("bwrap", "landlock")
-
-
-@cache
-def unusable(mechanism: str) -> str | None:
-    from lever.sandbox import probe
-
-    return probe.bwrap_unusable() if mechanism == "bwrap" else probe.landlock_unusable()
-
-
-def sandbox_for(mechanism: str, mode: str = "workspace-write", **policy: object) -> Sandbox:
-    reason = unusable(mechanism)
-    if reason is not None:
-        pytest.skip(f"{mechanism} unavailable: {reason}")
-    return make_sandbox(SandboxPolicy(mode=mode, **policy), mechanism)  # type: ignore[arg-type]
+from tests.security.confined import MECHANISMS, sandbox_for
 
 
 @pytest.fixture

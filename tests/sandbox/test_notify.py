@@ -13,7 +13,7 @@ import pytest
 from lever.sandbox.notify import Rules
 from lever.sandbox.protected import metadata_protected
 from tests.sandbox.escape_world import PY, World
-from tests.sandbox.test_escapes import sandbox_for
+from tests.security.confined import sandbox_for
 
 
 @pytest.mark.parametrize(

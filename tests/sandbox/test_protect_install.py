@@ -11,7 +11,7 @@ import pytest
 
 from lever.sandbox import launcher_home
 from tests.sandbox.escape_world import World
-from tests.sandbox.test_escapes import MECHANISMS, sandbox_for
+from tests.security.confined import MECHANISMS, sandbox_for
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
-"""Helpers of the security tests: a sandbox under each Linux mechanism, and running a command
-in it the way the agent does (wrapped argv, the commands' environment, a new session)."""
+"""Helpers of the sandbox and security tests: a sandbox under each Linux mechanism (skipped with
+the probe's reason where this machine lacks it), and running a command in it the way the agent
+does (wrapped argv, the commands' environment, a new session)."""
 
 from __future__ import annotations
 

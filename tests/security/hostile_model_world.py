@@ -24,14 +24,17 @@ import socket
 import stat
 import subprocess
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from lever.store.rollout import read_rollout
 from lever.testing.fake_model import FakeModelServer
-from tests.e2e.conftest import lever_bin
+from lever.testing.isolated_env import isolated_env, run_lever
+from tests.security.confined import unusable
 
 #: Every value holds "sekrit", which no scripted command contains: it can only come from a leak.
 NEEDLE = "sekrit"
@@ -53,6 +56,14 @@ HOME_FILES = {
 LEVER_CONFIG = "# the person's own config; a token in a comment: sekrit-lever-config\n"
 #: Terminal sequences that must never reach the person's terminal.
 ESCAPES = ("\x1b]", "\x1b[2J", "\x1b[H", "\x07", "\x1bP", "\x9b")
+
+#: One turn of the attacker's script (a tool call, or the final text).
+Turn = dict[str, Any]
+DONE: Turn = {"text": "done"}
+
+
+def shell(command: str, **extra: object) -> Turn:
+    return {"tool_calls": [{"name": "shell", "arguments": {"command": command, **extra}}]}
 
 
 def snapshot(*roots: Path) -> dict[str, tuple[object, ...]]:
@@ -138,12 +149,8 @@ class Stage:
         )
 
     def env(self) -> dict[str, str]:
-        env = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.endswith("_API_KEY") and not k.startswith("LEVER_")
-        }
-        env.update(SECRETS, HOME=str(self.home), LEVER_HOME=str(self.lever_home))
+        env = isolated_env(self.root)  # its LEVER_HOME is root/lever-home: self.lever_home
+        env.update(SECRETS, HOME=str(self.home))
         env.update(LEVER_SANDBOX=self.mechanism, SSH_AUTH_SOCK=self.agent)
         env["TMUX"] = f"{self.tmux},4242,0"
         return env
@@ -158,21 +165,20 @@ class Outcome:
     violations: list[tuple[int, str, str]]
 
 
+#: Sets its own part of the stage (links, folders) and returns the attacker's script.
+Scenario = Callable[[Stage], list[Turn]]
+
+
 def run_attack(stage: Stage, script: Sequence[dict[str, Any]]) -> Outcome:
     env = stage.env()
     with FakeModelServer(list(script)) as server:
-        done = subprocess.run(
-            [
-                *(lever_bin(), "exec", "--provider", "openai-chat", "-a", "never"),
-                *("--base-url", server.base_url, "--model", "fake-model"),
-                *("--api-key-env", "MODEL_ENDPOINT_CONF", "fix the tests"),
-            ],
+        done = run_lever(
+            *("exec", "--provider", "openai-chat", "-a", "never"),
+            *("--base-url", server.base_url, "--model", "fake-model"),
+            *("--api-key-env", "MODEL_ENDPOINT_CONF", "fix the tests"),
             env=env,
             cwd=stage.ws,
-            capture_output=True,
-            text=True,
             timeout=300,
-            check=False,
         )
         sent = json.dumps(server.bodies())
         used, violations = server.turns_used, server.take_violations()
@@ -231,3 +237,21 @@ def assert_contained(stage: Stage, before: dict[str, tuple[object, ...]], out: O
         assert sequence not in terminal, f"{sequence!r} reached the terminal"
     assert_valid_rollout(out.rollout)
     assert stage.connected() == [], "a host socket was connected to"
+
+
+def play(tmp_path: Path, mechanism: str, scenario: Scenario) -> tuple[Stage, Outcome]:
+    """Runs `scenario` against `lever exec` under `mechanism` (skipped where it is unusable),
+    checks what every scenario must show and that the whole script played out."""
+    if unusable(mechanism):
+        pytest.skip(f"{mechanism} unavailable: {unusable(mechanism)} (CI installs bubblewrap)")
+    stage = Stage(tmp_path, mechanism)
+    try:
+        # Before the snapshot: a scenario may set its own part of the stage (links, folders).
+        script = scenario(stage)
+        before = stage.watched()
+        outcome = run_attack(stage, script)
+        assert_contained(stage, before, outcome)
+    finally:
+        stage.close()
+    assert outcome.turns_used == len(script), "the attacker's script did not play out"
+    return stage, outcome

@@ -12,16 +12,13 @@ import asyncio
 import os
 import sys
 import time
-from functools import cache
 from pathlib import Path
 
-import pytest
-
 from lever.sandbox.base import NoSandbox, Sandbox, SandboxPolicy
-from lever.sandbox.factory import make_sandbox
 from lever.tools.base import ToolContext
 from lever.tools.processes import ProcessManager
 from lever.tools.shell import ShellTool
+from tests.security import confined
 
 MECHANISMS = ("none", "landlock", "bwrap")
 PY = sys.executable
@@ -89,34 +86,11 @@ print("flips", flips, flush=True)
 )
 
 
-@cache
-def _unusable(mechanism: str) -> str | None:
-    from lever.sandbox import probe
-
-    return probe.bwrap_unusable() if mechanism == "bwrap" else probe.landlock_unusable()
-
-
 def sandbox_for(mechanism: str) -> Sandbox:
+    """The workspace-write sandbox of `mechanism`; "none": no sandbox at all."""
     if mechanism == "none":
         return NoSandbox(SandboxPolicy())
-    reason = _unusable(mechanism)
-    if reason is not None:
-        pytest.skip(f"{mechanism} unavailable: {reason}")
-    return make_sandbox(SandboxPolicy(mode="workspace-write"), mechanism)
-
-
-def snapshot(root: Path) -> dict[str, bytes | str]:
-    """Every entry under `root`: file bytes, a symlink's target, or "dir"."""
-    out: dict[str, bytes | str] = {}
-    for path in sorted(root.rglob("*")):
-        key = path.relative_to(root).as_posix()
-        if path.is_symlink():
-            out[key] = "-> " + os.readlink(path)
-        elif path.is_file():
-            out[key] = path.read_bytes()
-        else:
-            out[key] = "dir"
-    return out
+    return confined.sandbox_for(mechanism)
 
 
 class Attacker:

@@ -19,26 +19,15 @@ import pytest
 from lever.agent.limits import Limits
 from lever.agent.session import Session
 from lever.models.factory import make_client
-from lever.protocol import ApprovalRequested, ToolOutput
+from lever.protocol import ToolOutput
 from lever.sandbox.approval import Approvals, Decision
 from lever.sandbox.base import NoSandbox, SandboxPolicy
 from lever.store.rollout import RolloutWriter
+from lever.testing.approvals import Front
 from lever.testing.fake_model import FakeModelServer
 from lever.tools.registry import default_tools
 
 WIRE = "openai-responses"
-
-
-class Front:
-    """The person: answers each request in turn and records what was asked."""
-
-    def __init__(self, *answers: Decision) -> None:
-        self.answers = list(answers)
-        self.asked: list[ApprovalRequested] = []
-
-    async def __call__(self, request: ApprovalRequested) -> Decision:
-        self.asked.append(request)
-        return self.answers.pop(0)
 
 
 def shell(command: str, call_id: str) -> dict[str, Any]:

@@ -17,8 +17,8 @@ import time
 from pathlib import Path
 
 from lever.testing.fake_model import FakeModelServer
+from lever.testing.procs import alive_with
 from tests.e2e.conftest import lever_bin
-from tests.security.test_sockets_and_processes import alive_with
 
 SECRETS = {
     "DATABASE_URL": "postgres://app:hunter2-db@db.internal:5432/app",

@@ -7,30 +7,20 @@ from __future__ import annotations
 import os
 import shlex
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.security.confined import MECHANISMS, unusable
-from tests.security.hostile_model_world import Stage, assert_contained, run_attack
+from tests.security.confined import MECHANISMS
+from tests.security.hostile_model_world import DONE, Scenario, Stage, Turn, play, shell
 from tests.security.race_attacker import WATCH_AND_SWAP
 
-Turn = dict[str, Any]
 RACE_FILES = 1500
 
 
 def patch(*lines: str) -> Turn:
     text = "\n".join(["*** Begin Patch", *lines, "*** End Patch"]) + "\n"
     return {"tool_calls": [{"name": "apply_patch", "arguments": {"input": text}}]}
-
-
-def shell(command: str, **extra: object) -> Turn:
-    return {"tool_calls": [{"name": "shell", "arguments": {"command": command, **extra}}]}
-
-
-DONE: Turn = {"text": "done"}
 
 
 def git_and_lever(stage: Stage) -> list[Turn]:
@@ -97,7 +87,7 @@ def race(stage: Stage) -> list[Turn]:
     ]
 
 
-SCENARIOS: dict[str, Callable[[Stage], list[Turn]]] = {
+SCENARIOS: dict[str, Scenario] = {
     "git-and-lever": git_and_lever,
     "outside-paths": outside_paths,
     "through-symlinks": through_symlinks,
@@ -110,17 +100,7 @@ SCENARIOS: dict[str, Callable[[Stage], list[Turn]]] = {
 def test_hostile_patches_change_nothing_outside(
     tmp_path: Path, mechanism: str, scenario: str
 ) -> None:
-    if unusable(mechanism):
-        pytest.skip(f"{mechanism} unavailable: {unusable(mechanism)} (CI installs bubblewrap)")
-    stage = Stage(tmp_path, mechanism)
-    try:
-        script = SCENARIOS[scenario](stage)
-        before = stage.watched()
-        outcome = run_attack(stage, script)
-        assert_contained(stage, before, outcome)
-    finally:
-        stage.close()
-    assert outcome.turns_used == len(script), "the attacker's script did not play out"
+    stage, outcome = play(tmp_path, mechanism, SCENARIOS[scenario])
     if scenario == "git-and-lever":
         assert not (stage.ws / ".lever").exists()
     if scenario == "swap-race":

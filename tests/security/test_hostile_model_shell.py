@@ -5,21 +5,12 @@ escapes, through `lever exec` with the defaults. See hostile_model_world.py for 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.security.confined import MECHANISMS, unusable
-from tests.security.hostile_model_world import Stage, assert_contained, run_attack
-
-Turn = dict[str, Any]
-DONE: Turn = {"text": "done"}
-
-
-def shell(command: str) -> Turn:
-    return {"tool_calls": [{"name": "shell", "arguments": {"command": command}}]}
+from tests.security.confined import MECHANISMS
+from tests.security.hostile_model_world import DONE, Scenario, Stage, Turn, play, shell
 
 
 def read_secrets(stage: Stage) -> list[Turn]:
@@ -72,7 +63,7 @@ def terminal_escapes(stage: Stage) -> list[Turn]:
     ]
 
 
-SCENARIOS: dict[str, Callable[[Stage], list[Turn]]] = {
+SCENARIOS: dict[str, Scenario] = {
     "read-secrets": read_secrets,
     "sockets": sockets,
     "writes-outside": writes_outside,
@@ -85,17 +76,7 @@ SCENARIOS: dict[str, Callable[[Stage], list[Turn]]] = {
 def test_hostile_commands_leak_nothing_and_change_nothing_outside(
     tmp_path: Path, mechanism: str, scenario: str
 ) -> None:
-    if unusable(mechanism):
-        pytest.skip(f"{mechanism} unavailable: {unusable(mechanism)} (CI installs bubblewrap)")
-    stage = Stage(tmp_path, mechanism)
-    try:
-        before = stage.watched()
-        script = SCENARIOS[scenario](stage)
-        outcome = run_attack(stage, script)
-        assert_contained(stage, before, outcome)
-    finally:
-        stage.close()
-    assert outcome.turns_used == len(script), "the attacker's script did not play out"
+    _, outcome = play(tmp_path, mechanism, SCENARIOS[scenario])
     if scenario == "terminal-escapes":
         # The text itself survives, only the sequences go.
         assert "answer" in outcome.done.stdout and "cleared" in outcome.done.stdout

@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import os
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,7 @@ from lever.protocol import TextDelta, ToolFinished
 from lever.safe_text import TerminalFilter, terminal_safe, visible_controls
 from lever.store.index import INDEX_FILE, SessionIndex
 from lever.store.rollout import RolloutWriter, new_session_id
-from tests.server.conftest import env, repo  # noqa: F401  (fixtures)
+from tests.server.conftest import clients, env, repo  # noqa: F401  (fixtures)
 from tests.server.rpc_client import RpcClient, connect
 
 #: Sequences a hostile command or model prints to act on the person's terminal.
@@ -110,16 +109,8 @@ def test_an_older_world_readable_rollout_is_made_private(tmp_path: Path) -> None
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
 
 
-@pytest.fixture
-def clients() -> Iterator[list[RpcClient]]:
-    started: list[RpcClient] = []
-    yield started
-    for client in started:
-        client.kill()
-
-
 def test_config_read_redacts_urls_and_mcp_env(
-    clients: list[RpcClient],
+    clients: list[RpcClient],  # noqa: F811
     env: dict[str, str],  # noqa: F811
     repo: Path,  # noqa: F811
     tmp_path: Path,

@@ -16,9 +16,9 @@ import pytest
 
 from lever.sandbox.fs_beneath import Beneath, Located, UnsafePath, open_folder
 from lever.sandbox.paths import PathOutsideRoots, confine
+from lever.testing.tree import snapshot
 from lever.tools.patch_apply import PatchApplyError, commit, plan_patch
 from lever.tools.patch_parser import parse_patch
-from tests.security.race_attacker import snapshot
 
 
 @pytest.fixture

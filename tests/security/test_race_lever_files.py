@@ -16,7 +16,7 @@ from lever.agent.memory import WorkspaceMemory
 from lever.agent.state import WorkState
 from lever.context.agents_md import load_project_docs
 from lever.protocol import PlanStep
-from tests.security.race_attacker import snapshot
+from lever.testing.tree import snapshot
 
 
 @pytest.fixture

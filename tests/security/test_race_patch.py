@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from lever.testing.tree import snapshot
 from lever.tools.apply_patch import ApplyPatchTool
 from lever.tools.base import ToolContext
-from tests.security.race_attacker import MECHANISMS, WATCH_AND_SWAP, Attacker, sandbox_for, snapshot
+from tests.security.race_attacker import MECHANISMS, WATCH_AND_SWAP, Attacker, sandbox_for
 
 FILES = 2000
 ROUNDS = 3

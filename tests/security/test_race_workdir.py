@@ -16,10 +16,11 @@ from pathlib import Path
 import pytest
 
 from lever.sandbox.base import Sandbox
+from lever.testing.tree import snapshot
 from lever.tools.base import ToolContext
 from lever.tools.processes import ProcessManager
 from lever.tools.shell import ShellTool
-from tests.security.race_attacker import ENV, MECHANISMS, TOGGLE, Attacker, sandbox_for, snapshot
+from tests.security.race_attacker import ENV, MECHANISMS, TOGGLE, Attacker, sandbox_for
 
 #: Commands that must have run (in the real folder) while it flipped; refused calls (the folder
 #: was a link to outside when lever looked) do not count, up to `ATTEMPTS` calls.

@@ -7,7 +7,6 @@ the kernel itself already refuses it, the test is skipped with that reason), the
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import fcntl
 import os
@@ -27,6 +26,7 @@ from lever.sandbox import seccomp
 from lever.sandbox.base import NoSandbox, Sandbox
 from lever.sandbox.env import command_env
 from lever.sandbox.filter_exec import filter_argv
+from lever.testing.procs import alive_with
 from tests.security.confined import MECHANISMS, run_in, sandbox_for
 
 PY = sys.executable
@@ -166,18 +166,6 @@ def test_limits_of_other_processes_cannot_be_changed(mechanism: str, tmp_path: P
     finally:
         victim.kill()
         victim.wait()
-
-
-def alive_with(marker: str) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError):
-                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-                state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
-                if marker in cmdline and state != "Z":
-                    found.append(int(entry.name))
-    return found
 
 
 def gone_soon(marker: str, seconds: float = 3.0) -> bool:

@@ -6,13 +6,13 @@ Every message sent and received is checked against docs/schema/app-server.v1.sch
 from __future__ import annotations
 
 import json
-import os
 import time
 import zlib
 from pathlib import Path
 from typing import Any
 
 from lever.testing.fake_model import FakeModelServer
+from lever.testing.procs import alive
 
 from .rpc_client import RpcClient, connect
 
@@ -41,18 +41,6 @@ SLOW_MCP = [
 
 def shell(call_id: str, **arguments: Any) -> dict[str, Any]:
     return {"tool_calls": [{"name": "shell", "arguments": arguments, "call_id": call_id}]}
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A zombie is dead but still listed until reaped.
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
-    except FileNotFoundError:
-        return False
 
 
 def pid_in(path: Path, timeout: float = 10) -> int:

@@ -9,6 +9,7 @@ import pytest
 from pydantic import BaseModel
 
 from lever.protocol import PatchApplied
+from lever.testing.tree import snapshot
 from lever.tools.apply_patch import ApplyPatchTool, make_add_patch, make_patch
 from lever.tools.base import ToolContext, ToolResult
 
@@ -29,20 +30,6 @@ class Run:
 
     async def __call__(self, patch: str) -> ToolResult:
         return await ApplyPatchTool().run({"input": patch}, self.ctx)
-
-
-def snapshot(root: Path) -> dict[str, bytes | str]:
-    """Every entry under root: file bytes, or the target of a symlink."""
-    out: dict[str, bytes | str] = {}
-    for path in sorted(root.rglob("*")):
-        key = path.relative_to(root).as_posix()
-        if path.is_symlink():
-            out[key] = "-> " + os.readlink(path)
-        elif path.is_file():
-            out[key] = path.read_bytes()
-        else:
-            out[key] = "dir"
-    return out
 
 
 def patch(*body: str) -> str:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from lever.testing.procs import alive
 from lever.tools.processes import ProcessError, ProcessManager, ProcessStartError, group_alive
 
 PY = sys.executable
@@ -25,15 +26,6 @@ for line in sys.stdin:
         break
     print("echo:" + line, flush=True)
 """
-
-
-def alive(pid: int) -> bool:
-    """True when `pid` exists and is not a zombie (PID 1 here may never reap orphans)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return stat[stat.rfind(")") + 2 :].split()[0] not in ("Z", "X")
 
 
 @pytest.fixture

@@ -19,20 +19,13 @@ from pydantic import BaseModel
 
 from lever.protocol.events import ToolOutputChunk
 from lever.sandbox.base import SandboxPolicy
+from lever.testing.procs import alive
 from lever.tools.base import Tool, ToolContext
 from lever.tools.processes import ProcessManager
 from lever.tools.shell import ShellTool
 from lever.tools.shell_snapshot import ShellSnapshot
 
 PY = sys.executable
-
-
-def alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return stat[stat.rfind(")") + 2 :].split()[0] not in ("Z", "X")
 
 
 class MarkingSandbox:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from lever.testing.procs import alive
 from lever.tools.apply_patch import make_patch
 from lever.tui.answer import AnswerCell
 from lever.tui.cells import CommandCell, PatchCell
@@ -186,18 +187,10 @@ async def test_interrupt_mid_command_kills_the_process(make_app, workdir: Path, 
         assert Path(f"/proc/{pid}").exists()
         await pilot.press(key)
         await wait_for(pilot, lambda: app.turns_shown == 1, what="interrupted turn")
-        await wait_for(pilot, lambda: not _alive(pid), what="process gone")
+        await wait_for(pilot, lambda: not alive(pid), what="process gone")
         assert "stopped (interrupted)" in screen_text(app)
         assert not (workdir / "after.txt").exists()
         assert server.turns_left == 1  # nothing more was asked of the model
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 async def test_a_message_typed_while_working_is_queued(make_app) -> None:

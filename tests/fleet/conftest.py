@@ -151,9 +151,10 @@ def wait_for(predicate: Callable[[], object], timeout: float = 60.0) -> None:
         time.sleep(0.1)
 
 
-def leftovers_under(folder: Path, settle: float = 3.0) -> list[str]:
+def leftovers_under(folder: Path, settle: float = 10.0) -> list[str]:
     """`processes_under(folder)` once those still dying are gone: under bubblewrap a killed
-    command's pid namespace is torn down a few milliseconds after the kill returns."""
+    command's pid namespace is torn down a few milliseconds after the kill returns, seconds under
+    load."""
     deadline = time.monotonic() + settle
     while processes_under(folder) and time.monotonic() < deadline:
         time.sleep(0.05)

@@ -7,8 +7,9 @@ one serializer (`event_to_json`). Each SSE message carries the event's sequence 
 Watching is shared and cheap when nothing happens: one `Watch` per rollout file, whatever the
 number of pages following it, checks the file's size, mtime and inode (`os.stat`), reads only
 when they change, parses what was appended once and hands the messages to every follower. The
-check runs every 50 ms after a change and backs off to every 500 ms while the file stays idle,
-so an event after a long pause arrives within half a second and a busy session's within ~50 ms.
+check runs every 50 ms for 2 s after a change (a session at work writes again soon), then backs
+off to every 500 ms while the file stays idle: a busy session's events arrive within ~50 ms, one
+after a long pause within half a second.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from lever.protocol import event_from_json, event_to_json
 SESSION_ID = re.compile(r"^[0-9A-Za-z][0-9A-Za-z_-]{0,63}$")
 
 POLL_MIN_SECONDS = 0.05
+#: How long after a change the check stays at its fastest before backing off.
+FAST_SECONDS = 2.0
 POLL_MAX_SECONDS = 0.5
 BACKOFF = 1.5
 #: How often a waiting follower asks whether its client (or the server) is gone.
@@ -125,14 +128,15 @@ class Watch:
             self.task = None
 
     async def _poll(self) -> None:
-        interval = POLL_MIN_SECONDS
+        interval, changed = POLL_MIN_SECONDS, time.monotonic()
         while self.queues:
             await asyncio.sleep(interval)
             now = stamp(self.path)
             if now == self.stamp:
-                interval = min(POLL_MAX_SECONDS, interval * BACKOFF)
+                if time.monotonic() - changed >= FAST_SECONDS:
+                    interval = min(POLL_MAX_SECONDS, interval * BACKOFF)
                 continue
-            self.stamp = now
+            self.stamp, changed = now, time.monotonic()
             interval = POLL_MIN_SECONDS
             try:
                 messages = encode(self.tail.read_new())

@@ -91,24 +91,6 @@ async def test_a_fleet_started_from_the_api_is_graded_shown_and_applied(client, 
     assert again.status_code == 409 and "does not apply cleanly" in again.json()["error"]
 
 
-async def test_a_running_fleet_shows_its_attempts_running(app, client, repo, home) -> None:
-    script = attempt_responder({1: "sleep 30", 2: "sleep 30"})
-    with FakeModelServer(responder=script) as server:
-        run = await start_fleet(client, repo, server)
-        for _ in range(240):  # both attempts have made their worktrees
-            grid = (await client.get(f"/api/fleets/{run}")).json()
-            cells = grid["tasks"][0]["attempts"]
-            if all(c["status"] == "running" for c in cells):
-                break
-            await asyncio.sleep(0.25)
-        assert grid["status"] == "running" and [c["status"] for c in cells] == ["running"] * 2
-        assert all(c["seconds"] >= 0 for c in cells)
-        await app.app.state.fleet_runner.shutdown(grace=30)  # SIGINT: as Ctrl-C would
-        data = (await client.get(f"/api/fleets/{run}")).json()
-    assert data["status"] == "interrupted"
-    assert {c["status"] for c in data["tasks"][0]["attempts"]} <= {"not run", "failed", "error"}
-
-
 async def wait_running(client: Any, run: str) -> None:
     """Until every attempt of the run has made its worktree (so each is in its command)."""
     for _ in range(240):
@@ -117,6 +99,21 @@ async def wait_running(client: Any, run: str) -> None:
             return
         await asyncio.sleep(0.25)
     raise AssertionError(f"the attempts of {run} did not start")
+
+
+async def test_a_running_fleet_shows_its_attempts_running(app, client, repo, home) -> None:
+    script = attempt_responder({1: "sleep 30", 2: "sleep 30"})
+    with FakeModelServer(responder=script) as server:
+        run = await start_fleet(client, repo, server)
+        await wait_running(client, run)
+        grid = (await client.get(f"/api/fleets/{run}")).json()
+        cells = grid["tasks"][0]["attempts"]
+        assert grid["status"] == "running" and [c["status"] for c in cells] == ["running"] * 2
+        assert all(c["seconds"] >= 0 for c in cells)
+        await app.app.state.fleet_runner.shutdown(grace=30)  # SIGINT: as Ctrl-C would
+        data = (await client.get(f"/api/fleets/{run}")).json()
+    assert data["status"] == "interrupted"
+    assert {c["status"] for c in data["tasks"][0]["attempts"]} <= {"not run", "failed", "error"}
 
 
 async def test_interrupt_then_clean_a_fleet_from_the_api(client, repo, home) -> None:

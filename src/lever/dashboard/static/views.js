@@ -57,10 +57,10 @@ async function fleetView() {
     clean.disabled = data.status === "running" || data.cleaned;
     if (data.status !== "running") clearInterval(fleetState.timer);
   };
-  stop.addEventListener("click", () => fleetAction(run, "interrupt", "interrupting… (attempts are stopping)", refresh));
+  stop.addEventListener("click", () => { stop.disabled = true; fleetAction(run, "interrupt", "interrupting… (attempts are stopping)", refresh); });
   clean.addEventListener("click", () => {
     confirm.replaceChildren(el("span", { text: "Remove the worktrees and branches of every attempt of this run? Applied changes stay; the records stay for this page." }),
-      el("button", { type: "button", class: "danger", id: "clean-yes", text: "Remove them", onclick: () => { confirm.hidden = true; fleetAction(run, "clean", "removing…", refresh); } }),
+      el("button", { type: "button", class: "danger", id: "clean-yes", text: "Remove them", onclick: () => { confirm.hidden = true; clean.disabled = true; fleetAction(run, "clean", "removing…", refresh); } }),
       el("button", { type: "button", id: "clean-no", text: "Cancel", onclick: () => { confirm.hidden = true; } }));
     confirm.hidden = false;
   });

@@ -118,7 +118,8 @@ def _after(request: Request) -> int:
 
 
 def _api_routes(app: FastAPI, home: Path, runner: TaskRunner) -> None:
-    hub = StreamHub()  # one watch per rollout, shared by every page following it
+    # One watch per rollout, shared by every page following it; woken when the server stops.
+    hub = StreamHub(lambda: bool(app.state.stopping()))
 
     @app.get("/api/sessions")
     def api_sessions(

@@ -32,12 +32,16 @@ POLL_MIN_SECONDS = 0.05
 FAST_SECONDS = 2.0
 POLL_MAX_SECONDS = 0.5
 BACKOFF = 1.5
-#: How often a waiting follower asks whether its client (or the server) is gone.
-CHECK_SECONDS = 1.0
+#: How often a waiting follower asks whether its client is gone. Rarely: under uvicorn,
+#: Starlette already cancels the stream of a client that disconnects, and the watches wake
+#: their followers when the server stops.
+CHECK_SECONDS = 5.0
 KEEPALIVE_SECONDS = 15.0
 
 Stamp = tuple[int, int, int] | None
 Messages = list[tuple[int, str]]
+#: What a watch hands its followers when the server stops: look at `disconnected()` now.
+STOP: Messages = []
 
 
 def sse_message(seq: int, data: str) -> str:
@@ -99,8 +103,9 @@ def stamp(path: Path) -> Stamp:
 class Watch:
     """One rollout's poller, shared by every follower: stat, and read only on a change."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, stopping: Callable[[], bool] = lambda: False) -> None:
         self.path = path
+        self.stopping = stopping
         self.tail = RolloutTail(path)
         self.stamp: Stamp = None
         self.queues: set[asyncio.Queue[Messages]] = set()
@@ -131,6 +136,10 @@ class Watch:
         interval, changed = POLL_MIN_SECONDS, time.monotonic()
         while self.queues:
             await asyncio.sleep(interval)
+            if self.stopping():
+                for queue in self.queues:
+                    queue.put_nowait(STOP)
+                return
             now = stamp(self.path)
             if now == self.stamp:
                 if time.monotonic() - changed >= FAST_SECONDS:
@@ -148,15 +157,17 @@ class Watch:
 
 
 class StreamHub:
-    """The watches of one server, by rollout path (created and used in its event loop)."""
+    """The watches of one server, by rollout path (created and used in its event loop).
+    `stopping()` says the server is shutting down: the watches then wake every follower."""
 
-    def __init__(self) -> None:
+    def __init__(self, stopping: Callable[[], bool] = lambda: False) -> None:
+        self.stopping = stopping
         self.watches: dict[Path, Watch] = {}
 
     def join(self, path: Path) -> tuple[Watch, list[str], asyncio.Queue[Messages]]:
         watch = self.watches.get(path)
         if watch is None:
-            watch = self.watches[path] = Watch(path)
+            watch = self.watches[path] = Watch(path, self.stopping)
         lines, queue = watch.join()
         return watch, lines, queue
 
@@ -194,8 +205,10 @@ async def follow(
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(CHECK_SECONDS):
                     batch = await queue.get()
+            if batch is STOP:
+                checked = 0.0
             while not queue.empty():
-                batch += queue.get_nowait()
+                batch = batch + queue.get_nowait()
             now = time.monotonic()
             for seq, message in batch:
                 if seq > after:

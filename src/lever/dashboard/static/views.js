@@ -47,7 +47,7 @@ async function fleetView() {
   const refresh = async () => {
     const data = await api("/api/fleets/" + encodeURIComponent(run));
     head.replaceChildren(el("h3", { text: "fleet " + data.run }),
-      el("div", { class: "meta" }, el("span", { class: "badge f-" + data.status, text: data.status }),
+      el("div", { class: "meta" }, el("span", { class: "badge f-" + data.status, text: data.status + (data.cleaned ? ", cleaned" : "") }),
         el("span", { text: (data.provider || "") + " / " + (data.model || "") }), el("span", { text: data.root }),
         el("span", { text: data.created }), data.events || data.status !== "running" ? null : el("span", { text: "no fleet events recorded: attempts count as running once their worktree exists" })));
     renderGrid(grid, data, run);
@@ -59,7 +59,7 @@ async function fleetView() {
   };
   stop.addEventListener("click", () => { stop.disabled = true; fleetAction(run, "interrupt", "interrupting… (attempts are stopping)", refresh); });
   clean.addEventListener("click", () => {
-    confirm.replaceChildren(el("span", { text: "Remove the worktrees and branches of every attempt of this run? Applied changes stay; the records stay for this page." }),
+    confirm.replaceChildren(el("span", { text: "Remove the worktrees and branches of every attempt? The records stay." }),
       el("button", { type: "button", class: "danger", id: "clean-yes", text: "Remove them", onclick: () => { confirm.hidden = true; clean.disabled = true; fleetAction(run, "clean", "removing…", refresh); } }),
       el("button", { type: "button", id: "clean-no", text: "Cancel", onclick: () => { confirm.hidden = true; } }));
     confirm.hidden = false;

@@ -52,12 +52,16 @@ def start_server(home: Path) -> tuple[subprocess.Popen[str], str, str]:
 
 
 async def write(writers: list[RolloutWriter], seconds: float, rate: float) -> int:
-    """Append one event per session per tick; returns the last sequence number written."""
+    """Append one event per session per tick; returns the last sequence number written. The
+    first tick is spread over half a second (longer than the server's slowest check of an idle
+    rollout), so the first events after the idle phase sample every point of its cycle."""
     seq, deadline = 1, time.monotonic() + seconds
     while time.monotonic() < deadline:
         seq += 1
         for writer in writers:
             writer.append(ItemAdded(seq=seq, item=AssistantMessage(text=f"event {seq}")))
+            if seq == 2:
+                await asyncio.sleep(0.5 / len(writers))
         await asyncio.sleep(1 / rate)
     return seq
 

@@ -114,10 +114,10 @@ async def test_an_event_after_a_long_pause_arrives_within_the_slowest_check(tmp_
     writer = rollout(tmp_path, 1)
     follower = Follower(writer.path)
     await follower.wait_for(1)
-    await asyncio.sleep(4)  # backed off to the slowest check (after about 3.5 s)
+    await asyncio.sleep(4)  # backed off to the slowest check (after about 2.5 s)
     written = time.monotonic()
     writer.append(ItemAdded(seq=2, item=AssistantMessage(text="late")))
     arrived = await follower.wait_for(2)
-    assert arrived - written < stream.POLL_MAX_SECONDS + 0.5
+    assert arrived - written < stream.POLL_MAX_SECONDS + 1.0  # + scheduling on a loaded machine
     await follower.stop()
     writer.close()

@@ -8,8 +8,8 @@ Watching is shared and cheap when nothing happens: one `Watch` per rollout file,
 number of pages following it, checks the file's size, mtime and inode (`os.stat`), reads only
 when they change, parses what was appended once and hands the messages to every follower. The
 check runs every 50 ms for 2 s after a change (a session at work writes again soon), then backs
-off to every 500 ms while the file stays idle: a busy session's events arrive within ~50 ms, one
-after a long pause within half a second.
+off to every 250 ms while the file stays idle: a busy session's events arrive within ~50 ms, one
+after a long pause within a quarter of a second.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ SESSION_ID = re.compile(r"^[0-9A-Za-z][0-9A-Za-z_-]{0,63}$")
 POLL_MIN_SECONDS = 0.05
 #: How long after a change the check stays at its fastest before backing off.
 FAST_SECONDS = 2.0
-POLL_MAX_SECONDS = 0.5
+POLL_MAX_SECONDS = 0.25
 BACKOFF = 1.5
 #: How often a waiting follower asks whether its client is gone. Rarely: under uvicorn,
 #: Starlette already cancels the stream of a client that disconnects, and the watches wake

@@ -94,8 +94,11 @@ def lever_extras(quick: bool) -> dict[str, Any]:
         )
     # 50 sessions streaming to 5 dashboard clients (250 SSE connections); --quick: 10 s.
     seconds = "10" if quick else "60"
+    idle = "5" if quick else "30"
     out["dashboard_stream"] = _attempt(
-        lambda: _script_json("dashboard_stream.py", "--seconds", seconds, "--check-exit", "0")
+        lambda: _script_json(
+            "dashboard_stream.py", "--seconds", seconds, "--idle-seconds", idle, "--check-exit", "0"
+        )
     )
     if not quick:
         out["soak"] = _attempt(lambda: _script_text("soak.py"))

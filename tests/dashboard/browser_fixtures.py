@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +16,8 @@ import pytest
 from lever.testing.fake_model import FakeModelServer
 from lever.tools.apply_patch import make_patch
 
-from ..e2e.conftest import lever_bin, run_lever
+from ..e2e.conftest import run_lever
+from .serving import lever_serve, serve_env
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = [
@@ -46,13 +46,7 @@ BROWSER_MARKS = [
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.endswith("_API_KEY") and not k.startswith("LEVER_")
-    }
-    env["LEVER_HOME"] = str(tmp_path / "lever-home")
-    return env
+    return serve_env(tmp_path / "lever-home")
 
 
 @pytest.fixture
@@ -105,25 +99,8 @@ def recorded(repo: Path, env: dict[str, str]) -> str:
 @pytest.fixture
 def dashboard(env: dict[str, str], recorded: str) -> Iterator[str]:
     """`lever serve --port 0`; yields the URL with the token it printed."""
-    process = subprocess.Popen(
-        [lever_bin(), "serve", "--port", "0"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        assert line.startswith("lever dashboard: http://127.0.0.1:"), line
-        yield line.split(": ", 1)[1].strip()
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    with lever_serve(env) as (_, url):
+        yield url
 
 
 @pytest.fixture

@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from lever.dashboard.stream import RolloutTail, follow
 from lever.protocol import AssistantMessage, ItemAdded, event_to_json
 from lever.store.rollout import RolloutWriter, read_rollout
@@ -103,7 +105,10 @@ def test_the_tail_waits_for_a_torn_line(tmp_path: Path) -> None:
     assert tail.read_new() == [line.rstrip("\n")] * 2
 
 
-async def test_follow_streams_what_is_appended_without_duplicates(tmp_path: Path) -> None:
+async def test_follow_streams_what_is_appended_without_duplicates(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("lever.dashboard.stream.CHECK_SECONDS", 0.5)  # `gone` seen sooner
     events = recorded_events(tmp_path)
     writer = RolloutWriter(tmp_path / "rollout-x.jsonl")
     for event in events[:3]:
@@ -129,6 +134,6 @@ async def test_follow_streams_what_is_appended_without_duplicates(tmp_path: Path
     writer.append(events[4])  # a duplicate sequence number is not sent twice
     await asyncio.sleep(0.6)
     gone.set()
-    await asyncio.wait_for(consumer, 5)
+    await asyncio.wait_for(consumer, 3)
     writer.close()
     assert seen == list(range(2, 10))

@@ -1,5 +1,6 @@
 """Fleets and eval reports in a real browser (Debian's Chromium through Playwright): a fleet
 started from the New task form fills its grid live, its winner's diff shows and is applied;
+a running one is interrupted from its page and its worktrees cleaned;
 an eval report opens with its plots, two runs are compared; narrow and dark layouts hold.
 Screenshots go to $LEVER_TEST_ARTIFACTS/TEST when set (else the test's temporary folder)."""
 
@@ -13,7 +14,7 @@ import pytest
 from lever.testing.fake_model import FakeModelServer
 
 from .browser_fixtures import ARGS, BROWSER_MARKS, CHROMIUM
-from .builders import COMMANDS, VERIFY, attempt_responder, two_reports
+from .builders import COMMANDS, VERIFY, attempt_responder, git, two_reports
 
 playwright_sync = pytest.importorskip(
     "playwright.sync_api", reason="playwright is a dev dependency"
@@ -68,6 +69,39 @@ def test_a_fleet_from_the_page_and_its_winner_applied(
     page.emulate_media(color_scheme="dark")
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     page.screenshot(path=str(artifacts / "fleet-400-dark.png"), full_page=True)
+    assert problems == []
+
+
+def test_a_running_fleet_interrupted_then_cleaned_from_its_page(
+    dashboard, repo, browser_page, artifacts
+) -> None:
+    """The model is slow (a minute per answer): both attempts are still running when
+    Interrupt is clicked; the run stops, recorded `interrupted`; Clean up… asks first, then
+    removes the attempts' worktrees and branches."""
+    page, problems = browser_page
+    with FakeModelServer(responder=attempt_responder(COMMANDS, delay_ms=60000)) as server:
+        start_fleet(page, dashboard, repo, server.base_url)
+        page.locator("table.grid td.cell-running").nth(1).wait_for(timeout=60000)
+        assert page.locator("#interrupt-fleet").is_enabled()
+        assert page.locator("#clean-fleet").is_disabled()  # not while it runs
+        page.screenshot(path=str(artifacts / "fleet-before-interrupt.png"), full_page=True)
+        page.click("#interrupt-fleet")
+        page.locator("#fleet-head .badge", has_text="interrupted").wait_for(timeout=30000)
+        assert page.locator("#apply-result.ok").inner_text() == "the run is interrupted"
+    assert page.locator("table.grid td.cell-running").count() == 0
+    assert page.locator("#interrupt-fleet").is_disabled()
+    run = page.url.rsplit("/", 1)[1]
+    assert git(repo, "branch", "--list", f"lever/fleet/{run}/*").strip()
+    page.click("#clean-fleet")
+    page.locator("#confirm-clean").wait_for()
+    page.screenshot(path=str(artifacts / "fleet-clean-confirm.png"), full_page=True)
+    assert git(repo, "branch", "--list", f"lever/fleet/{run}/*").strip()  # asked, not done
+    page.click("#clean-yes")
+    page.locator("#apply-result.ok", has_text="removed").wait_for(timeout=30000)
+    assert page.locator("#apply-result").inner_text() == "removed 4 worktrees and branches"
+    assert git(repo, "branch", "--list", f"lever/fleet/{run}/*") == ""
+    assert page.locator("#clean-fleet").is_disabled()
+    page.screenshot(path=str(artifacts / "fleet-cleaned.png"), full_page=True)
     assert problems == []
 
 

@@ -12,11 +12,12 @@ from typing import Any
 
 import pytest
 
-from lever.fleet import store
+from lever.fleet import recover, store
 from lever.testing.fake_model import FakeModelServer
 
 from .builders import COMMANDS, VERIFY, attempt_responder, git, make_repo
 from .conftest import make_client
+from .test_serve import processes_running
 
 
 @pytest.fixture(autouse=True)
@@ -90,16 +91,23 @@ async def test_a_fleet_started_from_the_api_is_graded_shown_and_applied(client, 
     assert again.status_code == 409 and "does not apply cleanly" in again.json()["error"]
 
 
+async def wait_running(client: Any, run: str) -> None:
+    """Until every attempt of the run has made its worktree (so each is in its command)."""
+    for _ in range(240):
+        cells = (await client.get(f"/api/fleets/{run}")).json()["tasks"][0]["attempts"]
+        if all(c["status"] == "running" for c in cells):
+            return
+        await asyncio.sleep(0.25)
+    raise AssertionError(f"the attempts of {run} did not start")
+
+
 async def test_a_running_fleet_shows_its_attempts_running(app, client, repo, home) -> None:
     script = attempt_responder({1: "sleep 30", 2: "sleep 30"})
     with FakeModelServer(responder=script) as server:
         run = await start_fleet(client, repo, server)
-        for _ in range(240):  # both attempts have made their worktrees
-            grid = (await client.get(f"/api/fleets/{run}")).json()
-            cells = grid["tasks"][0]["attempts"]
-            if all(c["status"] == "running" for c in cells):
-                break
-            await asyncio.sleep(0.25)
+        await wait_running(client, run)
+        grid = (await client.get(f"/api/fleets/{run}")).json()
+        cells = grid["tasks"][0]["attempts"]
         assert grid["status"] == "running" and [c["status"] for c in cells] == ["running"] * 2
         assert all(c["seconds"] >= 0 for c in cells)
         await app.app.state.fleet_runner.shutdown(grace=30)  # SIGINT: as Ctrl-C would
@@ -108,11 +116,80 @@ async def test_a_running_fleet_shows_its_attempts_running(app, client, repo, hom
     assert {c["status"] for c in data["tasks"][0]["attempts"]} <= {"not run", "failed", "error"}
 
 
+async def test_interrupt_then_clean_a_fleet_from_the_api(client, repo, home) -> None:
+    """Interrupt is the fleet's own Ctrl-C: attempts stopped (their commands killed), the run
+    recorded `interrupted` and resumable; clean is `lever fleet clean`. Each refuses a run in
+    the wrong state with a 409 that says why."""
+    marker = "sleep 47.25"
+    with FakeModelServer(responder=attempt_responder({1: marker, 2: marker})) as server:
+        run = await start_fleet(client, repo, server)
+        await wait_running(client, run)
+        for _ in range(100):
+            if processes_running(marker):
+                break
+            await asyncio.sleep(0.1)
+        assert processes_running(marker), "the attempts' commands never started"
+        refused = await client.post(f"/api/fleets/{run}/clean")
+        assert refused.status_code == 409 and "interrupt it first" in refused.json()["error"]
+        assert (home / "fleets" / run / "worktrees" / "t1" / "1").is_dir()
+        response = await client.post(f"/api/fleets/{run}/interrupt")
+        assert response.status_code == 200, response.text
+        assert response.json() == {"status": "interrupted"}
+    again = await client.post(f"/api/fleets/{run}/interrupt")
+    assert again.status_code == 409
+    assert again.json()["error"] == f"run {run} is not running (it is interrupted)"
+    for _ in range(100):  # bubblewrap's pid namespace may take a moment to be torn down
+        if not processes_running(marker):
+            break
+        await asyncio.sleep(0.1)
+    assert processes_running(marker) == []
+    lines = (home / "fleets" / run / "events.jsonl").read_text().splitlines()
+    last = json.loads(lines[-1])  # the driver's own record of how the run ended
+    assert last["type"] == "run_finished" and last["status"] == "interrupted"
+    folder, manifest = recover.load_manifest(home, run)  # `lever fleet resume` would go on
+    assert manifest["status"] == "interrupted" and len(manifest["attempts"]) == 2
+    assert git(repo, "branch", "--list", f"lever/fleet/{run}/*").strip()
+    cleaned = await client.post(f"/api/fleets/{run}/clean")
+    assert cleaned.status_code == 200, cleaned.text
+    removed = cleaned.json()["removed"]
+    assert f"lever/fleet/{run}/t1/1" in removed and f"lever/fleet/{run}/t1/2" in removed
+    assert git(repo, "branch", "--list", f"lever/fleet/{run}/*") == ""
+    assert not (folder / "worktrees").exists()
+    assert git(repo, "worktree", "list").count("\n") == 1
+    listed = (await client.get("/api/fleets")).json()
+    assert listed[0]["run"] == run and listed[0]["cleaned"] is True
+    again = await client.post(f"/api/fleets/{run}/clean")
+    assert again.status_code == 409 and again.json()["error"] == f"run {run} is already cleaned"
+
+
+async def test_interrupt_and_clean_refuse_unknown_finished_and_orphaned_runs(client, home) -> None:
+    for action in ("interrupt", "clean"):
+        response = await client.post(f"/api/fleets/nope/{action}")
+        assert response.status_code == 404 and "no such fleet run" in response.json()["error"]
+    write_run(home, "20261202-030303-cafe", "finished")
+    response = await client.post("/api/fleets/20261202-030303-cafe/interrupt")
+    assert response.status_code == 409 and "not running (it is finished)" in response.text
+    # Recorded as running, but the driver died (its pid is gone): nothing to interrupt;
+    # clean may go ahead.
+    folder = write_run(home, "20261202-040404-dead", "running")
+    manifest = store.read_json(folder / "manifest.json")
+    store.write_json(folder / "manifest.json", {**manifest, "git": False, "driver": {"pid": 0}})
+    response = await client.post("/api/fleets/20261202-040404-dead/interrupt")
+    assert response.status_code == 409 and "driver has ended" in response.json()["error"]
+    response = await client.post("/api/fleets/20261202-040404-dead/clean")
+    assert response.status_code == 200 and response.json() == {"removed": []}
+
+
 def write_run(home: Path, run: str, status: str) -> Path:
     """A run's recorded files as the fleet writes them: manifest first, results later."""
     folder = home / "fleets" / run
     attempts = [
-        {"task": "t1", "attempt": n, "path": str(folder / "worktrees" / "t1" / str(n))}
+        {
+            "task": "t1",
+            "attempt": n,
+            "path": str(folder / "worktrees" / "t1" / str(n)),
+            "branch": None,
+        }
         for n in (1, 2, 3)
     ]
     manifest = {"run": run, "k": 3, "root": "/nowhere", "status": status, "attempts": attempts}

@@ -107,6 +107,8 @@ STATE_CHANGING = [
     ("POST", "/api/tasks"),
     ("POST", "/api/fleets"),
     ("POST", f"/api/fleets/{RUN_ID}/apply"),
+    ("POST", f"/api/fleets/{RUN_ID}/interrupt"),
+    ("POST", f"/api/fleets/{RUN_ID}/clean"),
 ]
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import time
@@ -12,30 +11,16 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ..e2e.conftest import lever_bin
 from .conftest import SESSION_ID, recorded_events, write_session
+from .serving import lever_serve, serve_env
 
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], str]]:
     home = tmp_path / "home"
     write_session(home, recorded_events(tmp_path))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LEVER_")}
-    env["LEVER_HOME"] = str(home)
-    process = subprocess.Popen(
-        [lever_bin(), "serve", "--port", "0"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        yield process, process.stdout.readline().split(": ", 1)[1].strip()
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait()
+    with lever_serve(serve_env(home)) as served:
+        yield served
 
 
 def test_ctrl_c_stops_the_server_even_with_a_page_streaming(served) -> None:

@@ -21,7 +21,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Streamin
 from lever.dashboard import sessions, views
 from lever.dashboard.fleets import FleetRunner
 from lever.dashboard.security import Gate, GateMiddleware
-from lever.dashboard.stream import SESSION_ID, follow
+from lever.dashboard.stream import SESSION_ID, StreamHub, follow
 from lever.dashboard.tasks import TaskError, TaskRequest, TaskRunner
 from lever.sandbox.paths import PathOutsideRoots, confine
 
@@ -118,6 +118,9 @@ def _after(request: Request) -> int:
 
 
 def _api_routes(app: FastAPI, home: Path, runner: TaskRunner) -> None:
+    # One watch per rollout, shared by every page following it; woken when the server stops.
+    hub = StreamHub(lambda: bool(app.state.stopping()))
+
     @app.get("/api/sessions")
     def api_sessions(
         q: str = "", cwd: str = "", status: str = "", limit: int = 100
@@ -138,7 +141,7 @@ def _api_routes(app: FastAPI, home: Path, runner: TaskRunner) -> None:
         async def gone() -> bool:
             return bool(stopping()) or await request.is_disconnected()
 
-        stream = follow(path, _after(request), gone, once=not follow_)
+        stream = follow(path, _after(request), gone, once=not follow_, hub=hub)
         headers = {"x-accel-buffering": "no"}
         return StreamingResponse(stream, media_type="text/event-stream", headers=headers)
 

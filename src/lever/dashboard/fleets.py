@@ -13,7 +13,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import re
+import signal
 import sys
 import time
 from collections import deque
@@ -21,7 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lever.fleet import manage, store
+from lever.fleet import manage, recover, store
+from lever.fleet.workspace import WorkspaceError
 from lever.sandbox.paths import PathOutsideRoots, confine
 
 RUN_ID = re.compile(r"^[0-9A-Za-z][0-9A-Za-z_-]{0,63}$")
@@ -31,7 +34,12 @@ START_TIMEOUT = 60.0
 
 
 class FleetError(ValueError):
-    """A run that cannot be shown, started or applied; the message is for the person."""
+    """A run that cannot be shown, started, applied, interrupted or cleaned; the message is for
+    the person."""
+
+
+class NoSuchRun(FleetError):
+    pass
 
 
 def list_runs(home: Path) -> list[dict[str, Any]]:
@@ -61,11 +69,16 @@ def _results(folder: Path) -> dict[str, Any]:
 
 def _folder(home: Path, run: str) -> Path:
     if not RUN_ID.match(run):
-        raise FleetError("no such fleet run")
+        raise NoSuchRun("no such fleet run")
     folder = store.fleets_dir(home) / run
     if not (folder / "manifest.json").is_file():
-        raise FleetError("no such fleet run")
+        raise NoSuchRun("no such fleet run")
     return folder
+
+
+def _manifest(home: Path, run: str) -> dict[str, Any]:
+    manifest: dict[str, Any] = store.read_json(_folder(home, run) / "manifest.json")
+    return manifest
 
 
 def started_attempts(folder: Path) -> dict[tuple[str, int], float]:
@@ -163,6 +176,20 @@ def apply(home: Path, run: str, task: str | None) -> list[str]:
         raise FleetError(str(exc)) from exc
 
 
+def clean(home: Path, run: str) -> list[str]:
+    """`lever fleet clean RUN`: the fleet package's own function, for a run whose driver has
+    ended (cleaning under running attempts would pull their worktrees away)."""
+    m = _manifest(home, run)
+    if m.get("cleaned"):
+        raise FleetError(f"run {run} is already cleaned")
+    if recover.live_driver(m) is not None:
+        raise FleetError(f"run {run} is still running: interrupt it first")
+    try:
+        return manage.clean(home, run)
+    except (store.RunNotFound, WorkspaceError, OSError, KeyError) as exc:
+        raise FleetError(f"cannot clean run {run}: {exc}") from exc
+
+
 # -- new fleets from the page ---------------------------------------------------------------
 
 
@@ -205,6 +232,9 @@ class FleetRunner:
     def __init__(self, home: Path) -> None:
         self.home = home
         self.runs: dict[str, FleetProcess] = {}
+        #: Runs this server has sent their Ctrl-C, with the driver's pid: a second SIGINT
+        #: would kill the driver in the middle of recording the interruption.
+        self.interrupting: dict[str, int] = {}
         self._lock = asyncio.Lock()
 
     async def start(self, request: FleetRequest, env: dict[str, str]) -> str:
@@ -244,13 +274,41 @@ class FleetRunner:
         await process.wait()
         raise FleetError("\n".join(err.splitlines()[:12]) or "lever fleet run did not start")
 
+    async def interrupt(self, run: str, wait: float = 20.0) -> str:
+        """A Ctrl-C on the run's `lever fleet run` (or `resume`), whichever process drives it
+        (this server's or a terminal's): SIGINT to the driver, whose handler cancels every
+        attempt (each closes its session, killing its commands) and records the run as
+        `interrupted`, resumable. Returns the recorded status once it changed (or `running`
+        when the driver is still stopping after `wait` seconds)."""
+        m = _manifest(self.home, run)
+        status = m.get("status", "?")
+        if status != "running":
+            raise FleetError(f"run {run} is not running (it is {status})")
+        pid = recover.live_driver(m)
+        if pid is None:
+            raise FleetError(
+                f"run {run} is recorded as running but its driver has ended: `lever fleet "
+                f"resume {run}` finishes it, `lever fleet clean {run}` removes its worktrees"
+            )
+        if self.interrupting.get(run) == pid:
+            raise FleetError(f"run {run} is already being interrupted")
+        self.interrupting[run] = pid
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGINT)
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+            status = (await asyncio.to_thread(_manifest, self.home, run)).get("status", "?")
+            if status != "running":
+                break
+        return str(status)
+
     async def shutdown(self, grace: float = 10.0) -> None:
         """SIGINT each fleet (its first Ctrl-C: attempts cancelled, run recorded as
         interrupted), then kill what does not end."""
-        import signal
-
         for handle in self.runs.values():
-            if handle.process.returncode is None:
+            pid = handle.process.pid
+            if handle.process.returncode is None and self.interrupting.get(handle.run) != pid:
                 with contextlib.suppress(ProcessLookupError):
                     handle.process.send_signal(signal.SIGINT)
         for handle in self.runs.values():

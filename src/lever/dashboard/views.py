@@ -57,6 +57,22 @@ def fleet_routes(app: FastAPI, home: Path, runner: fleets.FleetRunner, page: Pag
             return JSONResponse({"error": str(exc)}, status_code=409)
         return JSONResponse({"applied": done})
 
+    @app.post("/api/fleets/{run_id}/interrupt")
+    async def api_fleet_interrupt(run_id: str) -> JSONResponse:
+        try:
+            status = await runner.interrupt(run_id)
+        except fleets.FleetError as exc:
+            return _refused(exc)
+        return JSONResponse({"status": status})
+
+    @app.post("/api/fleets/{run_id}/clean")
+    async def api_fleet_clean(run_id: str) -> JSONResponse:
+        try:
+            removed = await asyncio.to_thread(fleets.clean, home, run_id)
+        except fleets.FleetError as exc:
+            return _refused(exc)
+        return JSONResponse({"removed": removed})
+
     @app.post("/api/fleets")
     async def api_new_fleet(request: Request) -> JSONResponse:
         body = await _object(request)
@@ -67,6 +83,12 @@ def fleet_routes(app: FastAPI, home: Path, runner: fleets.FleetRunner, page: Pag
         except (TaskError, fleets.FleetError) as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
         return JSONResponse({"run": run})
+
+
+def _refused(exc: fleets.FleetError) -> JSONResponse:
+    """404 for a run that does not exist, 409 for one whose state refuses the action."""
+    code = 404 if isinstance(exc, fleets.NoSuchRun) else 409
+    return JSONResponse({"error": str(exc)}, status_code=code)
 
 
 def fleet_request(body: dict[str, Any], projects: set[str]) -> fleets.FleetRequest:

@@ -40,20 +40,48 @@ async function fleetView() {
   const chosen = el("div", { id: "chosen" });
   const result = el("div", { id: "apply-result", role: "status" });
   const apply = el("button", { class: "primary", id: "apply", text: "Apply the chosen attempts", onclick: () => applyFleet(run, null) });
-  main.append(head, grid, el("div", { class: "buttons" }, apply), result, chosen);
+  const stop = el("button", { type: "button", id: "interrupt-fleet", text: "Interrupt", title: "as Ctrl-C on lever fleet run: attempts stopped, the run can be resumed" });
+  const clean = el("button", { type: "button", id: "clean-fleet", text: "Clean up…", title: "remove the run's worktrees and branches (lever fleet clean)" });
+  const confirm = el("div", { class: "confirm", id: "confirm-clean", hidden: true });
+  main.append(head, grid, el("div", { class: "buttons" }, apply, stop, clean), confirm, result, chosen);
   const refresh = async () => {
     const data = await api("/api/fleets/" + encodeURIComponent(run));
     head.replaceChildren(el("h3", { text: "fleet " + data.run }),
-      el("div", { class: "meta" }, el("span", { class: "badge f-" + data.status, text: data.status }),
+      el("div", { class: "meta" }, el("span", { class: "badge f-" + data.status, text: data.status + (data.cleaned ? ", cleaned" : "") }),
         el("span", { text: (data.provider || "") + " / " + (data.model || "") }), el("span", { text: data.root }),
         el("span", { text: data.created }), data.events || data.status !== "running" ? null : el("span", { text: "no fleet events recorded: attempts count as running once their worktree exists" })));
     renderGrid(grid, data, run);
     await renderChosen(chosen, data, run);
     apply.disabled = data.status === "running" || !data.tasks.some((t) => t.chosen !== null);
+    stop.disabled = data.status !== "running";
+    clean.disabled = data.status === "running" || data.cleaned;
     if (data.status !== "running") clearInterval(fleetState.timer);
   };
+  stop.addEventListener("click", () => { stop.disabled = true; fleetAction(run, "interrupt", "interrupting… (attempts are stopping)", refresh); });
+  clean.addEventListener("click", () => {
+    confirm.replaceChildren(el("span", { text: "Remove the worktrees and branches of every attempt? The records stay." }),
+      el("button", { type: "button", class: "danger", id: "clean-yes", text: "Remove them", onclick: () => { confirm.hidden = true; clean.disabled = true; fleetAction(run, "clean", "removing…", refresh); } }),
+      el("button", { type: "button", id: "clean-no", text: "Cancel", onclick: () => { confirm.hidden = true; } }));
+    confirm.hidden = false;
+  });
   await refresh();
   fleetState.timer = setInterval(() => { if (!document.hidden) refresh(); }, 1500);
+}
+
+// Interrupt or clean a run (POST /api/fleets/RUN/ACTION); the outcome, or the refusal, below.
+async function fleetAction(run, action, pending, refresh) {
+  const result = document.getElementById("apply-result");
+  result.className = "";
+  result.textContent = pending;
+  try {
+    const done = await api("/api/fleets/" + encodeURIComponent(run) + "/" + action, { method: "POST", body: "{}" });
+    result.textContent = action === "clean" ? "removed " + done.removed.length + " worktrees and branches" : "the run is " + done.status;
+    result.className = "ok";
+  } catch (err) {
+    result.textContent = err.message;
+    result.className = "error";
+  }
+  await refresh();
 }
 
 function renderGrid(grid, data, run) {

@@ -78,10 +78,12 @@ async def test_time_limit_stops_a_slow_stream(make_session) -> None:
 
 
 async def test_the_next_task_has_its_own_time(make_session) -> None:
-    slow_step = STEP | {"delay_ms": 900}
+    # Together the two tasks take longer than the limit, each alone well within it (1.5 s of
+    # margin: a loaded machine took 0.6 s more than the delay for one step).
+    slow_step = STEP | {"delay_ms": 2500}
     script = [slow_step, {"text": "one"}, slow_step, {"text": "two"}]
     with FakeModelServer(script) as server:
-        session = make_session(server, "openai-chat", limits=Limits(max_seconds=1.5))
+        session = make_session(server, "openai-chat", limits=Limits(max_seconds=4.0))
         first = await session.run_turn("one")
         second = await session.run_turn("two")
     assert (first.reason, second.reason) == ("done", "done")

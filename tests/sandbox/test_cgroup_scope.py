@@ -126,6 +126,35 @@ async def test_a_timeout_kills_what_left_the_process_group(
 
 
 @pytest.mark.parametrize("mechanism", MECHANISMS)
+async def test_a_command_cancelled_while_it_starts_leaves_nothing(
+    mechanism: str,
+    manager: ProcessManager,
+    ws: Path,
+    env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The turn is cancelled after the process exists but before `run` holds it (a sub-agent
+    stopped at its limit did this): neither it nor what it forked may outlive the cancel."""
+    name = marker()
+    started: list[asyncio.subprocess.Process] = []
+    real_exec = asyncio.create_subprocess_exec
+
+    async def cancelled_on_return(*args: object, **kwargs: object) -> asyncio.subprocess.Process:
+        started.append(await real_exec(*args, **kwargs))  # type: ignore[arg-type]
+        raise asyncio.CancelledError
+
+    monkeypatch.setattr(asyncio, "create_subprocess_exec", cancelled_on_return)
+    box = sandbox(mechanism)
+    argv = box.wrap(["bash", "-c", f"{detached(name)}; exec -a {name} sleep 300"], ws, env)
+    with pytest.raises(asyncio.CancelledError):
+        await manager.run(argv, ws, env)
+    monkeypatch.undo()
+    assert not await gone(name, 2), "a process outlived the cancelled start"
+    assert my_scopes() == []
+    await asyncio.wait_for(started[0].wait(), 5)
+
+
+@pytest.mark.parametrize("mechanism", MECHANISMS)
 async def test_the_process_limit_binds_root_and_is_announced(
     mechanism: str, ws: Path, env: dict[str, str]
 ) -> None:

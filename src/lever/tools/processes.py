@@ -316,6 +316,13 @@ class ProcessManager:
             if scope is not None:
                 scope.remove()
             raise ProcessStartError(start_error(argv, cwd, exc)) from exc
+        except BaseException:
+            # Cancelled while starting: asyncio kills the process it made, but not what a
+            # sandbox forked from it in a new session (bubblewrap's PID 1); the scope has both.
+            os.close(read_fd)
+            if scope is not None:
+                await asyncio.shield(scope.close())
+            raise
         finally:
             os.close(write_fd)
         p = _Proc(

@@ -130,7 +130,7 @@ async def test_interrupt_then_clean_a_fleet_from_the_api(client, repo, home) -> 
             await asyncio.sleep(0.1)
         assert processes_running(marker), "the attempts' commands never started"
         refused = await client.post(f"/api/fleets/{run}/clean")
-        assert refused.status_code == 409 and "interrupt it first" in refused.json()["error"]
+        assert refused.status_code == 409 and "is still running" in refused.json()["error"]
         assert (home / "fleets" / run / "worktrees" / "t1" / "1").is_dir()
         response = await client.post(f"/api/fleets/{run}/interrupt")
         assert response.status_code == 200, response.text

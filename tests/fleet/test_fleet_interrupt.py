@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import signal
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from lever.testing.fake_model import FakeModelServer
@@ -35,14 +35,17 @@ def interrupted(
     repo: Path,
     env: dict[str, str],
     lever_home: Path,
+    meanwhile: Callable[[], None] = lambda: None,
 ) -> tuple[int, str, str]:
     """`lever fleet run ARGS` with the fake model playing `plans`, stopped by SIGINT once
-    `running` attempts run a command holding `marker`: its exit code, stdout and stderr."""
+    `running` attempts run a command holding `marker` (and `meanwhile` ran): its exit code,
+    stdout and stderr."""
     with (
         FakeModelServer(responder=responder(plans)) as server,
         fleet_running(server, repo, env, *args) as proc,
     ):
         wait_for(lambda: len(folders_running(lever_home, marker)) == running)
+        meanwhile()
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=60)
     return proc.returncode, out, err
@@ -50,10 +53,18 @@ def interrupted(
 
 def test_sigint_kills_every_attempt_and_clean_removes_every_worktree(repo, env, lever_home):
     plans = {(t, n): Plan(SLOW) for t in ("t1", "t2") for n in (1, 2)}
+
+    def clean_refused_while_running() -> None:
+        (folder,) = (lever_home / "fleets").iterdir()
+        refused = run_lever("fleet", "clean", folder.name, env=env, cwd=repo)
+        assert refused.returncode == 1 and "is still running (lever pid" in refused.stderr
+        assert len(fleet_branches(repo)) == 3
+
     # Three attempts run at once, each inside its `sleep`; the fourth waits its turn.
     code, out, err = interrupted(
         ("a", "b", "-k", "2", "--concurrency", "3", "--verify", "true"),
         plans, running=3, marker=SLOW, repo=repo, env=env, lever_home=lever_home,
+        meanwhile=clean_refused_while_running,
     )  # fmt: skip
     assert code == 130, err
     assert out.splitlines()[0].split()[:2] == ["task", "attempt"]  # the summary, empty

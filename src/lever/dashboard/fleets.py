@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lever.fleet import manage, recover, store
+from lever.fleet import manage, store
 from lever.fleet.workspace import WorkspaceError
 from lever.sandbox.paths import PathOutsideRoots, confine
 
@@ -177,15 +177,15 @@ def apply(home: Path, run: str, task: str | None) -> list[str]:
 
 
 def clean(home: Path, run: str) -> list[str]:
-    """`lever fleet clean RUN`: the fleet package's own function, for a run whose driver has
-    ended (cleaning under running attempts would pull their worktrees away)."""
+    """`lever fleet clean RUN`: the fleet package's own function, which refuses a run whose
+    driver lives (cleaning under running attempts would pull their worktrees away)."""
     m = _manifest(home, run)
     if m.get("cleaned"):
         raise FleetError(f"run {run} is already cleaned")
-    if recover.live_driver(m) is not None:
-        raise FleetError(f"run {run} is still running: interrupt it first")
     try:
         return manage.clean(home, run)
+    except manage.ApplyError as exc:
+        raise FleetError(str(exc)) from exc
     except (store.RunNotFound, WorkspaceError, OSError, KeyError) as exc:
         raise FleetError(f"cannot clean run {run}: {exc}") from exc
 
@@ -284,7 +284,7 @@ class FleetRunner:
         status = m.get("status", "?")
         if status != "running":
             raise FleetError(f"run {run} is not running (it is {status})")
-        pid = recover.live_driver(m)
+        pid = store.live_driver(m)
         if pid is None:
             raise FleetError(
                 f"run {run} is recorded as running but its driver has ended: `lever fleet "

@@ -154,9 +154,17 @@ def _git_apply(root: Path, flag: str | None, diff: str) -> subprocess.CompletedP
 
 
 def clean(home: Path, run: str) -> list[str]:
-    """Remove the run's worktrees (or copies) and branches; the records stay for `show`."""
+    """Remove the run's worktrees (or copies) and branches; the records stay for `show`.
+
+    Refused while the run's driver lives: its attempts would lose their worktrees mid-run."""
     rec = Recorded.load(home, run)
     m = rec.manifest
+    pid = store.live_driver(m)
+    if pid is not None:
+        raise ApplyError(
+            f"run {m['run']} is still running (lever pid {pid}): interrupt it (Ctrl-C, or "
+            f"`kill -INT {pid}`) or wait for it to end, then clean"
+        )
     root, is_git = Path(m["root"]), bool(m["git"])
     removed: list[str] = []
     for a in m["attempts"]:

@@ -27,31 +27,12 @@ class ResumeError(RuntimeError):
 def load_manifest(home: Path, run: str) -> tuple[Path, dict[str, Any]]:
     folder = store.find_run(home, run)
     manifest = store.read_json(folder / "manifest.json")
-    pid = live_driver(manifest)
+    pid = store.live_driver(manifest)
     if pid is not None:
         raise ResumeError(f"run {manifest['run']} is still running (lever, pid {pid})")
     if manifest.get("cleaned"):
         raise ResumeError(f"run {manifest['run']} was cleaned; its workspaces are gone")
     return folder, manifest
-
-
-def live_driver(manifest: dict[str, Any]) -> int | None:
-    """The pid of the lever process driving a run recorded as running (another process than
-    this one), or None when it has ended: a run whose driver died stays `running` on disk."""
-    pid = manifest.get("driver", {}).get("pid")
-    if manifest.get("status") == "running" and pid and pid != os.getpid() and _is_lever(pid):
-        return int(pid)
-    return None
-
-
-def _is_lever(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        if stat.rpartition(")")[2].split()[0] == "Z":
-            return False
-        return b"lever" in Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return False
 
 
 def tasks_of(manifest: dict[str, Any]) -> list[Task]:

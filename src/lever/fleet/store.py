@@ -58,3 +58,22 @@ def all_runs(home: Path) -> list[Path]:
     if not root.is_dir():
         return []
     return sorted(p for p in root.iterdir() if (p / "manifest.json").is_file())
+
+
+def live_driver(manifest: dict[str, Any]) -> int | None:
+    """The pid of the lever process driving a run recorded as running (another process than
+    this one), or None when it has ended: a run whose driver died stays `running` on disk."""
+    pid = manifest.get("driver", {}).get("pid")
+    if manifest.get("status") == "running" and pid and pid != os.getpid() and _is_lever(pid):
+        return int(pid)
+    return None
+
+
+def _is_lever(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        if stat.rpartition(")")[2].split()[0] == "Z":
+            return False
+        return b"lever" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False

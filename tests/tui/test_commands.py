@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import subprocess
+import time
 from pathlib import Path
 
+from lever.protocol import ChildStarted, SessionStarted
+from lever.store.rollout import RolloutWriter, find_rollout, session_dir
 from lever.tui.commands import COMMANDS
 
 from .conftest import screen_text, type_text, wait_for
@@ -82,8 +85,18 @@ async def test_compact_new_sessions_and_resume(make_app) -> None:
         await command(pilot, "/new", "lever · fake-model")
         assert app.session.id != first_id
         assert "pineapple" not in screen_text(app)
+        # A sub-agent of the first session: counted on its parent's line, not listed.
+        kid = "20260101T000000-c41d00"
+        started = SessionStarted(
+            session_id=kid, cwd=str(app.cwd), model="m", provider="p", parent_id=first_id
+        )
+        RolloutWriter(session_dir(app.home, time.time()) / f"rollout-{kid}.jsonl").append(started)
+        spawned = ChildStarted(call_id="c9", child_id=kid, task="look", mode="read-only", cwd="/")
+        RolloutWriter(find_rollout(app.home, first_id)).append(spawned)
         text = await command(pilot, "/sessions", first_id)
-        assert "/resume ID opens one" in text
+        assert "/resume ID opens one" in text and kid not in text
+        (line,) = [row for row in text.splitlines() if first_id in row]
+        assert line.rstrip().endswith("· 1 sub-agent"), line
         await command(pilot, f"/resume {first_id}", "First answer.")
         assert "\u203a remember the word pineapple" in screen_text(app)
         assert app.session.id == first_id

@@ -186,7 +186,11 @@ async def _sessions(app: LeverApp, rest: str) -> None:
     if not rows:
         app.notice("no sessions in this folder")
         return
-    lines = [f"{row.id}  {row.status:<11} {row.title[:50] or '-'}" for row in rows]
+    lines = [
+        f"{row.id}  {row.status:<11} {row.title[:50] or '-'}"
+        + (f" · {row.children} sub-agent{'s' * (row.children != 1)}" if row.children else "")
+        for row in rows
+    ]
     app.notice("\n".join([*lines, "/resume ID opens one"]))
 
 

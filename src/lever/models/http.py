@@ -17,8 +17,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import email.utils
+import functools
 import json
+import os
 import re
+import ssl
 import time
 from collections.abc import AsyncGenerator, Awaitable, Mapping
 from dataclasses import dataclass
@@ -245,6 +248,23 @@ def stream_cut(what: str) -> RetryableError:
     return RetryableError(f"model stream ended before {what}")
 
 
+@functools.cache
+def _ssl_context(cert_file: str | None, cert_dir: str | None) -> ssl.SSLContext:
+    """httpx's verifying context for these SSL_CERT_FILE / SSL_CERT_DIR values, made once.
+
+    A client's own context loads the whole CA bundle: ~20 ms and ~4 MB in some 200,000 small
+    allocations per session, whose churn fragmented a long-running app-server's heap (RSS
+    rose ~2.5 MB a minute while Python's objects stayed flat). OpenSSL contexts are safe to
+    share between connections and threads.
+    """
+    return httpx.create_ssl_context(trust_env=True)
+
+
+def shared_ssl_context() -> ssl.SSLContext:
+    """The process's verifying context, honouring SSL_CERT_FILE and SSL_CERT_DIR as httpx does."""
+    return _ssl_context(os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
+
+
 class HttpTransport:
     """A base URL, default headers and an httpx AsyncClient; owns error mapping for all wires."""
 
@@ -265,7 +285,9 @@ class HttpTransport:
         self.key_env = key_env
         self.has_key = has_key
         self._client = client or httpx.AsyncClient(
-            timeout=httpx.Timeout(timeout, connect=min(timeout, 30.0)), trust_env=True
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 30.0)),
+            trust_env=True,
+            verify=shared_ssl_context(),
         )
 
     def url(self, path: str) -> str:

@@ -36,9 +36,12 @@ def v2_tree(root: Path, controllers: str, subtree: str) -> Path:
     )
 
 
-def v1_tree(root: Path, path: str) -> Path:
-    files(root / "pids", cgroup_procs="1\n")
-    return files(root / "pids" / path, cgroup_procs="1\n")
+def v1_tree(root: Path, path: str, controller: str = "pids") -> Path:
+    files(root / controller, cgroup_procs="1\n")
+    return files(root / controller / path, cgroup_procs="1\n")
+
+
+NO_V1_MEMORY = "cgroup v1: no memory hierarchy"
 
 
 def refuse_subtree_control(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -55,14 +58,25 @@ def refuse_subtree_control(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_v2_with_pids_delegated_and_enabled(tmp_path: Path) -> None:
     group = v2_tree(tmp_path, "memory pids", "memory pids")
-    assert find_place(tmp_path, PURE_V2) == Place("v2", group)
+    assert find_place(tmp_path, PURE_V2) == Place("v2", group, memory=group)
     assert not list(group.glob("lever-*"))  # the trial group was removed
+    assert find_place(tmp_path, PURE_V2).describe().endswith("; a memory limit per command)")
+
+
+def test_v2_without_memory_delegated_has_no_memory_limit(tmp_path: Path) -> None:
+    group = v2_tree(tmp_path, "pids", "pids")
+    found = find_place(tmp_path, PURE_V2)
+    assert found == Place("v2", group, memory_reason=f"memory is not delegated to {group}")
+    assert found.describe().endswith(f"; no memory limit: memory is not delegated to {group})")
 
 
 def test_v2_enables_pids_for_its_children(tmp_path: Path) -> None:
     group = v2_tree(tmp_path, "memory pids", "memory")
-    assert find_place(tmp_path, PURE_V2) == Place("v2", group)
+    assert find_place(tmp_path, PURE_V2) == Place("v2", group, memory=group)
     assert (group / "cgroup.subtree_control").read_text() == "+pids"
+    v2_tree(tmp_path, "memory pids", "pids")
+    assert find_place(tmp_path, PURE_V2) == Place("v2", group, memory=group)
+    assert (group / "cgroup.subtree_control").read_text() == "+memory"
 
 
 def test_v2_refusing_pids_falls_back_to_v1(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -70,7 +84,7 @@ def test_v2_refusing_pids_falls_back_to_v1(tmp_path: Path, monkeypatch: pytest.M
     refuse_subtree_control(monkeypatch)
     v1 = v1_tree(tmp_path, "user.slice/lever.scope")
     found = find_place(tmp_path, "5:pids:/user.slice/lever.scope\n" + PURE_V2)
-    assert found == Place("v1", v1)
+    assert found == Place("v1", v1, memory_reason=NO_V1_MEMORY)
 
 
 def test_v2_refusing_pids_without_v1_is_none_with_the_reason(
@@ -98,8 +112,9 @@ def test_hybrid_layout_uses_the_v1_pids_hierarchy(tmp_path: Path) -> None:
     files(tmp_path / "unified", cgroup_controllers="hugetlb", cgroup_procs="")
     files(tmp_path / "unified" / "jobs" / "a", cgroup_controllers="", cgroup_subtree_control="")
     group = v1_tree(tmp_path, "jobs/a")
+    memory = v1_tree(tmp_path, "m/x", "memory")
     found = find_place(tmp_path, HYBRID)
-    assert found == Place("v1", group)
+    assert found == Place("v1", group, memory=memory)
     assert found.describe().startswith(
         f"command scope: cgroup v1, a group per command under {group}"
     )
@@ -107,7 +122,9 @@ def test_hybrid_layout_uses_the_v1_pids_hierarchy(tmp_path: Path) -> None:
 
 def test_v1_at_the_hierarchy_root(tmp_path: Path) -> None:
     group = v1_tree(tmp_path, "")
-    assert find_place(tmp_path, "8:pids:/\n0::/\n") == Place("v1", group)
+    assert find_place(tmp_path, "8:pids:/\n0::/\n") == Place(
+        "v1", group, memory_reason=NO_V1_MEMORY
+    )
 
 
 def test_v1_group_not_visible_here(tmp_path: Path) -> None:
@@ -131,7 +148,7 @@ def test_stale_groups_of_dead_levers_are_removed(tmp_path: Path) -> None:
     files(group / f"lever-{dead.pid}-2", cgroup_procs="42\n")  # holds processes: kept
     (group / "lever-1-1").mkdir()  # a live lever's (pid 1 is alive): kept
     (group / "other").mkdir()
-    assert find_place(tmp_path, "8:pids:/\n") == Place("v1", group)
+    assert find_place(tmp_path, "8:pids:/\n") == Place("v1", group, memory_reason=NO_V1_MEMORY)
     left = sorted(path.name for path in group.iterdir() if path.is_dir())
     assert left == sorted([f"lever-{dead.pid}-2", "lever-1-1", "other"])
 
@@ -149,6 +166,42 @@ def test_scope_on_a_fake_place(tmp_path: Path) -> None:
     assert unlimited is not None and (unlimited.path / "pids.max").read_text() == "max"
     (scope.path / "pids.events").write_text("max 7\n")
     assert scope.process_limit_hits() == 7 and unlimited.process_limit_hits() == 0
+
+
+def test_a_v1_scope_with_a_memory_group(tmp_path: Path) -> None:
+    memory = files(tmp_path / "memory")
+    where = Place("v1", files(tmp_path / "pids"), memory=memory)
+    scope = Scope.make(64, where, max_memory=2**30)
+    assert scope is not None and scope.memory == memory / scope.path.name
+    assert (scope.memory / "memory.limit_in_bytes").read_text() == str(2**30)
+    assert (scope.memory / "memory.memsw.limit_in_bytes").read_text() == str(2**30)
+    scope.join()()  # into both groups
+    assert (scope.path / "cgroup.procs").read_text() == "0"
+    assert (scope.memory / "cgroup.procs").read_text() == "0"
+    assert scope.memory_limit_hits() == 0
+    (scope.memory / "memory.oom_control").write_text(
+        "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n"
+    )
+    assert scope.memory_limit_hits() == 2
+    for made in (scope.path, scope.memory):
+        for child in made.iterdir():
+            child.unlink()
+    assert scope.remove() and not scope.path.exists() and not scope.memory.exists()
+    assert Scope.make(64, where) is not None  # no max_memory: no memory group
+    assert len(list(memory.iterdir())) == 0
+
+
+def test_a_v2_scope_limits_memory_in_its_own_group(tmp_path: Path) -> None:
+    parent = files(tmp_path / "lever.scope")
+    scope = Scope.make(None, Place("v2", parent, memory=parent), max_memory=512 * 2**20)
+    assert scope is not None and scope.memory == scope.path
+    assert (scope.path / "memory.max").read_text() == str(512 * 2**20)
+    assert (scope.path / "memory.swap.max").read_text() == "0"
+    (scope.path / "memory.events").write_text("low 0\nhigh 0\nmax 9\noom 1\noom_kill 1\n")
+    assert scope.memory_limit_hits() == 1
+    # Where the place holds no memory limit, the scope has none (and hits stay 0).
+    plain = Scope.make(None, Place("v2", parent), max_memory=512 * 2**20)
+    assert plain is not None and plain.memory is None and plain.memory_limit_hits() == 0
 
 
 def test_no_scope_never_stops_a_command(tmp_path: Path) -> None:

@@ -180,6 +180,38 @@ async def test_the_process_limit_binds_root_and_is_announced(
     assert my_scopes() == []
 
 
+@pytest.mark.skipif(PLACE.memory is None, reason=f"no memory limit here: {PLACE.memory_reason}")
+@pytest.mark.parametrize("mechanism", MECHANISMS)
+async def test_the_memory_limit_kills_inside_the_command_and_is_announced(
+    mechanism: str, ws: Path, env: dict[str, str]
+) -> None:
+    """Two processes of 100 MiB each pass one of 160 MiB and fail together: the limit is the
+    command's, not a process's (RLIMIT_AS could not say that), and lever lives on."""
+    grow = (
+        "import os, time\n"
+        "os.fork()\n"
+        "block = b'x' * (100 * 2**20)\n"
+        "time.sleep(1)\n"
+        "print('both alive', flush=True)\n"
+    )
+    limits = CommandLimits(max_processes=64, max_memory=160 * 2**20)
+    manager = ProcessManager(kill_grace_s=0.3, limits=limits)
+    try:
+        box = sandbox(mechanism)
+        result = await manager.run(box.wrap([sys.executable, "-c", grow], ws, env), ws, env)
+        again = await manager.run(
+            box.wrap([sys.executable, "-c", "print(2 ** 10)"], ws, env), ws, env
+        )
+    finally:
+        await manager.close()
+    assert result.output.count(b"both alive") < 2, result.output  # one of them was killed
+    assert "hit the memory limit (160 MiB for it and everything" in result.limit_note, (
+        result.limit_note
+    )
+    assert again.exit_code == 0 and again.output.strip() == b"1024" and again.limit_note == ""
+    assert my_scopes() == []
+
+
 @pytest.mark.parametrize("mechanism", ["bwrap", "landlock"])
 async def test_a_sandboxed_command_cannot_leave_or_widen_its_scope(
     mechanism: str, manager: ProcessManager, ws: Path, env: dict[str, str]

@@ -114,11 +114,14 @@ class RetryTable(Table):
 
 
 class CommandLimitsTable(Table):
-    """rlimits of each command (`lever.tools.command_limits`), and the pids.max of its cgroup
-    where one is made (`lever.sandbox.cgroup`); 0 lifts one."""
+    """rlimits of each command (`lever.tools.command_limits`), and the pids.max and memory limit
+    of its cgroup where one is made (`lever.sandbox.cgroup`); 0 lifts one."""
 
     max_processes: int | None = allowed("an integer ≥ 0 (processes; 0: no limit)", ge=0)
     max_address_space: int | None = allowed("an integer ≥ 0 (bytes per process; 0: no limit)", ge=0)
+    max_memory: int | None = allowed(
+        "an integer ≥ 0 (bytes for a command and all it starts; 0: no limit)", ge=0
+    )
     max_file_bytes: int | None = allowed("an integer ≥ 0 (bytes per file; 0: no limit)", ge=0)
     max_output_file_bytes: int | None = allowed(
         "an integer ≥ 65536 (bytes of a command's output kept in its file)", ge=65536

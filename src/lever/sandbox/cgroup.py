@@ -17,6 +17,12 @@ Where a scope can be made, found once per lever process (`place`):
 3. Nowhere: commands get the rlimits only, as before. A scope that cannot be made never stops a
    command from running.
 
+Where the `memory` controller is delegated too (v2), or lever may make groups in the v1
+`memory` hierarchy, the scope also caps the memory of the command and everything it started
+(`memory.max`, or v1's `memory.limit_in_bytes`; no swap): past it the kernel's OOM killer picks
+a process inside the scope, never lever or the rest of the machine, and the scope's own count
+of OOM kills says for sure that the limit was hit.
+
 The command's process joins its scope in the step before it execs (`join`, run where its
 rlimits are set), so it never forks outside. Nothing inside a sandbox can leave the scope or
 raise its limit: bubblewrap's / is read-only, Landlock grants no write there.
@@ -54,13 +60,22 @@ class Place:
     parent: Path | None = None
     #: For "none": why no scope can be made (one reason per hierarchy tried).
     reason: str = ""
+    #: Where the scopes' memory groups go: `parent` for v2, a group of the v1 memory hierarchy,
+    #: or None (no memory limit; `memory_reason` says why).
+    memory: Path | None = None
+    memory_reason: str = ""
 
     def describe(self) -> str:
         if self.parent is None:
             return f"command scope: none ({self.reason}); commands get rlimits only"
+        memory = (
+            "a memory limit per command"
+            if self.memory is not None
+            else f"no memory limit: {self.memory_reason}"
+        )
         return (
             f"command scope: cgroup {self.kind}, a group per command under {self.parent} "
-            "(pids.max binds root too; what a command leaves behind is killed)"
+            f"(pids.max binds root too; what a command leaves behind is killed; {memory})"
         )
 
 
@@ -147,31 +162,50 @@ def _v2(root: Path, path: str | None) -> Place:
         enabled = _read(group / "cgroup.subtree_control").split()
     except OSError as exc:
         return Place("none", reason=f"cgroup v2: {group}: {exc.strerror or exc}")
-    if "pids" not in delegated:
-        return Place("none", reason=f"cgroup v2: pids is not delegated to {group}")
-    if "pids" not in enabled:
-        try:
-            _write(group / "cgroup.subtree_control", "+pids")
-        except OSError as exc:
-            why = exc.strerror or str(exc)
-            return Place("none", reason=f"cgroup v2: cannot enable pids below {group} ({why})")
+    pids, why = _enable(group, "pids", delegated, enabled)
+    if pids is None:
+        return Place("none", reason=f"cgroup v2: {why}")
     failed = _try_mkdir(group)
     if failed:
         return Place("none", reason=f"cgroup v2: {failed}")
-    return Place("v2", group)
+    memory, why = _enable(group, "memory", delegated, enabled)
+    return Place("v2", group, memory=memory, memory_reason=why)
 
 
-def _v1(root: Path, path: str | None) -> Place:
-    mount = root / "pids"
+def _enable(
+    group: Path, controller: str, delegated: list[str], enabled: list[str]
+) -> tuple[Path | None, str]:
+    """`group` once `controller` is enabled for its children, or None and why not."""
+    if controller not in delegated:
+        return None, f"{controller} is not delegated to {group}"
+    if controller not in enabled:
+        try:
+            _write(group / "cgroup.subtree_control", f"+{controller}")
+        except OSError as exc:
+            return None, f"cannot enable {controller} below {group} ({exc.strerror or exc})"
+    return group, ""
+
+
+def _v1_group(root: Path, controller: str, path: str | None) -> tuple[Path | None, str]:
+    """lever's group in the v1 `controller` hierarchy, when lever may make groups in it."""
+    mount = root / controller
     if path is None or not (mount / "cgroup.procs").is_file():
-        return Place("none", reason="cgroup v1: no pids hierarchy")
+        return None, f"cgroup v1: no {controller} hierarchy"
     group = _below(mount, path)
     if not (group / "cgroup.procs").is_file():
-        return Place("none", reason=f"cgroup v1: lever's pids group {group} is not visible")
+        return None, f"cgroup v1: lever's {controller} group {group} is not visible"
     failed = _try_mkdir(group)
     if failed:
-        return Place("none", reason=f"cgroup v1: {failed}")
-    return Place("v1", group)
+        return None, f"cgroup v1: {failed}"
+    return group, ""
+
+
+def _v1(root: Path, groups: dict[str, str]) -> Place:
+    pids, why = _v1_group(root, "pids", groups.get("pids"))
+    if pids is None:
+        return Place("none", reason=why)
+    memory, memory_why = _v1_group(root, "memory", groups.get("memory"))
+    return Place("v1", pids, memory=memory, memory_reason=memory_why)
 
 
 def find_place(root: Path = ROOT, self_cgroup: str | None = None) -> Place:
@@ -183,13 +217,13 @@ def find_place(root: Path = ROOT, self_cgroup: str | None = None) -> Place:
         except OSError:
             return Place("none", reason="no /proc/self/cgroup")
     groups = own_groups(self_cgroup)
-    reasons = []
-    for find, path in ((_v2, groups.get("")), (_v1, groups.get("pids"))):
-        found = find(root, path)
-        if found.parent is not None:
-            return found
-        reasons.append(found.reason)
-    return Place("none", reason="; ".join(reasons))
+    v2 = _v2(root, groups.get(""))
+    if v2.parent is not None:
+        return v2
+    v1 = _v1(root, groups)
+    if v1.parent is not None:
+        return v1
+    return Place("none", reason=f"{v2.reason}; {v1.reason}")
 
 
 @functools.cache
@@ -213,13 +247,27 @@ class Scope:
     def __init__(self, path: Path, kind: str) -> None:
         self.path = path
         self.kind = kind
+        #: The group holding the memory limit: `path` (v2), one in the v1 memory hierarchy, or
+        #: None (no memory limit).
+        self.memory: Path | None = None
 
     @classmethod
-    def make(cls, max_processes: int | None, where: Place | None = None) -> Scope | None:
-        """A new group with `pids.max` (None: no cap), or None where none can be made."""
+    def make(
+        cls, max_processes: int | None, where: Place | None = None, max_memory: int | None = None
+    ) -> Scope | None:
+        """A new group with `pids.max` (None: no cap) and, where the place allows, a memory
+        limit of `max_memory` bytes (None: none); None where no group can be made."""
         where = where or place()
         if where.parent is None:
             return None
+        scope = cls._made(max_processes, where)
+        if scope is not None and max_memory is not None and where.memory is not None:
+            scope._limit_memory(where.memory, max_memory)
+        return scope
+
+    @classmethod
+    def _made(cls, max_processes: int | None, where: Place) -> Scope | None:
+        assert where.parent is not None
         for _ in range(5):
             path = where.parent / f"{PREFIX}{os.getpid()}-{next(_numbers)}"
             try:
@@ -239,19 +287,47 @@ class Scope:
             return scope
         return None
 
+    def _limit_memory(self, parent: Path, max_memory: int) -> None:
+        """Cap the group's memory (swap included where the kernel accounts it); a limit that
+        cannot be set is logged and left out, never a reason not to run the command."""
+        limit = str(max_memory)
+        try:
+            if self.kind == "v2":
+                _write(self.path / "memory.max", limit)
+                with contextlib.suppress(OSError):  # no swap file without swap accounting
+                    _write(self.path / "memory.swap.max", "0")
+                self.memory = self.path
+                return
+            group = parent / self.path.name
+            group.mkdir()
+            self.memory = group
+            _write(group / "memory.limit_in_bytes", limit)
+            with contextlib.suppress(OSError):  # memsw: only with swap accounting
+                _write(group / "memory.memsw.limit_in_bytes", limit)
+        except OSError as exc:
+            log.debug("no memory limit on the scope: %s", exc)
+            if self.memory is not None and self.memory != self.path:
+                with contextlib.suppress(OSError):
+                    self.memory.rmdir()
+            self.memory = None
+
     def join(self) -> Callable[[], None]:
-        """What the command's process runs before exec: move itself into the group."""
-        target = os.fsencode(self.path / "cgroup.procs")
+        """What the command's process runs before exec: move itself into the group (and into
+        its v1 memory group)."""
+        targets = [os.fsencode(self.path / "cgroup.procs")]
+        if self.memory is not None and self.memory != self.path:
+            targets.append(os.fsencode(self.memory / "cgroup.procs"))
 
         def enter() -> None:
             # Failing leaves the command in lever's group, under its rlimits: never a reason
             # not to run it.
-            with contextlib.suppress(OSError):
-                fd = os.open(target, _WRITE, 0o644)
-                try:
-                    os.write(fd, b"0")  # 0: the writing process
-                finally:
-                    os.close(fd)
+            for target in targets:
+                with contextlib.suppress(OSError):
+                    fd = os.open(target, _WRITE, 0o644)
+                    try:
+                        os.write(fd, b"0")  # 0: the writing process
+                    finally:
+                        os.close(fd)
 
         return enter
 
@@ -271,6 +347,16 @@ class Scope:
         """How many times a fork failed at `pids.max`."""
         try:
             return parse_events(_read(self.path / "pids.events"), "max")
+        except (OSError, ValueError):
+            return 0
+
+    def memory_limit_hits(self) -> int:
+        """How many processes the kernel killed at the memory limit."""
+        if self.memory is None:
+            return 0
+        name = "memory.events" if self.kind == "v2" else "memory.oom_control"
+        try:
+            return parse_events(_read(self.memory / name), "oom_kill")
         except (OSError, ValueError):
             return 0
 
@@ -321,14 +407,11 @@ class Scope:
         return True
 
     def remove(self) -> bool:
-        """Remove the group (it must be empty); True once it is gone."""
-        try:
-            self.path.rmdir()
-        except FileNotFoundError:
-            return True
-        except OSError:
-            return False
-        return True
+        """Remove the group and its memory group (they must be empty); True once gone."""
+        groups = [self.path]
+        if self.memory is not None and self.memory != self.path:
+            groups.append(self.memory)
+        return all([_rmdir(group) for group in groups])
 
     async def close(self) -> None:
         """Kill what is left in the group, then remove it."""
@@ -338,3 +421,13 @@ class Scope:
                 if self.remove():
                     return
                 await asyncio.sleep(0.01)
+
+
+def _rmdir(group: Path) -> bool:
+    try:
+        group.rmdir()
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+    return True

@@ -12,7 +12,10 @@ for the model.
 RLIMIT_NPROC counts every process of the user, not only the command's, and does not bind root:
 where lever can make a cgroup per command (`lever.sandbox.cgroup`), `max_processes` is also that
 group's pids.max, which counts only the command's processes and threads and binds root too; the
-group's own count of refused forks then says for sure that the limit was hit.
+group's own count of refused forks then says for sure that the limit was hit. Where that group
+can hold a memory limit, `max_memory` caps the memory of the command and all it started
+together (RLIMIT_AS caps one process's address space, which runtimes reserve far beyond what
+they use): past it the kernel kills a process of the command, never lever.
 """
 
 from __future__ import annotations
@@ -34,6 +37,10 @@ DEFAULT_MAX_FILE_BYTES = 16 * GIB
 #: Address space: at least 16 GiB (runtimes reserve far more than they use: V8's cage, the
 #: JVM's heap), or the machine's memory when it has more.
 MIN_ADDRESS_SPACE = 16 * GIB
+#: Memory of one command with everything it started (a cgroup limit): three quarters of the
+#: machine's memory, so a runaway command is killed before the machine's OOM killer picks
+#: lever or another agent; at least 2 GiB.
+MIN_MEMORY = 2 * GIB
 
 _TOO_BIG = re.compile(r"File size limit exceeded|File too large")
 _NO_MEMORY = re.compile(
@@ -55,7 +62,9 @@ def _machine_memory() -> int:
 
 
 def _size(value: int) -> str:
-    return f"{value / GIB:g} GiB" if value >= GIB else f"{value:,} bytes"
+    if value >= GIB:
+        return f"{value / GIB:g} GiB"
+    return f"{value / 2**20:g} MiB" if value >= 2**20 else f"{value:,} bytes"
 
 
 @dataclass(frozen=True)
@@ -65,6 +74,8 @@ class CommandLimits:
     max_processes: int | None = DEFAULT_MAX_PROCESSES
     max_address_space: int | None = None
     max_file_bytes: int | None = DEFAULT_MAX_FILE_BYTES
+    #: Not an rlimit: the memory limit of the command's cgroup scope, where one can be made.
+    max_memory: int | None = None
     #: Not an rlimit: the cap of the file lever keeps of a command's output (its head and tail).
     max_output_file_bytes: int = MAX_OUTPUT_FILE_BYTES
 
@@ -77,10 +88,12 @@ class CommandLimits:
             return None if value == 0 else int(value)
 
         default_as = max(MIN_ADDRESS_SPACE, _machine_memory())
+        default_memory = max(MIN_MEMORY, _machine_memory() * 3 // 4)
         return cls(
             max_processes=pick("max_processes", DEFAULT_MAX_PROCESSES),
             max_address_space=pick("max_address_space", default_as),
             max_file_bytes=pick("max_file_bytes", DEFAULT_MAX_FILE_BYTES),
+            max_memory=pick("max_memory", default_memory),
             max_output_file_bytes=int(table.get("max_output_file_bytes", MAX_OUTPUT_FILE_BYTES)),
         )
 
@@ -110,12 +123,26 @@ class CommandLimits:
 
         return apply
 
-    def note(self, exit_code: int | None, output: bytes, *, process_limit_hit: bool = False) -> str:
+    def note(
+        self,
+        exit_code: int | None,
+        output: bytes,
+        *,
+        process_limit_hit: bool = False,
+        memory_limit_hit: bool = False,
+    ) -> str:
         """A line for the model when the way the command ended points at one of the limits.
 
-        `process_limit_hit`: the command's cgroup refused a fork at its pids.max."""
+        `process_limit_hit`: the command's cgroup refused a fork at its pids.max;
+        `memory_limit_hit`: the kernel killed a process of it at the cgroup's memory limit."""
         if exit_code is None:
             return ""
+        if self.max_memory and memory_limit_hit:
+            return (
+                f"[lever: the command hit the memory limit ({_size(self.max_memory)} for it and "
+                "everything it started, command_limits.max_memory): the kernel killed a "
+                "process of it]"
+            )
         tail = output[-8192:].decode("utf-8", "replace")
         xfsz = int(signal.SIGXFSZ)
         # A write past the limit kills with SIGXFSZ, or fails with EFBIG where a launcher left

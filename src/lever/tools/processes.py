@@ -109,6 +109,8 @@ class _Proc:
     scope: Scope | None = None
     #: Forks refused at the scope's process limit, read when the command exited.
     limit_hits: int = 0
+    #: Processes the kernel killed at the scope's memory limit, read when the command exited.
+    memory_hits: int = 0
 
     @property
     def pgid(self) -> int:
@@ -299,7 +301,11 @@ class ProcessManager:
         read_fd, write_fd = os.pipe()
         # Timed from before the spawn: starting a process is part of what the command costs.
         started = time.monotonic()
-        scope = Scope.make(self.limits.max_processes) if self.limits else None
+        scope = (
+            Scope.make(self.limits.max_processes, max_memory=self.limits.max_memory)
+            if self.limits
+            else None
+        )
         try:
             proc = await asyncio.create_subprocess_exec(
                 *argv,
@@ -369,6 +375,7 @@ class ProcessManager:
         scope = p.scope
         if scope is not None:
             p.limit_hits = scope.process_limit_hits()
+            p.memory_hits = scope.memory_limit_hits()
         left = Lingering(p.pgid, scope)
         if left.alive():
             self._lingering.append(left)
@@ -448,7 +455,10 @@ class ProcessManager:
         )
         if finished and self.limits is not None:
             result.limit_note = self.limits.note(
-                p.exit_code, output, process_limit_hit=p.limit_hits > 0
+                p.exit_code,
+                output,
+                process_limit_hit=p.limit_hits > 0,
+                memory_limit_hit=p.memory_hits > 0,
             )
         if finished:
             self._forget(p)

@@ -3,6 +3,8 @@ a slow, noisy pyenv-style `.bashrc` (tests/conftest.py), real bash, the real san
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import os
 import re
 import time
@@ -123,6 +125,35 @@ async def test_a_hanging_login_falls_back_to_bash_lc_with_one_notice(
     assert not (home.shims / ".pyenv-shim").exists()
     (notice,) = notices(events)
     assert "longer than 0.5 s" in notice.message and "bash -lc" in notice.message
+
+
+async def test_closing_while_the_login_runs_does_not_stall_the_loop(
+    tmp_path: Path, manager: ProcessManager
+) -> None:
+    """A session closed before its slow login finished waits for it (bounded, so pyenv's lock
+    is not left behind) without holding up the event loop the app-server's other sessions
+    share."""
+    home = build_realistic_home(tmp_path / "home", delay_s=1.0)
+    snapshot = ShellSnapshot()
+    tool = ShellTool(manager, snapshot=snapshot)
+    env = command_env({**os.environ, "HOME": str(home.home)})
+    snapshot.start(env, tmp_path, None)
+    ticks: list[float] = []
+
+    async def tick() -> None:
+        while True:
+            ticks.append(time.monotonic())
+            await asyncio.sleep(0.02)
+
+    ticker = asyncio.create_task(tick())
+    started = time.monotonic()
+    await tool.aclose()
+    took = time.monotonic() - started
+    ticker.cancel()
+    assert took > 0.3, "the close did not wait for the login"
+    gaps = [later - earlier for earlier, later in itertools.pairwise(ticks)]
+    assert len(ticks) > 5 and max(gaps) < 0.25, max(gaps)
+    assert not (home.shims / ".pyenv-shim").exists()
 
 
 async def test_a_login_shell_that_exits_early_falls_back(

@@ -8,6 +8,7 @@ marker names, so the model can read it back.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import re
 import signal
@@ -98,7 +99,9 @@ class ShellTool:
     async def aclose(self) -> None:
         """Kill every process still running: they die with the session."""
         if self.snapshot is not None:
-            self.snapshot.close()
+            # It may wait for a slow login to finish (up to 2 s): in a thread, so the other
+            # sessions of an app-server go on meanwhile.
+            await asyncio.to_thread(self.snapshot.close)
         await self.processes.close()
         if self._last_ctx is not None:  # what background commands did to .git / .lever
             check_now(self._last_ctx.sandbox, self._last_ctx.emit)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pytest
@@ -86,3 +87,41 @@ def test_cwd_inside_git_is_not_writable_and_parents_bind_first(tmp_path: Path) -
     # Every protection comes after every writable bind.
     last_bind = max(i for i, arg in enumerate(nested) if arg == "--bind")
     assert nested.index(str(ws / "sub" / ".git")) > last_bind
+
+
+async def test_a_hidden_folder_vanishing_before_bwrap_mounts_it_reruns_the_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A hidden place (an ssh-agent folder) removed between `wrap` and bubblewrap's mount
+    failed the command with "Can't mkdir": it never ran, so it runs again, wrapped anew."""
+    from lever.tools.base import ToolContext
+    from lever.tools.processes import ProcessManager
+    from lever.tools.shell import ShellTool
+    from tests.security.confined import unusable
+
+    if unusable("bwrap"):
+        pytest.skip(f"bwrap unavailable: {unusable('bwrap')}")
+    agent = tmp_path / "ssh-agent-dir"
+    agent.mkdir()
+    monkeypatch.setattr(bwrap, "hidden_paths", lambda *args, **kwargs: [str(agent)])
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    wrapped: list[list[str]] = []
+
+    class Racing(BwrapSandbox):
+        def wrap(self, argv: Sequence[str], cwd: Path, env: Mapping[str, str]) -> list[str]:
+            wrapped.append(super().wrap(argv, cwd, env))
+            if agent.exists():
+                agent.rmdir()  # gone before bubblewrap mounts over it
+            return wrapped[-1]
+
+    sandbox = Racing(SandboxPolicy(mode="workspace-write"))
+    manager = ProcessManager(kill_grace_s=0.3)
+    try:
+        ctx = ToolContext(cwd=ws, sandbox=sandbox)
+        result = await ShellTool(manager).run({"command": ["sh", "-c", "echo ran"]}, ctx)
+    finally:
+        await manager.close()
+    assert result.exit_code == 0 and result.output.endswith("ran\n"), result.output
+    assert len(wrapped) == 2
+    assert str(agent) in wrapped[0] and str(agent) not in wrapped[1]

@@ -178,18 +178,21 @@ class ShellTool:
             ctx.sandbox, workdir.path, ctx.emit, background=background, outside=outside
         )
         timeout_ms = _timeout(args, ctx)
-        result = await self.processes.run(
-            # The sandbox's writable roots come from the workspace, never from the workdir: a
-            # workdir swapped for a symlink must not make the folder it points to writable.
-            sandbox.wrap(launch.argv, ctx.cwd, launch.env),
-            cwd=workdir.spawn_cwd,
-            env=launch.env,
-            timeout_ms=timeout_ms,
-            yield_ms=max(_yield(args, timeout_ms), min(MIN_START_YIELD_MS, timeout_ms)),
-            keep_stdin_open=bool(args.keep_stdin_open),
-            on_chunk=on_chunk,
-            output_file=_artifact_path(ctx),
-        )
+        for attempt in range(2):
+            result = await self.processes.run(
+                # The sandbox's writable roots come from the workspace, never from the workdir:
+                # a workdir swapped for a symlink must not make the folder it points to writable.
+                sandbox.wrap(launch.argv, ctx.cwd, launch.env),
+                cwd=workdir.spawn_cwd,
+                env=launch.env,
+                timeout_ms=timeout_ms,
+                yield_ms=max(_yield(args, timeout_ms), min(MIN_START_YIELD_MS, timeout_ms)),
+                keep_stdin_open=bool(args.keep_stdin_open),
+                on_chunk=on_chunk,
+                output_file=_artifact_path(ctx),
+            )
+            if attempt or sandbox.name != "bwrap" or not _mount_raced(result):
+                break
         note += after_command(ctx.sandbox, workdir.path, ctx.emit, outside=outside)
         result.output += note.encode()
         return result
@@ -385,6 +388,17 @@ def _seconds(ms: int) -> str:
 
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
+#: bubblewrap failing to set up a mount whose path vanished after `wrap` looked (a hidden
+#: /tmp/ssh-* folder removed meanwhile): the command never ran, and a new `wrap` skips it.
+_MOUNT_RACE = re.compile(rb"bwrap: Can't (mkdir( parents for)?|create file at|find source path) /")
+
+
+def _mount_raced(result: ProcessResult) -> bool:
+    return (
+        result.exit_code == 1
+        and _MOUNT_RACE.match(result.output) is not None
+        and result.output.count(b"\n") <= 1
+    )
 
 
 def _artifact_path(ctx: ToolContext) -> Path | None:

@@ -196,6 +196,44 @@ def test_sub_agents_are_counted_and_listed_under_their_parent_only_when_asked(
     ]
 
 
+@pytest.mark.parametrize("child_first", [True, False])
+def test_a_sub_agent_recorded_before_rollouts_named_their_parent_is_found_by_its_parent(
+    home: Path, child_first: bool
+) -> None:
+    """Its own session_started names no parent; the parent's child_started names it. Either
+    may be indexed first (the child's file may be older, or changed later)."""
+    _, b, _ = three_sessions(home)
+    old_child = Rollout(home, "20260902T100100-old111", "/tmp/t1", T0 + 86_400 + 50)
+    old_child.turn("ROLE look around", "seen")
+    old_child.writer.close()
+    more = Rollout(home, b.session_id, b.cwd, b.t0, seq=b.seq, start=False)
+    started = ChildStarted(
+        call_id="x", child_id=old_child.session_id, task="t", mode="", cwd="/", depth=1
+    )
+    more.emit(started)
+    more.writer.close()
+
+    with SessionIndex(home) as index:
+        order = [old_child.path, b.path] if child_first else [b.path, old_child.path]
+        for path in order:
+            index.index_rollout(path)
+        index.update()
+        top = [s.id for s in index.list_sessions()]
+        nested = index.list_sessions(children=True)
+        # Changed later (resumed): read again, it keeps the parent that started it.
+        again = Rollout(home, old_child.session_id, "/tmp/t1", old_child.t0, seq=old_child.seq,
+                        start=False)  # fmt: skip
+        again.turn("ROLE and more", "done")
+        again.writer.close()
+        assert index.update() == 1
+        after = {s.id: s.parent_id for s in index.list_sessions(children=True)}
+    assert old_child.session_id not in top and b.session_id in top
+    assert [(s.id, s.parent_id, s.depth) for s in nested if s.parent_id] == [
+        (old_child.session_id, b.session_id, 1)
+    ]
+    assert after[old_child.session_id] == b.session_id
+
+
 def test_incremental_update_reads_only_changed_files(home: Path) -> None:
     a, b, _ = three_sessions(home)
     with SessionIndex(home) as index:

@@ -3,8 +3,10 @@
 The rollouts are the truth; this file only makes listing, search and "resume the last one" fast.
 It can be deleted at any time and rebuilt (`reindex`), and an older schema is simply dropped and
 rebuilt. Updates are incremental: a rollout whose size and mtime are unchanged is not read again.
-Sub-agents' sessions are indexed too (their `session_started` names the parent): listings show
-the person's sessions, each with its count of children, and the children only when asked.
+Sub-agents' sessions are indexed too (their `session_started` names the parent, and the
+parent's `child_started` names the child, which is how sub-agents recorded before rollouts named
+their parent are found): listings show the person's sessions, each with its count of children,
+and the children only when asked.
 
 Rollouts are read as plain JSON lines rather than typed events: the index must keep working over
 files written by other lever versions (event types it does not know are ignored, a torn or
@@ -25,7 +27,7 @@ from typing import Any
 from lever import safe_json
 
 INDEX_FILE = "index.sqlite"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 TITLE_CHARS = 80
 
 _SCHEMA = """
@@ -53,6 +55,11 @@ CREATE TABLE sessions(
 CREATE INDEX sessions_by_cwd ON sessions(cwd, updated);
 CREATE INDEX sessions_by_updated ON sessions(updated);
 CREATE INDEX sessions_by_parent ON sessions(parent_id, started);
+CREATE TABLE spawned(
+    child_id TEXT PRIMARY KEY,
+    parent_id TEXT NOT NULL,
+    depth INTEGER NOT NULL
+);
 CREATE VIRTUAL TABLE messages USING fts5(
     session_id UNINDEXED, seq UNINDEXED, role UNINDEXED, text, tokenize = 'unicode61'
 );
@@ -107,6 +114,8 @@ class SearchHit:
 class _Summary:  # one pass over a rollout: the session row and its searchable messages
     row: dict[str, Any]
     messages: list[tuple[int, str, str]]
+    #: The sub-agents it started: (child id, the child's depth).
+    spawned: list[tuple[str, int]]
 
 
 class AmbiguousSession(ValueError):
@@ -139,6 +148,7 @@ def summarize_rollout(path: Path) -> _Summary | None:
     """Read one rollout; None when it has no session_started event (nothing to index yet)."""
     row: dict[str, Any] | None = None
     messages: list[tuple[int, str, str]] = []
+    spawned: list[tuple[str, int]] = []
     reason: str | None = None
     open_turn = ended = False
     updated = 0.0
@@ -172,11 +182,13 @@ def summarize_rollout(path: Path) -> _Summary | None:
             reason, open_turn = str(event.get("reason") or "done"), False
         elif kind == "child_started":
             row["children"] += 1
+            if event.get("child_id"):
+                spawned.append((str(event["child_id"]), int(event.get("depth") or 1)))
     if row is None:
         return None
     row["updated"] = max(updated, row["started"])
     row["status"] = _status(reason, open_turn, ended)
-    return _Summary(row, messages)
+    return _Summary(row, messages, spawned)
 
 
 def _first_person_text(items: list[Any]) -> str:
@@ -261,8 +273,8 @@ class SessionIndex:
         try:
             if self.db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
                 # Derived data: an old or foreign schema is dropped and rebuilt from rollouts.
-                self.db.execute("DROP TABLE IF EXISTS sessions")
-                self.db.execute("DROP TABLE IF EXISTS messages")
+                for table in ("sessions", "messages", "spawned"):
+                    self.db.execute(f"DROP TABLE IF EXISTS {table}")
                 for statement in _SCHEMA.split(";"):
                     if statement.strip():
                         self.db.execute(statement)
@@ -309,7 +321,29 @@ class SessionIndex:
                 "INSERT INTO messages(session_id, seq, role, text) VALUES (?, ?, ?, ?)",
                 [(row["id"], seq, role, text) for seq, role, text in summary.messages],
             )
+            self._link_children(row["id"], summary.spawned)
         return True
+
+    def _link_children(self, session_id: str, spawned: list[tuple[str, int]]) -> None:
+        """Record the sub-agents a session started, and give any of them indexed without a
+        parent (an older rollout) this one; a session whose own rollout names no parent takes
+        the one that recorded starting it. The caller holds the transaction."""
+        self.db.executemany(
+            "INSERT OR REPLACE INTO spawned(child_id, parent_id, depth) VALUES (?, ?, ?)",
+            [(child, session_id, depth) for child, depth in spawned],
+        )
+        self.db.executemany(
+            "UPDATE sessions SET parent_id = ?, depth = ? WHERE id = ? AND parent_id IS NULL",
+            [(session_id, depth, child) for child, depth in spawned],
+        )
+        found = self.db.execute(
+            "SELECT parent_id, depth FROM spawned WHERE child_id = ?", (session_id,)
+        ).fetchone()
+        if found is not None:
+            self.db.execute(
+                "UPDATE sessions SET parent_id = ?, depth = ? WHERE id = ? AND parent_id IS NULL",
+                (found["parent_id"], found["depth"], session_id),
+            )
 
     def _forget(self, path: str) -> None:
         """Drop one rollout's rows; the caller holds the transaction."""
@@ -317,6 +351,7 @@ class SessionIndex:
         if found is not None:
             self.db.execute("DELETE FROM messages WHERE session_id = ?", (found["id"],))
             self.db.execute("DELETE FROM sessions WHERE id = ?", (found["id"],))
+            self.db.execute("DELETE FROM spawned WHERE parent_id = ?", (found["id"],))
 
     def update(self) -> int:
         """The incremental pass: index new and changed rollouts, drop rows of deleted ones.
@@ -333,8 +368,8 @@ class SessionIndex:
     def reindex(self) -> int:
         """Forget everything and read every rollout again."""
         with self.db:
-            self.db.execute("DELETE FROM sessions")
-            self.db.execute("DELETE FROM messages")
+            for table in ("sessions", "messages", "spawned"):
+                self.db.execute(f"DELETE FROM {table}")
         return self.update()
 
     # -- reading ----------------------------------------------------------------------------

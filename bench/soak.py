@@ -1,7 +1,8 @@
 """Soak: a long scripted session with compaction; memory and request size must stay flat.
 
     uv run python bench/soak.py [--steps 10000] [--window 16000]
-    uv run python bench/soak.py --minutes 30 [--sessions 4]   # the timed soak: soak_sessions.py
+    uv run python bench/soak.py --minutes 30 [--sessions 4] [--json FILE]  # the timed soak
+    uv run python bench/soak.py --table FILE   # its table again, from the saved samples
 
 The fake model runs in its own process (its request log must not count against lever's memory).
 Each step is one model request and one `true` command; compaction happens whenever the history
@@ -89,7 +90,7 @@ async def soak(steps: int, window: int, folder: Path, base_url: str) -> dict[str
 
 
 def main() -> int:
-    if "--minutes" in sys.argv or "--serve" in sys.argv:
+    if any(flag in sys.argv for flag in ("--minutes", "--serve", "--table")):
         from soak_sessions import main as timed
 
         return timed(sys.argv[1:])

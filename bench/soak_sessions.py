@@ -22,6 +22,7 @@ import itertools
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -228,21 +229,38 @@ async def soak(minutes: float, sessions: int, every: float, tmp: Path) -> dict[s
     }
 
 
+def _ratio(first: float, last: float) -> str:
+    return f"{last / first:.2f}" if first else "—"
+
+
 def table(result: dict[str, Any], load: tuple[float, float, float]) -> str:
+    """Each measure's median and largest sample in the first and the last tenth of the run.
+
+    fds, threads and child processes count what is in flight at the sample (a command, its
+    watcher thread, its pipe): their largest sample is noisy, the median is their level."""
     samples = result["samples"]
     tenth = max(1, len(samples) // 10)
     # The first sample of all is before any session: the start is taken after a warm-up.
     head, tail = samples[1 : tenth + 1] or samples[:1], samples[-tenth:]
-    lines = ["| measure | start | end | ratio |", "| --- | --- | --- | --- |"]
+    lines = [
+        "| measure | start (median) | end (median) | ratio | start (max) | end (max) | ratio |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
     for key, label in (
         ("rss_mb", "RSS (MB)"),
         ("fds", "open fds"),
         ("threads", "threads"),
         ("children", "child processes"),
     ):
-        first, last = max(s[key] for s in head), max(s[key] for s in tail)
-        ratio = f"{last / first:.2f}" if first else "—"
-        lines.append(f"| {label} | {first:.1f} | {last:.1f} | {ratio} |")
+        first, last = (
+            statistics.median(s[key] for s in head),
+            statistics.median(s[key] for s in tail),
+        )
+        top, end_top = max(s[key] for s in head), max(s[key] for s in tail)
+        lines.append(
+            f"| {label} | {first:.1f} | {last:.1f} | {_ratio(first, last)} "
+            f"| {top:.1f} | {end_top:.1f} | {_ratio(top, end_top)} |"
+        )
     seconds = result["elapsed"]
     lines.append(
         f"\n{result['minutes']:.1f} min, {len(samples)} samples; {result['events'] / seconds:.0f} "
@@ -261,12 +279,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--every", type=float, default=5.0, help="seconds between samples")
     parser.add_argument("--json", metavar="FILE", help="also write every sample to FILE")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--table", metavar="FILE", help="print the table of a --json FILE again")
     args = parser.parse_args(argv)
     if args.serve:
         return serve()
+    if args.table:
+        saved = json.loads(Path(args.table).read_text())
+        print(table(saved, tuple(saved["load"])))
+        return 0
     with tempfile.TemporaryDirectory() as tmp:
         result = asyncio.run(soak(args.minutes, args.sessions, args.every, Path(tmp)))
-    print(table(result, os.getloadavg()))
+    result["load"] = os.getloadavg()
+    print(table(result, result["load"]))
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=1))
     return 0

@@ -21,6 +21,7 @@ from lever.sandbox.approval import Approvals
 from lever.sandbox.base import SandboxPolicy
 from lever.sandbox.env import command_env
 from lever.testing import realistic_home as fixture
+from lever.testing.procs import alive_with
 from lever.testing.realistic_home import RealisticHome, build_realistic_home
 from lever.tools.base import ToolContext
 from lever.tools.processes import ProcessManager
@@ -154,6 +155,25 @@ async def test_closing_while_the_login_runs_does_not_stall_the_loop(
     gaps = [later - earlier for earlier, later in itertools.pairwise(ticks)]
     assert len(ticks) > 5 and max(gaps) < 0.25, max(gaps)
     assert not (home.shims / ".pyenv-shim").exists()
+
+
+async def test_a_close_cancelled_during_that_wait_still_kills_the_commands(
+    tmp_path: Path, manager: ProcessManager
+) -> None:
+    home = build_realistic_home(tmp_path / "home", delay_s=1.0)
+    snapshot = ShellSnapshot()
+    tool = ShellTool(manager, snapshot=snapshot)
+    env = command_env({**os.environ, "HOME": str(home.home)})
+    marker = f"41.{os.getpid() % 1000}"
+    background = await manager.run(["sleep", marker], tmp_path, env, yield_ms=50)
+    assert background.running
+    snapshot.start(env, tmp_path, None)
+    closing = asyncio.create_task(tool.aclose())
+    await asyncio.sleep(0.2)  # inside the wait for the login
+    closing.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await closing
+    assert alive_with(marker) == []
 
 
 async def test_a_login_shell_that_exits_early_falls_back(

@@ -98,11 +98,14 @@ class ShellTool:
 
     async def aclose(self) -> None:
         """Kill every process still running: they die with the session."""
-        if self.snapshot is not None:
-            # It may wait for a slow login to finish (up to 2 s): in a thread, so the other
-            # sessions of an app-server go on meanwhile.
-            await asyncio.to_thread(self.snapshot.close)
-        await self.processes.close()
+        try:
+            if self.snapshot is not None:
+                # It may wait for a slow login to finish (up to 2 s): in a thread, so the other
+                # sessions of an app-server go on meanwhile.
+                await asyncio.to_thread(self.snapshot.close)
+        finally:
+            # Even when the close is cancelled during that wait: no command outlives it.
+            await self.processes.close()
         if self._last_ctx is not None:  # what background commands did to .git / .lever
             check_now(self._last_ctx.sandbox, self._last_ctx.emit)
 

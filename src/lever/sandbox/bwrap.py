@@ -26,6 +26,7 @@ have written (in the workspace, a writable root, a temp dir, a virtualenv there)
 from __future__ import annotations
 
 import os
+import re
 import stat
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -39,6 +40,14 @@ from lever.sandbox.launcher_home import own_sites_inside
 
 #: Where distributions install bubblewrap: tried first, before any PATH entry.
 SYSTEM_BWRAP = ("/usr/bin/bwrap", "/bin/bwrap", "/usr/local/bin/bwrap")
+#: bubblewrap failing to set up a mount whose path vanished after `wrap` looked (a hidden
+#: /tmp/ssh-* folder removed meanwhile): the command never ran, and a new `wrap` skips it.
+_MOUNT_RACE = re.compile(rb"bwrap: Can't (mkdir( parents for)?|create file at|find source path) /")
+
+
+def setup_raced(exit_code: int | None, output: bytes) -> bool:
+    """True when bubblewrap stopped before the command, on a mount path that vanished."""
+    return exit_code == 1 and output.count(b"\n") <= 1 and _MOUNT_RACE.match(output) is not None
 
 
 def find_bwrap(untrusted: Sequence[Path | str] = ()) -> str | None:

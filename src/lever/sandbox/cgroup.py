@@ -411,7 +411,7 @@ class Scope:
         groups = [self.path]
         if self.memory is not None and self.memory != self.path:
             groups.append(self.memory)
-        return all([_rmdir(group) for group in groups])
+        return all([_rmdir(group) for group in groups])  # a list: try every one
 
     async def close(self) -> None:
         """Kill what is left in the group, then remove it."""

@@ -317,17 +317,15 @@ class ProcessManager:
                 start_new_session=True,
                 preexec_fn=preexec(self.limits, scope),
             )
-        except (OSError, ValueError) as exc:  # ValueError: a NUL byte in an argument
-            os.close(read_fd)
-            if scope is not None:
-                scope.remove()
-            raise ProcessStartError(start_error(argv, cwd, exc)) from exc
-        except BaseException:
-            # Cancelled while starting: asyncio kills the process it made, but not what a
-            # sandbox forked from it in a new session (bubblewrap's PID 1); the scope has both.
+        except BaseException as exc:
+            # Failed, or cancelled while starting: asyncio then kills the process it made, but
+            # not what a sandbox forked from it in a new session (bubblewrap's PID 1); the
+            # scope holds both.
             os.close(read_fd)
             if scope is not None:
                 await asyncio.shield(scope.close())
+            if isinstance(exc, (OSError, ValueError)):  # ValueError: a NUL byte in an argument
+                raise ProcessStartError(start_error(argv, cwd, exc)) from exc
             raise
         finally:
             os.close(write_fd)

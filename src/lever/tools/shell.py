@@ -23,6 +23,7 @@ from lever.protocol.events import ToolOutputChunk
 from lever.protocol.tools import ToolSchema
 from lever.sandbox.approval import is_confining
 from lever.sandbox.base import NoSandbox
+from lever.sandbox.bwrap import setup_raced
 from lever.sandbox.denial import sandbox_denial
 from lever.sandbox.fs_beneath import OpenedDir, UnsafePath, open_folder
 from lever.sandbox.paths import PathOutsideRoots
@@ -194,7 +195,12 @@ class ShellTool:
                 on_chunk=on_chunk,
                 output_file=_artifact_path(ctx),
             )
-            if attempt or sandbox.name != "bwrap" or not _mount_raced(result):
+            # bubblewrap that never started the command (a mount path vanished) runs it again.
+            if (
+                attempt
+                or sandbox.name != "bwrap"
+                or not setup_raced(result.exit_code, result.output)
+            ):
                 break
         note += after_command(ctx.sandbox, workdir.path, ctx.emit, outside=outside)
         result.output += note.encode()
@@ -391,17 +397,6 @@ def _seconds(ms: int) -> str:
 
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
-#: bubblewrap failing to set up a mount whose path vanished after `wrap` looked (a hidden
-#: /tmp/ssh-* folder removed meanwhile): the command never ran, and a new `wrap` skips it.
-_MOUNT_RACE = re.compile(rb"bwrap: Can't (mkdir( parents for)?|create file at|find source path) /")
-
-
-def _mount_raced(result: ProcessResult) -> bool:
-    return (
-        result.exit_code == 1
-        and _MOUNT_RACE.match(result.output) is not None
-        and result.output.count(b"\n") <= 1
-    )
 
 
 def _artifact_path(ctx: ToolContext) -> Path | None:

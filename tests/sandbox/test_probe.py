@@ -192,3 +192,30 @@ def test_lever_sandbox_env_only_narrows(monkeypatch: pytest.MonkeyPatch) -> None
     sandbox = make_sandbox(SandboxPolicy(mode="workspace-write"))
     assert isinstance(sandbox, UnavailableSandbox) and not sandbox.available
     assert isinstance(make_sandbox(SandboxPolicy(mode="danger-full-access")), NoSandbox)
+
+
+def test_a_hidden_folder_vanishing_mid_probe_is_no_verdict_on_bwrap(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Removed between `wrap` and bubblewrap's mount, a hidden folder (another program's
+    /tmp/ssh-* folder) failed the probe, and lever refused to run commands: "no sandbox
+    mechanism works here". The probe is wrapped again instead."""
+    from lever.sandbox import bwrap
+
+    if find_bwrap() is None:
+        pytest.skip("no trusted bwrap installed (CI installs bubblewrap)")
+    agent = tmp_path / "ssh-agent-dir"
+    agent.mkdir()
+    monkeypatch.setattr(bwrap, "hidden_paths", lambda *args, **kwargs: [str(agent)])
+    wrapped: list[list[str]] = []
+
+    def racing_wrap(argv: list[str], workspace: Path) -> list[str]:
+        sandbox = BwrapSandbox(SandboxPolicy(mode="workspace-write"))
+        wrapped.append(sandbox.wrap(argv, workspace, {}))
+        if agent.exists():
+            agent.rmdir()  # gone before bubblewrap mounts over it
+        return wrapped[-1]
+
+    assert probe_mod._confines(racing_wrap) is None
+    assert len(wrapped) == 2
+    assert str(agent) in wrapped[0] and str(agent) not in wrapped[1]

@@ -149,24 +149,31 @@ def _probe_darwin() -> SandboxStatus:
 
 def _confines(wrap: Callable[[list[str], Path], list[str]]) -> str | None:
     """None when the wrapped probe command wrote inside its workspace and not outside."""
+    from lever.sandbox.bwrap import setup_raced
+
     with tempfile.TemporaryDirectory(prefix="lever-probe-") as tmp:
         workspace = Path(tmp) / "ws"
         workspace.mkdir()
         outside = Path(tmp) / "outside"
         outside.mkdir()
         escaped = outside / "escaped"
-        argv = wrap(["sh", "-c", _PROBE_SCRIPT, "sh", str(escaped)], workspace)
-        try:
-            done = subprocess.run(
-                argv,
-                cwd=workspace,
-                stdin=subprocess.DEVNULL,
-                capture_output=True,
-                timeout=PROBE_TIMEOUT_S,
-                check=False,
-            )
-        except (OSError, subprocess.SubprocessError) as exc:
-            return f"probe failed to start: {exc}"
+        for attempt in range(2):
+            argv = wrap(["sh", "-c", _PROBE_SCRIPT, "sh", str(escaped)], workspace)
+            try:
+                done = subprocess.run(
+                    argv,
+                    cwd=workspace,
+                    stdin=subprocess.DEVNULL,
+                    capture_output=True,
+                    timeout=PROBE_TIMEOUT_S,
+                    check=False,
+                )
+            except (OSError, subprocess.SubprocessError) as exc:
+                return f"probe failed to start: {exc}"
+            # A hidden folder that vanished before bubblewrap mounted over it is no verdict on
+            # bubblewrap: wrapped again, the probe leaves it out.
+            if attempt or not setup_raced(done.returncode, done.stderr):
+                break
         if done.returncode != 0:
             err = done.stderr.decode(errors="replace").strip().splitlines()
             return f"probe exited {done.returncode}: {err[-1] if err else 'no message'}"
